@@ -1,0 +1,13 @@
+using System.CommandLine;
+
+namespace GenSeg.Cli;
+
+/// <summary>The list of subcommands; each lives in its own file under Commands/.</summary>
+public static class CliCommands
+{
+    /// <summary>Every subcommand, in the order <c>genseg --help</c> shows them.</summary>
+    public static IEnumerable<Command> All()
+    {
+        yield return Commands.InfoCommand.Create();
+    }
+}

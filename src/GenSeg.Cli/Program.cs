@@ -1,0 +1,7 @@
+using System.CommandLine;
+using GenSeg.Cli;
+
+var root = new RootCommand("GenSeg: training-free segmentation with a diffusion model's generations (G4Seg, PaintSeg).");
+root.Options.Add(CliCommon.Device);
+foreach (var command in CliCommands.All()) root.Subcommands.Add(command);
+return CliCommon.Run(root, args);
