@@ -1,5 +1,6 @@
 using GenSeg.Common;
 using GenSeg.Diffusion.Attention;
+using GenSeg.Diffusion.Models.Layers;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -136,13 +137,13 @@ public sealed class Transformer2DModel : nn.Module
         linear = useLinearProjection;
         inner = (long)site.Heads * site.HeadDim;
         norm = nn.GroupNorm(normNumGroups, inChannels, 1e-6, affine: true);
-        proj_in = linear ? nn.Linear(inChannels, inner) : nn.Conv2d(inChannels, inner, 1);
+        proj_in = linear ? nn.Linear(inChannels, inner) : new GemmConv2d(inChannels, inner, 1);
         var blocks = new BasicTransformerBlock[numLayers];
         for (int k = 0; k < numLayers; k++)
             blocks[k] = new BasicTransformerBlock(site with { Name = $"{site.Name}.transformer_blocks.{k}", TransformerBlock = k },
                                                   inner, crossAttentionDim, upcastAttention, dropout);
         transformer_blocks = nn.ModuleList(blocks);
-        proj_out = linear ? nn.Linear(inner, inChannels) : nn.Conv2d(inner, inChannels, 1);
+        proj_out = linear ? nn.Linear(inner, inChannels) : new GemmConv2d(inner, inChannels, 1);
         RegisterComponents();
     }
 

@@ -24,13 +24,13 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
     public const string WeightsFileName = "diffusion_pytorch_model.safetensors";
 
 #pragma warning disable IDE1006 // checkpoint key names
-    readonly Conv2d conv_in;
+    readonly GemmConv2d conv_in;
     readonly TimestepEmbedding time_embedding;
     readonly ModuleList<UNetDownBlock> down_blocks;
     readonly UNetMidBlock2DCrossAttn? mid_block;
     readonly ModuleList<UNetUpBlock> up_blocks;
     readonly GroupNorm conv_norm_out;
-    readonly Conv2d conv_out;
+    readonly GemmConv2d conv_out;
 #pragma warning restore IDE1006
 
     readonly Func<Tensor, Tensor> act;
@@ -62,7 +62,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         var heads = c.AttentionHeadDim.PerBlock(n, "attention_head_dim");
         int groups = c.NormNumGroups!.Value;
 
-        conv_in = nn.Conv2d(c.InChannels, ch[0], c.ConvInKernel, stride: 1, padding: (c.ConvInKernel - 1) / 2);
+        conv_in = new GemmConv2d(c.InChannels, ch[0], c.ConvInKernel, padding: (c.ConvInKernel - 1) / 2);
         long timeEmbedDim = c.TimeEmbeddingDim ?? ch[0] * 4;
         time_embedding = new TimestepEmbedding(ch[0], timeEmbedDim, c.ActFn);
         act = Activations.Resolve(c.ActFn, "act_fn");
@@ -98,7 +98,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         up_blocks = nn.ModuleList(up);
 
         conv_norm_out = nn.GroupNorm(groups, ch[0], c.NormEps, affine: true);
-        conv_out = nn.Conv2d(ch[0], c.OutChannels, c.ConvOutKernel, stride: 1, padding: (c.ConvOutKernel - 1) / 2);
+        conv_out = new GemmConv2d(ch[0], c.OutChannels, c.ConvOutKernel, padding: (c.ConvOutKernel - 1) / 2);
         RegisterComponents();
 
         siteTemplates = down.SelectMany(b => b.Attentions)

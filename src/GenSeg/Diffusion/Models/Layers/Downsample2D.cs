@@ -32,7 +32,7 @@ public sealed class Downsample2D : nn.Module<Tensor, Tensor>
         this.useConv = useConv;
         this.padding = padding;
         if (useConv)
-            conv = nn.Conv2d(channels, OutChannels, 3, stride: 2, padding: padding);
+            conv = new GemmConv2d(channels, OutChannels, 3, stride: 2, padding: padding);
         else
         {
             if (OutChannels != channels)

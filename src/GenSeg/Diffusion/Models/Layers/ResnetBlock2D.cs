@@ -16,12 +16,12 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
 {
 #pragma warning disable IDE1006 // checkpoint key names
     readonly GroupNorm norm1;
-    readonly Conv2d conv1;
+    readonly GemmConv2d conv1;
     readonly Linear? time_emb_proj;
     readonly GroupNorm norm2;
     readonly Dropout dropout;
-    readonly Conv2d conv2;
-    readonly Conv2d? conv_shortcut;
+    readonly GemmConv2d conv2;
+    readonly GemmConv2d? conv_shortcut;
 #pragma warning restore IDE1006
 
     readonly Func<Tensor, Tensor> act;
@@ -72,13 +72,13 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
         if (outputScaleFactor != 1.0) outputScale = outputScaleFactor;
 
         norm1 = nn.GroupNorm(groups, inChannels, eps, affine: true);
-        conv1 = nn.Conv2d(inChannels, outCh, 3, stride: 1, padding: 1);
+        conv1 = new GemmConv2d(inChannels, outCh, 3, padding: 1);
         if (tembChannels is { } temb) time_emb_proj = nn.Linear(temb, scaleShift ? 2 * outCh : outCh);
         norm2 = nn.GroupNorm(groupsOut ?? groups, outCh, eps, affine: true);
         this.dropout = nn.Dropout(dropout);
-        conv2 = nn.Conv2d(outCh, conv2Out, 3, stride: 1, padding: 1);
+        conv2 = new GemmConv2d(outCh, conv2Out, 3, padding: 1);
         if (useInShortcut ?? inChannels != conv2Out)
-            conv_shortcut = nn.Conv2d(inChannels, conv2Out, 1, bias: convShortcutBias);
+            conv_shortcut = new GemmConv2d(inChannels, conv2Out, 1, hasBias: convShortcutBias);
         RegisterComponents();
     }
 

@@ -30,7 +30,7 @@ public sealed class Upsample2D : nn.Module<Tensor, Tensor>
         OutChannels = outChannels ?? channels;
         this.useConvTranspose = useConvTranspose;
         if (useConvTranspose) conv = nn.ConvTranspose2d(channels, OutChannels, 4, stride: 2, padding: 1);
-        else if (useConv) conv = nn.Conv2d(channels, OutChannels, 3, padding: 1);
+        else if (useConv) conv = new GemmConv2d(channels, OutChannels, 3, padding: 1);
         else if (OutChannels != channels)
             throw new ArgumentException($"Upsample2D: without a convolution the channel count stays {channels}, got out_channels {OutChannels}");
         RegisterComponents();
