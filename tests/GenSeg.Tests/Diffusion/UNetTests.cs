@@ -172,6 +172,28 @@ public class UNetTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void StableDiffusion21ConfigAsPublishedIsAccepted()
+    {
+        // stabilityai/stable-diffusion-2-1 unet/config.json as published (diffusers 0.10 era, extra keys of later versions added as null)
+        var dir = TempDir();
+        var path = Path.Combine(dir, "config.json");
+        File.WriteAllText(path, """
+            { "_class_name": "UNet2DConditionModel", "_diffusers_version": "0.10.0.dev0", "act_fn": "silu",
+              "attention_head_dim": [5, 10, 20, 20], "block_out_channels": [320, 640, 1280, 1280], "center_input_sample": false,
+              "cross_attention_dim": 1024, "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
+              "downsample_padding": 1, "dual_cross_attention": false, "flip_sin_to_cos": true, "freq_shift": 0, "in_channels": 4,
+              "layers_per_block": 2, "mid_block_scale_factor": 1, "norm_eps": 1e-05, "norm_num_groups": 32, "num_class_embeds": null,
+              "only_cross_attention": false, "out_channels": 4, "sample_size": 96,
+              "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+              "upcast_attention": true, "use_linear_projection": true, "class_embed_type": null, "resnet_time_scale_shift": "default",
+              "addition_embed_type_num_heads": 64, "encoder_hid_dim": null, "time_embedding_dim": null, "some_later_key": null }
+            """);
+        var c = ConfigJson.Read<UNet2DConditionConfig>(path);
+        c.Validate();
+        Assert.Equal(Json(UNet2DConditionConfig.StableDiffusion2()), Json(c with { OnlyCrossAttention = null }));
+    }
+
+    [Fact]
     public void SaveThenFromFolderIsBitIdentical()
     {
         using var model = UNet2DConditionModel.FromConfig(Tiny(linear: false));

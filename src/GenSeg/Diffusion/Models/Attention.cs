@@ -52,6 +52,13 @@ public sealed class Attention : nn.Module
         RegisterComponents();
     }
 
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) scale.Dispose();
+        base.Dispose(disposing);
+    }
+
     /// <summary>A bias broadcastable to [B, heads, Nq, Nk] as the 4-D mask of the query's type that the fused kernel expects.</summary>
     static Tensor AsMask(Tensor bias, ScalarType dtype)
     {

@@ -118,6 +118,13 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
         return output.MoveToOuterDisposeScope();
     }
 
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) outputScale?.Dispose();
+        base.Dispose(disposing);
+    }
+
     /// <summary>Runs the block without a time embedding.</summary>
     public Tensor forward(Tensor x) => forward(x, null);
 }
