@@ -37,6 +37,9 @@ public sealed record UNetBenchmarkOptions
 
     /// <summary>Device to run on (default CPU).</summary>
     public Device? Device { get; init; }
+
+    /// <summary>torch intra-op threads for the run (null: leave the current setting); restored afterwards.</summary>
+    public int? Threads { get; init; }
 }
 
 /// <summary>Result of <see cref="UNetBenchmark.Run"/>.</summary>
@@ -64,6 +67,20 @@ public static class UNetBenchmark
     public static UNetBenchmarkResult Run(UNetBenchmarkOptions? options = null)
     {
         var o = options ?? new UNetBenchmarkOptions();
+        int previousThreads = torch.get_num_threads();
+        if (o.Threads is { } threads) torch.set_num_threads(threads);
+        try
+        {
+            return RunWith(o);
+        }
+        finally
+        {
+            torch.set_num_threads(previousThreads);
+        }
+    }
+
+    static UNetBenchmarkResult RunWith(UNetBenchmarkOptions o)
+    {
         var device = o.Device ?? torch.CPU;
         using var noGrad = torch.no_grad();
         using var model = UNet2DConditionModel.FromConfig(o.Config);
