@@ -122,3 +122,47 @@ public class DinoTests(ITestOutputHelper output)
         Assert.Contains("image", Assert.Throws<ArgumentException>(() => model.Forward(torch.zeros(1, 1, 32, 32))).Message);
     }
 }
+
+/// <summary>Every model call frees its temporaries: after the outputs are disposed, no tensor is left alive.</summary>
+public class ModelMemoryTests
+{
+    static void AssertNoLeak(string what, Func<IEnumerable<Tensor>> call)
+    {
+        foreach (var t in call().ToList()) t.Dispose(); // warm-up (lazy module state)
+        var stats = DisposeScopeManager.Statistics;
+        long before = stats.ThreadTotalLiveCount;
+        for (int i = 0; i < 20; i++)
+            foreach (var t in call().ToList()) t.Dispose();
+        Assert.True(before == stats.ThreadTotalLiveCount, $"{what}: {stats.ThreadTotalLiveCount - before} tensors left alive after 20 calls");
+    }
+
+    [Fact]
+    public void ModelsLeaveNoTensorsBehind()
+    {
+        torch.manual_seed(4);
+        using var noGrad = torch.no_grad();
+        using var text = ClipTextModel.FromConfig(new ClipTextConfig
+        {
+            VocabSize = 20, HiddenSize = 8, IntermediateSize = 16, NumHiddenLayers = 2, NumAttentionHeads = 2, MaxPositionEmbeddings = 6, EosTokenId = 19,
+        }, withProjection: true);
+        using var ids = torch.tensor(new long[] { 1, 2, 19, 0, 3, 19 }).view(2, 3);
+        AssertNoLeak("ClipTextModel.Forward", () =>
+        {
+            var o = text.Forward(ids);
+            return o.HiddenStates.Append(o.LastHiddenState).Append(o.PooledOutput).Append(o.TextEmbeds!);
+        });
+
+        using var vision = ClipVisionModel.FromConfig(new ClipVisionConfig { HiddenSize = 8, IntermediateSize = 16, NumHiddenLayers = 2, NumAttentionHeads = 2, ImageSize = 16, PatchSize = 8 }, withProjection: true);
+        using var pixels = torch.randn(1, 3, 24, 16);
+        AssertNoLeak("ClipVisionModel.Forward", () =>
+        {
+            var o = vision.Forward(pixels, interpolatePositions: true);
+            return o.HiddenStates.Append(o.LastHiddenState).Append(o.PooledOutput).Append(o.ImageEmbeds!);
+        });
+        AssertNoLeak("ClipVisionModel.PatchTokens", () => new[] { vision.PatchTokens(pixels, 1) });
+
+        using var dino = DinoVisionTransformer.FromConfig(new DinoConfig { ImgSize = 16, PatchSize = 8, EmbedDim = 8, Depth = 2, NumHeads = 2 });
+        AssertNoLeak("DinoVisionTransformer", () => dino.GetIntermediateLayers(pixels, 2)
+            .Append(dino.GetLastSelfAttention(pixels)).Append(dino.Forward(pixels)).Append(dino.PatchFeatures(pixels, 1)));
+    }
+}

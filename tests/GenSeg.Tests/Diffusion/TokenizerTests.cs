@@ -185,7 +185,9 @@ public class TokenizerTests(ITestOutputHelper output)
     public void CleaningFollowsClipsRules()
     {
         Assert.Equal("it's a \"cat\" & dog", ClipTokenizer.Clean("  It\u2019s\ta \u201Ccat\u201D &amp;amp;  dog \n"));
-        Assert.Equal("fine abc", ClipTokenizer.Clean("\uFB01ne \uFF21\uFF22\uFF23"));
+        Assert.Equal("fine abc \u017Ft ij", ClipTokenizer.Clean("\uFB01ne \uFF21\uFF22\uFF23 \uFB05 \u0132")); // ftfy's ligatures and widths
+        Assert.Equal("\u30AC", ClipTokenizer.Clean("\uFF76\uFF9E")); // half-width kana narrowed, then composed (NFC)
+        Assert.Equal("a\u2026b 'n", ClipTokenizer.Clean("a\u0085b \u0149")); // C1 control read as Windows-1252; quote uncurled after the split
         Assert.Equal("οδός", ClipTokenizer.Clean("ΟΔΌΣ")); // Python's final sigma
         Assert.Equal("cafe\u0301".Normalize(System.Text.NormalizationForm.FormC), ClipTokenizer.Clean("cafe\u0301"));
     }

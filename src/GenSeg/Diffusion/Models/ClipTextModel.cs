@@ -232,9 +232,8 @@ public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>
         int count = layers ?? Config.NumHiddenLayers;
         if (count < 0 || count > Config.NumHiddenLayers)
             throw new ArgumentOutOfRangeException(nameof(layers), count, $"the model has {Config.NumHiddenLayers} layers");
-        var idsCpu = inputIds.to_type(ScalarType.Int64).cpu();
-        long[] values = idsCpu.data<long>().ToArray();
-        idsCpu.Dispose();
+        long[] values;
+        using (NewDisposeScope()) values = inputIds.to_type(ScalarType.Int64).cpu().data<long>().ToArray();
         if (values.Any(v => v < 0 || v >= Config.VocabSize))
             throw new ArgumentException($"input_ids: id {values.First(v => v < 0 || v >= Config.VocabSize)} lies outside [0, {Config.VocabSize}) (vocab_size)", nameof(inputIds));
 

@@ -385,11 +385,13 @@ public sealed class ClipTokenizer
     }
 
     /// <summary>
-    /// openai/CLIP's cleaning: <c>whitespace_clean(basic_clean(text)).lower()</c>. ftfy is not available in .NET; the
-    /// parts of <c>ftfy.fix_text</c> that change ordinary prompts are done here (NFC normalisation, curly quotes to
-    /// straight ones, Latin ligatures and full-width ASCII to plain letters, control characters removed); mojibake
-    /// repair is not. HTML entities are unescaped twice, whitespace runs become one space, the text is trimmed and
-    /// lower-cased with Python's full mapping for the cases where it differs from .NET's (final sigma, dotted capital I).
+    /// openai/CLIP's cleaning: <c>whitespace_clean(basic_clean(text)).lower()</c>, where basic_clean is ftfy's
+    /// <c>fix_text</c> followed by two rounds of HTML unescaping. ftfy is not available in .NET; the steps of
+    /// <c>fix_text</c> that change ordinary prompts are done here in ftfy's order (HTML unescaping when the text has
+    /// no '&lt;', C1 controls read as Windows-1252, Latin ligatures split, full-width characters narrowed, curly quotes
+    /// straightened, control characters removed, NFC); its mojibake repair is not. Whitespace runs become one space,
+    /// the text is trimmed and lower-cased with Python's full mapping where it differs from .NET's (final sigma,
+    /// dotted capital I).
     /// </summary>
     public static string Clean(string text)
     {
@@ -412,10 +414,34 @@ public sealed class ClipTokenizer
         return PythonLower(collapsed.ToString());
     }
 
+    /// <summary>Windows-1252 for 0x80..0x9F (undefined bytes keep their code point, as ftfy's sloppy codec does).</summary>
+    const string Cp1252High = "\u20AC\u0081\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u2030\u0160\u2039\u0152\u008D\u017D\u008F" +
+                              "\u0090\u2018\u2019\u201C\u201D\u2022\u2013\u2014\u02DC\u2122\u0161\u203A\u0153\u009D\u017E\u0178";
+
+    /// <summary>ftfy's LIGATURES table.</summary>
+    static readonly Dictionary<char, string> Ligatures = new()
+    {
+        ['\u0132'] = "IJ", ['\u0133'] = "ij", ['\u0149'] = "\u02BCn", ['\u01F1'] = "DZ", ['\u01F2'] = "Dz", ['\u01F3'] = "dz",
+        ['\u01C4'] = "D\u017D", ['\u01C5'] = "D\u017E", ['\u01C6'] = "d\u017E", ['\u01C7'] = "LJ", ['\u01C8'] = "Lj", ['\u01C9'] = "lj",
+        ['\u01CA'] = "NJ", ['\u01CB'] = "Nj", ['\u01CC'] = "nj", ['\uFB00'] = "ff", ['\uFB01'] = "fi", ['\uFB02'] = "fl",
+        ['\uFB03'] = "ffi", ['\uFB04'] = "ffl", ['\uFB05'] = "\u017Ft", ['\uFB06'] = "st",
+    };
+
     static string FixText(string text)
     {
+        if (!text.Contains('<')) text = WebUtility.HtmlDecode(text);
         var sb = new StringBuilder(text.Length);
         foreach (char c in text)
+        {
+            if (c is >= '\u0080' and <= '\u009F') sb.Append(Cp1252High[c - 0x80]);
+            else if (Ligatures.TryGetValue(c, out var split)) sb.Append(split);
+            else if (c == '\u3000') sb.Append(' ');
+            else if (c is >= '\uFF01' and <= '\uFFEF') sb.Append(c.ToString().Normalize(NormalizationForm.FormKC));
+            else sb.Append(c);
+        }
+        var widthFixed = sb.ToString();
+        sb.Clear();
+        foreach (char c in widthFixed)
         {
             switch (c)
             {
@@ -423,12 +449,6 @@ public sealed class ClipTokenizer
                 case >= '\u201C' and <= '\u201F': sb.Append('"'); break;
                 case (>= '\u0000' and <= '\u0008') or '\u000B' or (>= '\u000E' and <= '\u001F') or '\u007F'
                     or (>= '\u206A' and <= '\u206F') or '\uFEFF' or (>= '\uFFF9' and <= '\uFFFC'):
-                    break;
-                case '\u3000': sb.Append(' '); break;
-                case >= '\uFF01' and <= '\uFF5E': sb.Append((char)(c - 0xFF01 + 0x21)); break;
-                case '\u0132' or '\u0133' or '\u0149' or (>= '\u01C4' and <= '\u01CC') or '\u01F1' or '\u01F2' or '\u01F3'
-                    or (>= '\uFB00' and <= '\uFB06'):
-                    sb.Append(c.ToString().Normalize(NormalizationForm.FormKC));
                     break;
                 default: sb.Append(c); break;
             }
