@@ -176,6 +176,22 @@ public class ClipTests(ITestOutputHelper output)
         Parity.AssertClose(visionIo["image_embeds"], visionModel.Forward(visionIo["pixel_values"]).ImageEmbeds!, Atol, "image_embeds (combined folder)");
     }
 
+    [Fact]
+    public void ConfigsReadFlatNestedAndLegacySectionsWithTransformersDefaults()
+    {
+        var dir = TempDir("genseg-clip-cfg");
+        var path = Path.Combine(dir, "config.json");
+        File.WriteAllText(path, """{"hidden_size": 16, "hidden_act": "gelu", "architectures": ["CLIPTextModel"], "torch_dtype": "float16"}""");
+        var flat = ClipTextConfig.Read(path);
+        Assert.Equal((16, "gelu", 12, 77, 49408), (flat.HiddenSize, flat.HiddenAct, flat.NumHiddenLayers, flat.MaxPositionEmbeddings, flat.VocabSize));
+        File.WriteAllText(path, """{"text_config": {"num_hidden_layers": 3}, "vision_config_dict": {"patch_size": 14, "image_size": 336}}""");
+        Assert.Equal(3, ClipTextConfig.Read(path).NumHiddenLayers);
+        var vision = ClipVisionConfig.Read(path);
+        Assert.Equal((14, 336, 24, 768), (vision.PatchSize, vision.ImageSize, vision.GridSize, vision.HiddenSize));
+        File.WriteAllText(path, """{"hidden_size": "wide"}""");
+        Assert.Contains(path, Assert.Throws<InvalidDataException>(() => ClipTextConfig.Read(path)).Message);
+    }
+
     [SkippableFact]
     public void SaveThenFromFolderIsBitIdentical()
     {

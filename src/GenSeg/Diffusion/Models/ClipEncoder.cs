@@ -194,6 +194,14 @@ internal static class ClipInit
         nn.init.normal_(linear.weight, 0, std);
         if (linear.bias is not null) nn.init.zeros_(linear.bias);
     }
+
+    /// <summary>text_projection / visual_projection: normal with std hidden^-0.5 (no-op when absent).</summary>
+    public static void Projection(Linear? projection, long hidden)
+    {
+        if (projection is null) return;
+        using var noGrad = no_grad();
+        nn.init.normal_(projection.weight!, 0, Math.Pow(hidden, -0.5));
+    }
 }
 
 /// <summary>Reads a model's config record from a flat config.json or from one section of a combined one.</summary>
@@ -206,11 +214,18 @@ internal static class ConfigSection
     /// </summary>
     public static T Read<T>(string path, string section, out bool nested)
     {
+        nested = false;
         using var doc = ConfigJson.ReadDocument(path);
         if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: config must be a JSON object");
         var element = doc.RootElement;
-        nested = element.TryGetProperty(section, out var inner) && inner.ValueKind == JsonValueKind.Object;
-        if (nested) element = inner;
+        // Older transformers wrote the sections as text_config_dict / vision_config_dict.
+        foreach (var name in new[] { section, section + "_dict" })
+        {
+            nested = element.TryGetProperty(name, out var inner) && inner.ValueKind == JsonValueKind.Object;
+            if (!nested) continue;
+            element = inner;
+            break;
+        }
         try
         {
             return element.Deserialize<T>(ConfigJson.Options) ?? throw new InvalidDataException($"{path}: config is null");

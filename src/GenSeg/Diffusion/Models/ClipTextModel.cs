@@ -188,11 +188,7 @@ public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>
         config.Validate(source);
         var model = new ClipTextModel(config, withProjection);
         model.text_model.Initialize(config.HiddenSize);
-        if (model.text_projection is { } proj)
-        {
-            using var noGrad = no_grad();
-            nn.init.normal_(proj.weight!, 0, Math.Pow(config.HiddenSize, -0.5));
-        }
+        ClipInit.Projection(model.text_projection, config.HiddenSize);
         return model;
     }
 

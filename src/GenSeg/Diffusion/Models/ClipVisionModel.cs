@@ -43,6 +43,7 @@ public sealed record ClipVisionConfig
     public double LayerNormEps { get; init; } = 1e-5;
 
     /// <summary>Patches per side at <see cref="ImageSize"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int GridSize => ImageSize / PatchSize;
 
     /// <summary>Reads a flat config.json or the <c>vision_config</c> section of a combined one.</summary>
@@ -227,11 +228,7 @@ public sealed class ClipVisionModel : nn.Module<Tensor, ClipVisionOutput>
         config.Validate(source);
         var model = new ClipVisionModel(config, withProjection);
         model.vision_model.Initialize(config.HiddenSize);
-        if (model.visual_projection is { } proj)
-        {
-            using var noGrad = no_grad();
-            nn.init.normal_(proj.weight!, 0, Math.Pow(config.HiddenSize, -0.5));
-        }
+        ClipInit.Projection(model.visual_projection, config.HiddenSize);
         return model;
     }
 

@@ -43,6 +43,7 @@ public sealed record DinoConfig
     public double LayerNormEps { get; init; } = 1e-6;
 
     /// <summary>Patches per side at <see cref="ImgSize"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int GridSize => ImgSize / PatchSize;
 
     /// <summary>DINO's <c>vit_small</c>: 384 wide, 12 blocks of 6 heads.</summary>
