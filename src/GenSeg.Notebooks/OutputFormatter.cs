@@ -44,10 +44,9 @@ public static class OutputFormatter
     static IReadOnlyList<string> RichMimeTypes(Type type)
     {
         if (typeof(IHtmlContent).IsAssignableFrom(type)) return [Html];
-        var registered = Formatter.RegisteredFormatters(false)
-            .Where(f => f.MimeType != Plain && f.Type.IsAssignableFrom(type))
-            .Select(f => f.MimeType)
-            .ToList();
+        var matching = Formatter.RegisteredFormatters(false).Where(f => f.Type.IsAssignableFrom(type)).ToList();
+        var registered = matching.Where(f => f.MimeType != Plain).Select(f => f.MimeType).ToList();
+        if (matching.Count > 0 && registered.Count == 0) return [Plain]; // a plain-text formatter was chosen on purpose
         if (registered.Count > 0)
         {
             var preferred = Formatter.GetPreferredMimeTypesFor(type).Where(registered.Contains).ToList();
