@@ -110,29 +110,29 @@ public static class NotebookParameters
     {
         var inv = CultureInfo.InvariantCulture;
         string Bad() => $"parameter {name}: '{text}' is not a valid {TypeName(kind)}" +
-                        (declared is null ? "" : $" (its default in the parameters cell is a {declared.DeclaredType})");
+                        (declared is null ? "" : ", the type of its default in the parameters cell");
         switch (kind)
         {
             case ParameterKind.String:
                 var s = text.Length >= 2 && text[0] == '"' && text[^1] == '"' ? text[1..^1] : text;
                 return (SymbolDisplay.FormatLiteral(s, quote: true), JsonValue.Create(s));
             case ParameterKind.Bool:
-                if (!bool.TryParse(text, out var b)) throw new ArgumentException(Bad(), name);
+                if (!bool.TryParse(text, out var b)) throw new ArgumentException(Bad());
                 return (b ? "true" : "false", JsonValue.Create(b));
             case ParameterKind.Int:
-                if (!int.TryParse(text, NumberStyles.Integer, inv, out var i)) throw new ArgumentException(Bad(), name);
+                if (!int.TryParse(text, NumberStyles.Integer, inv, out var i)) throw new ArgumentException(Bad());
                 return (i.ToString(inv), JsonValue.Create(i));
             case ParameterKind.Long:
-                if (!long.TryParse(text, NumberStyles.Integer, inv, out var l)) throw new ArgumentException(Bad(), name);
+                if (!long.TryParse(text, NumberStyles.Integer, inv, out var l)) throw new ArgumentException(Bad());
                 return (l.ToString(inv) + "L", JsonValue.Create(l));
             case ParameterKind.Double or ParameterKind.Float:
                 if (!double.TryParse(text.TrimEnd('f', 'F', 'd', 'D'), NumberStyles.Float, inv, out var d) || !double.IsFinite(d))
-                    throw new ArgumentException(Bad(), name);
+                    throw new ArgumentException(Bad());
                 var literal = kind == ParameterKind.Float ? ((float)d).ToString("R", inv) : d.ToString("R", inv);
                 if (!literal.Contains('.') && !literal.Contains('E')) literal += ".0";
                 return (kind == ParameterKind.Float ? literal + "f" : literal, JsonValue.Create(d));
             default:
-                throw new ArgumentException(Bad(), name);
+                throw new ArgumentException(Bad());
         }
     }
 
