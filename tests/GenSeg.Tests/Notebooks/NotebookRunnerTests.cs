@@ -23,11 +23,24 @@ public sealed class RichNotebookRun : IAsyncLifetime
                               "new DataFrame(new PrimitiveDataFrameColumn<int>(\"a\", new[] { 1, 2, 3 }))"),
             NotebookCell.Code("throw new Exception(\"must not run\");", NotebookRunner.SkipTag),
             NotebookCell.Code("total = -1;\nthrow new InvalidOperationException(\"expected failure\");", NotebookRunner.RaisesTag),
-            NotebookCell.Code("var handle = display(\"first\");\nhandle.Update(HTML(\"<i>second</i>\"));\ntotal * 2"));
+            NotebookCell.Code("var handle = display(\"first\");\nhandle.Update(HTML(\"<i>second</i>\"));\ntotal * 2"),
+            NotebookCell.Code($"#r \"{LibraryBuild}\"\n" +
+                              "var copies = AppDomain.CurrentDomain.GetAssemblies().Count(a => a.GetName().Name == \"GenSeg\");\n" +
+                              "$\"{copies} {typeof(GenSeg.Common.Check).Assembly.Location}\""));
         Result = await Run(nb, new Dictionary<string, string> { ["n"] = "7", ["label"] = "from-cli", ["extra"] = "1", ["scale"] = "2" });
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
+
+    /// <summary>GenSeg.dll as built in src/GenSeg (a different file from the one beside the tests), in this configuration.</summary>
+    public static string LibraryBuild
+    {
+        get
+        {
+            var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+            return Path.Combine(RepoRoot(), "src", "GenSeg", "bin", tfm.Parent!.Name, tfm.Name, "GenSeg.dll");
+        }
+    }
 }
 
 [Collection(NotebookRunnerCollection.Name)]
@@ -120,12 +133,20 @@ public sealed class NotebookRunnerTests(RichNotebookRun run) : IClassFixture<Ric
     }
 
     [Fact]
+    public void ReferencingTheLibraryFileUsesTheRunnersLoadedCopy()
+    {
+        Assert.True(File.Exists(RichNotebookRun.LibraryBuild), RichNotebookRun.LibraryBuild);
+        var text = Assert.IsType<ExecuteResultOutput>(Assert.Single(Cell(10).Outputs)).Data["text/plain"];
+        Assert.Equal($"1 {typeof(GenSeg.Common.Check).Assembly.Location}", text);
+    }
+
+    [Fact]
     public void MarkdownPassesThroughAndCountsAreSequential()
     {
         Assert.Equal(RichNotebookRun.MarkdownSource, Cell(0).Source);
         Assert.Equal("markdown", Cell(0).CellType);
         var counts = _r.Notebook.Cells.Where(c => c.IsCode && c.ExecutionCount is not null).Select(c => c.ExecutionCount!.Value);
-        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], counts);
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9], counts);
         Assert.All(_r.Notebook.Cells.Where(c => c.IsCode && !c.HasTag(NotebookRunner.SkipTag)),
             c => Assert.Equal("completed", Status(c)));
     }
