@@ -20,7 +20,8 @@ public static class CliCommon
         var parsed = root.Parse(args);
         try
         {
-            return parsed.Invoke();
+            // System.CommandLine's own handler would print a stack trace; user errors are handled below instead.
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e) when (IsUserError(e))
         {
