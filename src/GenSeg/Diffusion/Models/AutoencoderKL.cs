@@ -80,7 +80,9 @@ public sealed record DiagonalGaussian(Tensor Mean, Tensor LogVar)
     public static DiagonalGaussian FromMoments(Tensor moments)
     {
         var parts = moments.chunk(2, 1);
-        return new DiagonalGaussian(parts[0], parts[1].clamp(-30.0, 20.0));
+        using var lo = torch.tensor(-30f, dtype: moments.dtype, device: moments.device);
+        using var hi = torch.tensor(20f, dtype: moments.dtype, device: moments.device);
+        return new DiagonalGaussian(parts[0], torch.clamp(parts[1], lo, hi));
     }
 
     /// <summary>exp(0.5 * logvar).</summary>
