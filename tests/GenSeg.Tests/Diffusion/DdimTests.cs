@@ -237,6 +237,28 @@ public class DdimTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void RepeatedCallsLeaveNoTensorsBehind()
+    {
+        var s = new DDIMScheduler(DDIMSchedulerConfig.StableDiffusion("v_prediction") with { ClipSample = true });
+        var x = torch.randn(2, 4, 8, 8);
+        var e = torch.randn(2, 4, 8, 8);
+        var t = torch.tensor(new long[] { 10, 700 });
+        void Once()
+        {
+            var o = s.Step(e, 401, x, 50, eta: 0.5, generator: new Generator(1));
+            o.PrevSample.Dispose();
+            o.PredOriginalSample.Dispose();
+            s.AddNoise(x, e, t).Dispose();
+            s.GetVelocity(x, e, t).Dispose();
+            s.InvertStep(e, 401, x, 50).Dispose();
+        }
+        Once();
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 50; i++) Once();
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void BadArgumentsAreNamed()
     {
         var s = new DDIMScheduler(DDIMSchedulerConfig.StableDiffusion());

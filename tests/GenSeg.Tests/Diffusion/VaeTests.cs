@@ -222,6 +222,28 @@ public class VaeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void RepeatedCallsLeaveNoTensorsBehind()
+    {
+        var vae = AutoencoderKL.FromConfig(Tiny);
+        vae.eval();
+        var image = torch.rand(1, 3, 16, 16);
+        using var noGrad = torch.no_grad();
+        void Once()
+        {
+            var p = vae.Encode(image);
+            var z = p.Sample(new Generator(5));
+            vae.Decode(z).Dispose();
+            z.Dispose();
+            p.Mean.Dispose();
+            p.LogVar.Dispose();
+        }
+        Once();
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 3; i++) Once();
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void InvalidConfigsNameTheKey()
     {
         var e1 = Assert.Throws<InvalidDataException>(() => AutoencoderKL.FromConfig(Tiny with { DownBlockTypes = new[] { "DownEncoderBlock2D", "AttnDownEncoderBlock2D", "DownEncoderBlock2D" } }));
