@@ -252,10 +252,7 @@ public class DdimTests(ITestOutputHelper output)
             s.GetVelocity(x, e, t).Dispose();
             s.InvertStep(e, 401, x, 50).Dispose();
         }
-        Once();
-        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        for (int i = 0; i < 50; i++) Once();
-        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        Memory.AssertNoTensorGrowth(Once, 50);
     }
 
     [Fact]

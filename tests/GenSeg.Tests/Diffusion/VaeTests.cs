@@ -237,10 +237,7 @@ public class VaeTests(ITestOutputHelper output)
             p.Mean.Dispose();
             p.LogVar.Dispose();
         }
-        Once();
-        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        for (int i = 0; i < 3; i++) Once();
-        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        Memory.AssertNoTensorGrowth(Once, 3);
     }
 
     [Fact]
