@@ -197,9 +197,10 @@ public sealed class DDIMScheduler
         {
             case "linspace":
             {
-                // numpy.linspace(0, T-1, n): i * step, the last value exactly T-1; then round half to even.
+                // numpy.linspace(0, T-1, n): i * step, the last value exactly T-1 (n = 1: just 0); then round half to even.
+                if (n == 1) return new long[] { 0 };
                 double step = (T - 1) / (double)(n - 1);
-                return Enumerable.Range(0, n).Select(i => n > 1 && i == n - 1 ? T - 1 : (long)Math.Round(i * step, MidpointRounding.ToEven))
+                return Enumerable.Range(0, n).Select(i => i == n - 1 ? T - 1 : (long)Math.Round(i * step, MidpointRounding.ToEven))
                     .Reverse().ToArray();
             }
             case "trailing":
