@@ -65,6 +65,18 @@ public static class Render
         return rgb;
     }
 
+    /// <summary>A dimmed greyscale copy of an RGB image (luma times <paramref name="brightness"/>), a quiet base for overlays.</summary>
+    public static byte[] Grey(byte[] rgb, double brightness = 0.6)
+    {
+        var outRgb = new byte[rgb.Length];
+        for (int i = 0; i < rgb.Length; i += 3)
+        {
+            byte g = (byte)Math.Clamp(Math.Round(brightness * (0.299 * rgb[i] + 0.587 * rgb[i + 1] + 0.114 * rgb[i + 2])), 0, 255);
+            outRgb[i] = outRgb[i + 1] = outRgb[i + 2] = g;
+        }
+        return outRgb;
+    }
+
     /// <summary>Blends <paramref name="colour"/> into the image where a weight map [H, W] in [0, 1] is high: out = rgb + alpha * w * (colour - rgb).</summary>
     public static byte[] Tint(byte[] rgb, float[] weight, Rgb colour, double alpha = 0.5)
     {

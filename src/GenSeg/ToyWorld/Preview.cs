@@ -8,10 +8,12 @@ public static class Preview
     static readonly Rgb Paper = new(255, 255, 255);
     static readonly Rgb Truth = new(0, 255, 0);
     static readonly Rgb Coarse = new(255, 0, 255);
+    static readonly Rgb CoarseEdge = new(255, 230, 0);
 
     /// <summary>
     /// A contact sheet with one row per scene: image | semantic truth (VOC colours) | image with every object's truth
-    /// outlined in green | one tile per object with its coarse mask (magenta tint = probability, outline = binary), when
+    /// outlined in green | one tile per object over a grey copy: coarse probability as magenta tint, its binarisation
+    /// outlined in yellow, the truth outlined in green; when
     /// <paramref name="coarse"/> gives them (scene index, object index) -> (probability, binary) as row-major [H, W].
     /// </summary>
     public static Canvas ContactSheet(IReadOnlyList<Scene> scenes, int scale = 2,
@@ -35,8 +37,8 @@ public static class Preview
             for (int k = 0; k < s.Objects.Count; k++)
             {
                 var (prob, binary) = coarse(r, k);
-                var img = Render.Tint(s.Rgb, prob, Coarse, 0.6);
-                img = Render.Outline(img, binary, s.Size, Coarse);
+                var img = Render.Tint(Render.Grey(s.Rgb), prob, Coarse, 0.7);
+                img = Render.Outline(img, binary, s.Size, CoarseEdge);
                 img = Render.Outline(img, s.Objects[k].Instance, s.Size, Truth);
                 canvas.Paste(img, s.Size, s.Size, gap + (3 + k) * (tile + gap), y, scale);
             }
