@@ -11,5 +11,6 @@ public static class CliCommands
         yield return Commands.InfoCommand.Create();
         yield return Commands.NotebookCommand.Create();
         yield return Commands.DemoCommand.Create();
+        yield return Commands.TrainToyCommand.Create();
     }
 }

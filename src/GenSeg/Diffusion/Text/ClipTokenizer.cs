@@ -30,6 +30,9 @@ public sealed class ClipTokenizer
     static readonly string[] Contractions = { "'s", "'t", "'re", "'ve", "'m", "'ll", "'d" };
     static readonly char[] ByteEncoder = BuildByteEncoder();
 
+    /// <summary>The 256 symbols byte-level BPE uses for the bytes 0..255 (openai/CLIP <c>bytes_to_unicode</c>).</summary>
+    public static IReadOnlyList<char> ByteSymbols => ByteEncoder;
+
     readonly Dictionary<string, int> encoder;
     readonly Dictionary<int, string> decoder;
     readonly Dictionary<(string, string), int> ranks;
