@@ -10,5 +10,6 @@ public static class CliCommands
     {
         yield return Commands.InfoCommand.Create();
         yield return Commands.DemoCommand.Create();
+        yield return Commands.ToyWorldCommand.Create();
     }
 }

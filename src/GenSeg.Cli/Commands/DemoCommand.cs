@@ -50,7 +50,7 @@ public static class DemoCommand
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"--severity: {e.Message}");
+            throw new ArgumentException($"--severity: {CliCommon.PlainMessage(e)}");
         }
     }
 
