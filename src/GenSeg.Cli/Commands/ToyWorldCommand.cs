@@ -28,6 +28,7 @@ public static class ToyWorldCommand
             var outDir = parse.GetValue(Out)!;
             var watch = Stopwatch.StartNew();
             ToyWorldManifest manifest = null!;
+            using var threads = TorchThreads.Use(1); // scenes run in parallel; each one's tensors are tiny
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
                 {
