@@ -35,8 +35,11 @@ public static class DemoCommand
             if (scenes < 1 || scenes > 256) throw new ArgumentException($"--scenes {scenes}: expected 1..256");
             if (objects < 1 || objects > 100_000) throw new ArgumentException($"--objects {objects}: expected 1..100000");
             var severity = ParseSeverity(parse.GetValue(SeverityOption)!);
-            RenderContactSheet(outDir, scenes, severity);
-            PrintCoarseMaskStatistics(objects, severity);
+            using (TorchThreads.Use(1)) // tiny 64x64 tensors
+            {
+                RenderContactSheet(outDir, scenes, severity);
+                PrintCoarseMaskStatistics(objects, severity);
+            }
             return 0;
         });
         return cmd;
@@ -50,7 +53,7 @@ public static class DemoCommand
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"--severity: {e.Message}");
+            throw new ArgumentException($"--severity: {CliCommon.PlainMessage(e)}");
         }
     }
 
@@ -81,7 +84,7 @@ public static class DemoCommand
                 result = CoarseMaskSurvey.Run(Split.Val, objects, severity, progress: n => task.Value = n);
             });
         string pct(double v) => (100 * v).ToString("F1", CultureInfo.InvariantCulture);
-        var table = new Table().Title($"Coarse-mask IoU with the truth, severity {severity}, {result.Count} val objects");
+        var table = new Table().Title($"Coarse-mask IoU, {severity}, {result.Count} val objects");
         table.AddColumns("mean", "median", "min", "max", "<40", "40-80", ">=80");
         table.AddRow(pct(result.Mean), pct(result.Median), pct(result.Min), pct(result.Max),
             pct(result.Share(IouStratum.Below40)) + "%", pct(result.Share(IouStratum.From40To80)) + "%", pct(result.Share(IouStratum.From80)) + "%");

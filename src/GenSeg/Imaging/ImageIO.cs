@@ -120,10 +120,17 @@ public static class ImageIO
         ArgumentNullException.ThrowIfNull(rgb);
         if (rgb.Length != height * width * 3)
             throw new ArgumentException($"rgb: expected {height}x{width}x3 = {height * width * 3} bytes, got {rgb.Length}", nameof(rgb));
-        using var scope = NewDisposeScope();
-        var t = tensor(rgb, new long[] { height, width, 3 }, ScalarType.Byte).permute(2, 0, 1).to_type(ScalarType.Float32);
-        t = range == PixelRange.MinusOneToOne ? t.div_(127.5f).sub_(1f) : t.div_(255f);
-        return t.contiguous().MoveToOuterDisposeScope();
+        // Converted in C# (no Scalar temporaries: this runs millions of times when the embedded model trains).
+        int plane = height * width;
+        var chw = new float[3 * plane];
+        float divisor = range == PixelRange.MinusOneToOne ? 127.5f : 255f, offset = range == PixelRange.MinusOneToOne ? -1f : 0f;
+        for (int i = 0; i < plane; i++)
+        {
+            chw[i] = rgb[3 * i] / divisor + offset; // 255 maps to exactly 1
+            chw[plane + i] = rgb[3 * i + 1] / divisor + offset;
+            chw[2 * plane + i] = rgb[3 * i + 2] / divisor + offset;
+        }
+        return tensor(chw, new long[] { 3, height, width });
     }
 
     /// <summary>A [3, H, W] tensor in <paramref name="range"/> to row-major RGB bytes [H, W, 3] (clamped, rounded).</summary>

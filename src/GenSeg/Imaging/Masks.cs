@@ -54,8 +54,7 @@ public static class Masks
     {
         if (mask.Length != height * width)
             throw new ArgumentException($"mask: expected {height}x{width} = {height * width} bytes, got {mask.Length}", nameof(mask));
-        using var scope = NewDisposeScope();
-        return tensor(mask, new long[] { height, width }, ScalarType.Byte).ne(0).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        return tensor(Array.ConvertAll(mask, b => b != 0 ? 1f : 0f), new long[] { height, width });
     }
 
     /// <summary>Row-major bytes (0/1) of a [H, W] mask.</summary>

@@ -137,19 +137,10 @@ public sealed class Scene
     static string Article(string phrase) => "aeiou".Contains(char.ToLowerInvariant(phrase[0])) ? "an" : "a";
 
     /// <summary>The image as a float32 tensor [3, H, W] in [-1, 1].</summary>
-    public Tensor ImageTensor()
-    {
-        using var scope = NewDisposeScope();
-        var t = tensor(Rgb, new long[] { Size, Size, 3 }, ScalarType.Byte);
-        return t.permute(2, 0, 1).to_type(ScalarType.Float32).div_(127.5f).sub_(1f).contiguous().MoveToOuterDisposeScope();
-    }
+    public Tensor ImageTensor() => ImageIO.FromRgbBytes(Rgb, Size, Size);
 
     /// <summary>The semantic mask as an int64 tensor [H, W] of class indices.</summary>
-    public Tensor SemanticTensor()
-    {
-        using var scope = NewDisposeScope();
-        return tensor(Semantic, new long[] { Size, Size }, ScalarType.Byte).to_type(ScalarType.Int64).MoveToOuterDisposeScope();
-    }
+    public Tensor SemanticTensor() => tensor(Array.ConvertAll(Semantic, b => (long)b), new long[] { Size, Size });
 
     /// <summary>Object <paramref name="index"/>'s visible pixels as a float32 0/1 tensor [H, W].</summary>
     public Tensor InstanceTensor(int index)

@@ -33,6 +33,15 @@ public sealed class ImageIOTests : IDisposable
     }
 
     [Fact]
+    public void ExtremesMapToTheRangeEnds()
+    {
+        using var t = ImageIO.FromRgbBytes(new byte[] { 0, 255, 128 }, 1, 1);
+        Assert.Equal(new[] { -1f, 1f, 128 / 127.5f - 1f }, t.data<float>().ToArray());
+        using var z = ImageIO.FromRgbBytes(new byte[] { 0, 255, 51 }, 1, 1, PixelRange.ZeroToOne);
+        Assert.Equal(new[] { 0f, 1f, 0.2f }, z.data<float>().ToArray());
+    }
+
+    [Fact]
     public void JpegIsClose()
     {
         var rgb = new byte[32 * 32 * 3];
