@@ -12,7 +12,15 @@ public static class SceneGenerator
     static readonly ToyWorldOptions Defaults = new();
 
     /// <summary>Generates the scene of <paramref name="seed"/>.</summary>
-    public static Scene Generate(int seed, ToyWorldOptions? options = null)
+    public static Scene Generate(int seed, ToyWorldOptions? options = null) => Generate(seed, options, null);
+
+    /// <summary>
+    /// Generates the scene of <paramref name="seed"/> with some of its objects left out (indices into the full scene's
+    /// <see cref="Scene.Objects"/>): every other pixel is exactly as in the full scene, and what the omitted objects
+    /// covered shows the background or the objects behind them. This is the exact "object removed" image that trains the
+    /// embedded inpainting model to fill an object's region with background.
+    /// </summary>
+    public static Scene Generate(int seed, ToyWorldOptions? options, IReadOnlyCollection<int>? without)
     {
         options ??= Defaults;
         options.Validate();
@@ -57,12 +65,33 @@ public static class SceneGenerator
         if (placed.Count == 0)
             throw new InvalidOperationException($"ToyWorld seed {seed}: no object could be placed with these options (size {size}); loosen MinVisibleArea or MinRadius");
 
-        // Paint the objects' visible pixels, then the sensor noise.
+        if (without is { Count: > 0 })
+        {
+            foreach (int k in without)
+                if (k < 0 || k >= placed.Count)
+                    throw new ArgumentOutOfRangeException(nameof(without), k, $"object index {k}: the scene (seed {seed}) has {placed.Count} object(s)");
+            var kept = Enumerable.Range(0, placed.Count).Where(k => !without.Contains(k)).ToList();
+            Array.Fill(owner, -1);
+            foreach (int k in kept)
+            {
+                Rasterise(placed[k], size, scratch);
+                foreach (int idx in scratch) owner[idx] = k;
+            }
+            foreach (int k in kept) placed[k].Visible = owner.Count(o => o == k);
+            var remap = new int[placed.Count];
+            for (int i = 0; i < kept.Count; i++) remap[kept[i]] = i;
+            for (int idx = 0; idx < n; idx++) if (owner[idx] >= 0) owner[idx] = remap[owner[idx]];
+            placed = kept.Select(k => placed[k]).ToList();
+        }
+
+        // Paint the objects' visible pixels, then the sensor noise. Both noises are hashed from (seed, pixel), not drawn
+        // in sequence, so leaving an object out changes only the pixels it covered.
+        ulong noiseKey = Pcg32.Derive(unchecked((ulong)(long)seed), 0x6E6F697365UL);
         for (int idx = 0; idx < n; idx++)
         {
             int k = owner[idx];
             if (k < 0) continue;
-            var c = Shade(placed[k], idx % size, idx / size, rng);
+            var c = Shade(placed[k], idx % size, idx / size, HashGaussian(Pcg32.Derive(noiseKey, (ulong)idx)));
             pixels[3 * idx] = c.R;
             pixels[3 * idx + 1] = c.G;
             pixels[3 * idx + 2] = c.B;
@@ -70,7 +99,7 @@ public static class SceneGenerator
         var rgb = new byte[n * 3];
         for (int i = 0; i < rgb.Length; i++)
         {
-            double v = pixels[i] + (options.PixelNoise > 0 ? options.PixelNoise * rng.NextGaussian() : 0);
+            double v = pixels[i] + (options.PixelNoise > 0 ? options.PixelNoise * HashGaussian(Pcg32.Derive(noiseKey ^ 0x5E5503UL, (ulong)i)) : 0);
             rgb[i] = (byte)Math.Clamp(Math.Round(v), 0, 255);
         }
 
@@ -173,14 +202,21 @@ public static class SceneGenerator
         return true;
     }
 
-    static Rgb Shade(Placement p, int x, int y, Pcg32 rng)
+    /// <summary>A standard normal value from a 64-bit hash (Box-Muller on its two halves).</summary>
+    static double HashGaussian(ulong h)
+    {
+        double u1 = ((h >> 40) + 1.0) / 16777217.0, u2 = ((h & 0xFFFFFF) + 0.5) / 16777216.0;
+        return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+    }
+
+    static Rgb Shade(Placement p, int x, int y, double gaussian)
     {
         var c = p.Colour.Value;
         switch (p.Texture)
         {
             case ObjectTexture.Noise:
                 {
-                    double d = 18 * rng.NextGaussian();
+                    double d = 18 * gaussian;
                     return new Rgb(Clamp(c.R + d), Clamp(c.G + d), Clamp(c.B + d));
                 }
             case ObjectTexture.Stripes:
