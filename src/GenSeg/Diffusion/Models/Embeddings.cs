@@ -39,15 +39,15 @@ public sealed class TimestepEmbedding : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // checkpoint key names
     readonly Linear linear_1;
+    readonly nn.Module<Tensor, Tensor> act;
     readonly Linear linear_2;
 #pragma warning restore IDE1006
-    readonly Func<Tensor, Tensor> act;
 
     /// <summary>Builds the embedding (in_channels, time_embed_dim, act_fn, out_dim).</summary>
     public TimestepEmbedding(long inChannels, long timeEmbedDim, string actFn = "silu", long? outDim = null) : base(nameof(TimestepEmbedding))
     {
         linear_1 = nn.Linear(inChannels, timeEmbedDim);
-        act = Activations.Resolve(actFn, "act_fn");
+        act = Activations.Create(actFn, "act_fn");
         linear_2 = nn.Linear(timeEmbedDim, outDim ?? timeEmbedDim);
         RegisterComponents();
     }
@@ -56,6 +56,6 @@ public sealed class TimestepEmbedding : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        return linear_2.call(act(linear_1.call(x))).MoveToOuterDisposeScope();
+        return linear_2.call(act.call(linear_1.call(x))).MoveToOuterDisposeScope();
     }
 }

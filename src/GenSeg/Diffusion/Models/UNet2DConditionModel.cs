@@ -30,10 +30,10 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
     readonly UNetMidBlock2DCrossAttn? mid_block;
     readonly ModuleList<UNetUpBlock> up_blocks;
     readonly GroupNorm conv_norm_out;
+    readonly nn.Module<Tensor, Tensor> conv_act;
     readonly GemmConv2d conv_out;
 #pragma warning restore IDE1006
 
-    readonly Func<Tensor, Tensor> act;
     readonly AttentionSite[] siteTemplates;
     readonly int numUpsamplers;
     readonly int[] crossDims;
@@ -65,7 +65,6 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         conv_in = new GemmConv2d(c.InChannels, ch[0], c.ConvInKernel, padding: (c.ConvInKernel - 1) / 2);
         long timeEmbedDim = c.TimeEmbeddingDim ?? ch[0] * 4;
         time_embedding = new TimestepEmbedding(ch[0], timeEmbedDim, c.ActFn);
-        act = Activations.Resolve(c.ActFn, "act_fn");
         var s = new UNetBlockSettings(timeEmbedDim, c.NormEps, c.ActFn, groups, c.ResnetTimeScaleShift, c.UseLinearProjection, c.UpcastAttention);
 
         var down = new UNetDownBlock[n];
@@ -98,6 +97,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         up_blocks = nn.ModuleList(up);
 
         conv_norm_out = nn.GroupNorm(groups, ch[0], c.NormEps, affine: true);
+        conv_act = Activations.Create(c.ActFn, "act_fn");
         conv_out = new GemmConv2d(ch[0], c.OutChannels, c.ConvOutKernel, padding: (c.ConvOutKernel - 1) / 2);
         RegisterComponents();
 
@@ -115,7 +115,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
         var model = new UNet2DConditionModel(config);
-        GroupNormInit.Reset(model);
+        Init.ResetNorms(model);
         return model;
     }
 
@@ -175,9 +175,15 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         var res = new (long, long)[Levels];
         res[0] = (sampleHeight, sampleWidth);
         for (int i = 1; i < Levels; i++)
-            res[i] = (Downsample2D.OutputSize(res[i - 1].Item1, true, Config.DownsamplePadding),
-                      Downsample2D.OutputSize(res[i - 1].Item2, true, Config.DownsamplePadding));
+            res[i] = (DownsampledSize(res[i - 1].Item1), DownsampledSize(res[i - 1].Item2));
         return res;
+    }
+
+    /// <summary>Size after a down block's Downsample2D: 3x3 stride-2 conv with downsample_padding (0: one pixel padded right/bottom).</summary>
+    long DownsampledSize(long size)
+    {
+        long p = Config.DownsamplePadding;
+        return ((p == 0 ? size + 1 : size + 2 * p) - 3) / 2 + 1;
     }
 
     /// <inheritdoc />
@@ -239,7 +245,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         }
 
         // 6. post-process
-        h = conv_out.call(act(conv_norm_out.call(h)));
+        h = conv_out.call(conv_act.call(conv_norm_out.call(h)));
         if (taps is not null)
             foreach (var tap in taps.Outputs.Values) tap.MoveToOuterDisposeScope();
         return h.MoveToOuterDisposeScope();

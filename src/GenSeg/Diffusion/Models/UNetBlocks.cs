@@ -19,7 +19,7 @@ public sealed record UNetBlockSettings(long TembChannels, double ResnetEps, stri
 {
     /// <summary>A ResnetBlock2D as the UNet's blocks build it.</summary>
     public ResnetBlock2D Resnet(long inChannels, long outChannels, double outputScaleFactor = 1.0) =>
-        new(inChannels, outChannels, TembChannels, Groups, eps: ResnetEps, nonLinearity: ActFn,
+        new(inChannels, outChannels, tembChannels: TembChannels, groups: Groups, eps: ResnetEps, nonLinearity: ActFn,
             timeEmbeddingNorm: TimeScaleShift, outputScaleFactor: outputScaleFactor);
 
     /// <summary>A Transformer2DModel named <paramref name="site"/>.Name with heads = <paramref name="heads"/>, head width channels / heads.</summary>

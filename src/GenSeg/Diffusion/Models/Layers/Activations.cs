@@ -1,23 +1,28 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GenSeg.Diffusion.Models.Layers;
 
-/// <summary>The activation names diffusers' <c>get_activation</c> accepts (<c>act_fn</c>, <c>non_linearity</c>).</summary>
+/// <summary>diffusers' <c>get_activation</c>: the activation named in a config (<c>act_fn</c>, <c>resnet_act_fn</c>).</summary>
 public static class Activations
 {
-    /// <summary>Supported names.</summary>
-    public static readonly IReadOnlyList<string> Names = new[] { "silu", "swish", "mish", "gelu", "relu" };
+    /// <summary>The names diffusers 0.21 accepts.</summary>
+    public static readonly IReadOnlyList<string> Names = new[] { "swish", "silu", "mish", "gelu", "relu" };
 
-    /// <summary>
-    /// The activation function called <paramref name="name"/>; an unknown name fails with a message naming
-    /// <paramref name="what"/> (the config key or argument it came from).
-    /// </summary>
-    public static Func<Tensor, Tensor> Resolve(string name, string what) => name switch
+    /// <summary>A parameterless activation module; an unknown name is an error naming <paramref name="key"/>.</summary>
+    public static nn.Module<Tensor, Tensor> Create(string name, string key = "act_fn") => name switch
     {
-        "silu" or "swish" => x => nn.functional.silu(x),
-        "mish" => x => nn.functional.mish(x),
-        "gelu" => x => nn.functional.gelu(x),
-        "relu" => x => nn.functional.relu(x),
-        _ => throw new NotSupportedException($"{what}: unsupported activation '{name}' (supported: {string.Join(", ", Names)})"),
+        "swish" or "silu" => nn.SiLU(),
+        "mish" => nn.Mish(),
+        "gelu" => nn.GELU(),
+        "relu" => nn.ReLU(),
+        _ => throw new ArgumentException($"{key}: unsupported activation '{name}'; expected one of {string.Join(", ", Names)}", key),
     };
+
+    /// <summary>Throws the same error as <see cref="Create"/> for an unknown name, without building a module.</summary>
+    public static void Validate(string name, string key = "act_fn")
+    {
+        if (!Names.Contains(name))
+            throw new ArgumentException($"{key}: unsupported activation '{name}'; expected one of {string.Join(", ", Names)}", key);
+    }
 }

@@ -1,70 +1,49 @@
-using GenSeg.Common;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GenSeg.Diffusion.Models.Layers;
 
 /// <summary>
-/// diffusers' <c>Downsample2D</c> (models/resnet.py, 0.21.4): a stride-2 3x3 convolution (<c>conv</c>) with the given
-/// padding, or a 2x2 average pool when built without a convolution. With padding 0 the input is first padded by one
-/// pixel on the right and bottom, as diffusers does (the VAE encoder's layout).
+/// diffusers' <c>Downsample2D</c> (0.21): a stride-2 3x3 convolution (<c>use_conv</c>) or a 2x2 average pool.
+/// With <c>padding = 0</c> the input is first padded by one on the right and bottom only (the VAE's encoder).
+/// The convolution is registered as <c>conv</c> (diffusers' name for <c>name="op"</c>, the name every UNet/VAE
+/// block passes; the <c>Conv2d_0</c> alias of <c>name="conv"</c> is not reproduced).
 /// </summary>
 public sealed class Downsample2D : nn.Module<Tensor, Tensor>
 {
-#pragma warning disable IDE1006 // checkpoint key names
-    readonly nn.Module<Tensor, Tensor> conv;
-#pragma warning restore IDE1006
+    readonly long channels;
     readonly bool useConv;
     readonly long padding;
 
-    /// <summary>Input channels.</summary>
-    public long Channels { get; }
+    readonly nn.Module<Tensor, Tensor> conv;
 
-    /// <summary>Output channels.</summary>
-    public long OutChannels { get; }
-
-    /// <summary>Builds the layer (channels, use_conv, out_channels, padding as in diffusers).</summary>
-    public Downsample2D(long channels, bool useConv = false, long? outChannels = null, long padding = 1)
-        : base(nameof(Downsample2D))
+    /// <summary>Builds the layer with diffusers' constructor arguments.</summary>
+    public Downsample2D(long channels, bool useConv = false, long? outChannels = null, long padding = 1) : base(nameof(Downsample2D))
     {
-        Channels = channels;
-        OutChannels = outChannels ?? channels;
+        this.channels = channels;
         this.useConv = useConv;
         this.padding = padding;
+        var outCh = outChannels ?? channels;
         if (useConv)
-            conv = new GemmConv2d(channels, OutChannels, 3, stride: 2, padding: padding);
+            conv = new GemmConv2d(channels, outCh, 3, stride: 2, padding: padding);
         else
         {
-            if (OutChannels != channels)
-                throw new ArgumentException($"Downsample2D: average pooling keeps the channel count ({channels}), got out_channels {OutChannels}");
+            if (outCh != channels)
+                throw new ArgumentException($"Downsample2D: without use_conv out_channels ({outCh}) must equal channels ({channels})", nameof(outChannels));
             conv = nn.AvgPool2d(2, 2);
         }
         RegisterComponents();
     }
 
-    /// <summary>Downsamples <paramref name="x"/> [B, C, H, W].</summary>
-    public override Tensor forward(Tensor x)
+    /// <summary>[B, C, H, W] -> [B, C_out, H/2, W/2].</summary>
+    public override Tensor forward(Tensor hiddenStates)
     {
-        Check.Rank(x, "Downsample2D input", 4, "[B, C, H, W]");
-        if (x.shape[1] != Channels)
-            throw new ArgumentException($"Downsample2D input: expected {Channels} channels, got shape {Check.Format(x.shape)}");
+        Common.Check.Shape(hiddenStates, "Downsample2D input", -1, channels, -1, -1);
         if (useConv && padding == 0)
         {
-            using var scope = torch.NewDisposeScope();
-            var padded = nn.functional.pad(x, new long[] { 0, 1, 0, 1 }, PaddingModes.Constant, 0);
-            return conv.call(padded).MoveToOuterDisposeScope();
+            using var padded = nn.functional.pad(hiddenStates, new long[] { 0, 1, 0, 1 }, PaddingModes.Constant, 0.0);
+            return conv.call(padded);
         }
-        return conv.call(x);
-    }
-
-    /// <summary>Spatial size after this layer for an input of size <paramref name="size"/> (one dimension).</summary>
-    public long OutputSize(long size) => OutputSize(size, useConv, padding);
-
-    /// <summary>Spatial size after a diffusers Downsample2D (conv k3 s2 with <paramref name="padding"/>, or 2x2 pooling).</summary>
-    public static long OutputSize(long size, bool useConv, long padding)
-    {
-        if (!useConv) return size / 2;
-        long effective = padding == 0 ? size + 1 : size + 2 * padding;
-        return (effective - 3) / 2 + 1;
+        return conv.call(hiddenStates);
     }
 }

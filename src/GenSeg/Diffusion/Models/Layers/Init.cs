@@ -1,33 +1,30 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace GenSeg.Diffusion.Models.Layers;
 
-/// <summary>
-/// Normalisation-layer initialisation for freshly built models. TorchSharp's <c>nn.GroupNorm</c> leaves its affine
-/// parameters uninitialised (see torchsharp-pitfalls.md); PyTorch starts every GroupNorm and LayerNorm at weight 1,
-/// bias 0, which is what <see cref="Reset"/> restores.
-/// </summary>
-public static class GroupNormInit
+/// <summary>Initialisation fixes that make a freshly built TorchSharp model start like its PyTorch original.</summary>
+public static class Init
 {
-    /// <summary>Sets the weight of every GroupNorm and LayerNorm inside <paramref name="module"/> to 1 and its bias to 0.</summary>
-    public static void Reset(nn.Module module)
+    /// <summary>
+    /// Sets every GroupNorm's weight to 1 and bias to 0. TorchSharp 0.107 leaves GroupNorm's affine parameters
+    /// uninitialised (NaN or huge values), unlike PyTorch; call this on every model built from scratch. LayerNorm is
+    /// reset too, for symmetry (TorchSharp already initialises it).
+    /// </summary>
+    public static void ResetNorms(nn.Module module)
     {
-        ArgumentNullException.ThrowIfNull(module);
         using var noGrad = torch.no_grad();
-        foreach (var m in module.modules())
+        foreach (var (_, m) in module.named_modules())
         {
-            switch (m)
+            if (m is TorchSharp.Modules.GroupNorm g)
             {
-                case GroupNorm g:
-                    if (g.weight is not null) g.weight.fill_(1.0);
-                    if (g.bias is not null) g.bias.fill_(0.0);
-                    break;
-                case LayerNorm l:
-                    if (l.weight is not null) l.weight.fill_(1.0);
-                    if (l.bias is not null) l.bias.fill_(0.0);
-                    break;
+                g.weight?.fill_(1.0);
+                g.bias?.zero_();
+            }
+            else if (m is TorchSharp.Modules.LayerNorm l)
+            {
+                l.weight?.fill_(1.0);
+                l.bias?.zero_();
             }
         }
     }
