@@ -122,9 +122,10 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
     /// <summary>
     /// Loads a diffusers <c>unet</c> folder: <c>config.json</c> and the safetensors weights, strictly (missing,
     /// unexpected and wrong-shape keys are reported together). The model is put in eval mode on
-    /// <paramref name="device"/> (default CPU) with floating-point type <paramref name="dtype"/> (default float32).
+    /// <paramref name="device"/> (default CPU) with floating-point type <paramref name="dtype"/> (default float32;
+    /// weights are read as float32 and converted after loading).
     /// </summary>
-    public static UNet2DConditionModel FromFolder(string folder, Device? device = null, ScalarType dtype = ScalarType.Float32)
+    public static UNet2DConditionModel FromFolder(string folder, Device? device = null, ScalarType? dtype = null)
     {
         var configPath = ModelFiles.Config(folder);
         var config = ConfigJson.Read<UNet2DConditionConfig>(configPath);
@@ -138,12 +139,12 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         }
         var weightsPath = ModelFiles.Weights(folder);
         var model = FromConfig(config);
-        model.to(dtype);
         using (var scope = torch.NewDisposeScope())
         {
-            var weights = SafeTensors.Load(weightsPath, dtype);
+            var weights = SafeTensors.Load(weightsPath, ScalarType.Float32);
             StateDict.Load(model, weights, weightsPath);
         }
+        if (dtype is ScalarType dt) model.to(dt);
         if (device is not null) model.to(device);
         model.eval();
         return model;
