@@ -19,14 +19,15 @@ public static class TrainToyCommand
     static readonly Option<int> CheckpointEvery = new("--checkpoint-every") { Description = "Steps between resumable checkpoints", DefaultValueFactory = _ => 200 };
     static readonly Option<string?> Out = new("--out") { Description = "Run folder (default runs/toy-<component>)" };
     static readonly Option<bool> Resume = new("--resume") { Description = "Continue from the run folder's checkpoint" };
-    static readonly Option<string?> Vae = new("--vae") { Description = "Trained VAE folder (unet, inpaint)" };
+    static readonly Option<string?> Vae = new("--vae") { Description = "Trained VAE folder (unet, inpaint; default runs/toy-vae/export)" };
+    static readonly Option<string?> From = new("--from") { Description = "inpaint: the trained text-to-image run's export folder (text encoder, tokenizer, UNet to start from; default runs/toy-unet/export)" };
     static readonly Option<int> Threads = new("--threads") { Description = "Torch intra-op threads (0 = default)", DefaultValueFactory = _ => 0 };
 
     public static Command Create()
     {
         var cmd = new Command("train-toy", "Train a component of the embedded model on ToyWorld (resumable, deterministic given --seed)");
         cmd.Arguments.Add(Component);
-        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, Threads }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, Threads }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
@@ -47,6 +48,9 @@ public static class TrainToyCommand
             ITrainingTask task = component switch
             {
                 "vae" => new VaeTask(AutoencoderKL.FromConfig(ToyModelConfigs.Vae, device)),
+                "unet" => ToyTraining.TextToImage(options.OutDir, parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"), device),
+                "inpaint" => ToyTraining.Inpainting(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
+                                                    parse.GetValue(From) ?? Path.Combine("runs", "toy-unet", "export"), device),
                 _ => throw new ArgumentException($"component '{component}': expected vae, unet or inpaint"),
             };
             Train(task, options);
