@@ -49,23 +49,16 @@ public static class DenseCrf
             throw new ArgumentException($"image {height}x{width} with {labels} labels is too large", nameof(prob));
 
         var negUnary = NegativeUnary(prob.ToArray(), labels, n, width, stride);
-        PermutohedralLattice? gaussian = null, bilateral = null;
         var gaussianFeatures = options.GaussianCompat != 0f ? GaussianFeatures(height, width, options.GaussianSxy) : null;
         var bilateralFeatures = options.BilateralCompat != 0f ? BilateralFeatures(rgb, height, width, options.BilateralSxy, options.BilateralSrgb) : null;
         MeanField.Kernel? gaussianKernel = null, bilateralKernel = null;
-        Parallel.Invoke(
-            () =>
-            {
-                if (gaussianFeatures is null) return;
-                gaussian = new PermutohedralLattice(gaussianFeatures, n, 2);
-                gaussianKernel = new MeanField.Kernel(gaussian, options.GaussianCompat);
-            },
-            () =>
-            {
-                if (bilateralFeatures is null) return;
-                bilateral = new PermutohedralLattice(bilateralFeatures, n, 5);
-                bilateralKernel = new MeanField.Kernel(bilateral, options.BilateralCompat);
-            });
+        ParallelRanges.Run(2, k =>
+        {
+            if (k == 0 && gaussianFeatures is not null)
+                gaussianKernel = new MeanField.Kernel(new PermutohedralLattice(gaussianFeatures, n, 2), options.GaussianCompat);
+            if (k == 1 && bilateralFeatures is not null)
+                bilateralKernel = new MeanField.Kernel(new PermutohedralLattice(bilateralFeatures, n, 5), options.BilateralCompat);
+        });
 
         // Kernels in pydensecrf's order: the Gaussian term is added first, then the bilateral one.
         var kernels = new List<MeanField.Kernel>();
@@ -162,15 +155,18 @@ public static class DenseCrf
         for (int it = 0; it < options.Iterations; it++)
         {
             Array.Copy(negUnary, logits, logits.Length);
-            Parallel.For(0, n, i =>
+            ParallelRanges.For(n, 64, (start, end) =>
             {
-                for (int l = 0; l < labels; l++)
+                for (int i = start; i < end; i++)
                 {
-                    double m = 0;
                     var row = a.AsSpan(i * n, n);
-                    var ql = q.AsSpan(l * n, n);
-                    for (int j = 0; j < n; j++) m += row[j] * ql[j];
-                    logits[l * n + i] += m;
+                    for (int l = 0; l < labels; l++)
+                    {
+                        double m = 0;
+                        var ql = q.AsSpan(l * n, n);
+                        for (int j = 0; j < n; j++) m += row[j] * ql[j];
+                        logits[l * n + i] += m;
+                    }
                 }
             });
             SoftmaxColumns(logits, q, labels, n);
@@ -288,17 +284,20 @@ public static class DenseCrf
     internal static double[] ExactNormalizedKernel(float[] features, int n, int d)
     {
         var k = new double[n * n];
-        Parallel.For(0, n, i =>
+        ParallelRanges.For(n, 64, (start, end) =>
         {
-            for (int j = 0; j < n; j++)
+            for (int i = start; i < end; i++)
             {
-                double s = 0;
-                for (int c = 0; c < d; c++)
+                for (int j = 0; j < n; j++)
                 {
-                    double diff = (double)features[i * d + c] - features[j * d + c];
-                    s += diff * diff;
+                    double s = 0;
+                    for (int c = 0; c < d; c++)
+                    {
+                        double diff = (double)features[i * d + c] - features[j * d + c];
+                        s += diff * diff;
+                    }
+                    k[i * n + j] = Math.Exp(-0.5 * s);
                 }
-                k[i * n + j] = Math.Exp(-0.5 * s);
             }
         });
         var norm = new double[n];

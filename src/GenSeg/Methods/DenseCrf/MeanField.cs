@@ -131,8 +131,7 @@ internal static class MeanField
 
     static void RunPass(Pass pass, int n, int parts)
     {
-        if (parts == 1) { Pixels(pass, 0, 0, n); return; }
-        Parallel.For(0, parts, w => Pixels(pass, w, ParallelRanges.Start(n, parts, w), ParallelRanges.Start(n, parts, w + 1)));
+        ParallelRanges.Run(parts, w => Pixels(pass, w, ParallelRanges.Start(n, parts, w), ParallelRanges.Start(n, parts, w + 1)));
     }
 
     /// <summary>One pass over pixels [start, end): optional slice, softmax, then store or splat.</summary>

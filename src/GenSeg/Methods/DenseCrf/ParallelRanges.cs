@@ -1,6 +1,8 @@
+using System.Runtime.ExceptionServices;
+
 namespace GenSeg.Methods.Crf;
 
-/// <summary>Splits [0, count) into at most one contiguous range per core and runs them in parallel.</summary>
+/// <summary>Splits work into at most one contiguous range per core and runs the ranges in parallel.</summary>
 internal static class ParallelRanges
 {
     /// <summary>Number of ranges used for work large enough to split.</summary>
@@ -10,12 +12,30 @@ internal static class ParallelRanges
     public static void For(int count, int minChunk, Action<int, int> body)
     {
         int parts = (int)Math.Clamp(count / Math.Max(1L, minChunk), 1, Partitions);
+        if (count <= 0) return;
+        Run(parts, p => body(Start(count, parts, p), Start(count, parts, p + 1)));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(0 .. parts-1) in parallel (inline when there is one part); an exception from a part
+    /// is rethrown as it was, not wrapped in an <see cref="AggregateException"/>.
+    /// </summary>
+    public static void Run(int parts, Action<int> body)
+    {
         if (parts <= 1)
         {
-            if (count > 0) body(0, count);
+            if (parts == 1) body(0);
             return;
         }
-        Parallel.For(0, parts, p => body(Start(count, parts, p), Start(count, parts, p + 1)));
+        try
+        {
+            Parallel.For(0, parts, body);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            throw;
+        }
     }
 
     /// <summary>Start of range <paramref name="part"/> when [0, count) is cut into <paramref name="parts"/> ranges.</summary>

@@ -58,7 +58,7 @@ public sealed class PermutohedralLattice
         int parts = count >= 16384 ? ParallelRanges.Partitions : 1;
         var tables = new LatticeHashTable[parts];
         var points = features.ToArray();
-        Parallel.For(0, parts, p =>
+        ParallelRanges.Run(parts, p =>
         {
             int start = ParallelRanges.Start(count, parts, p), end = ParallelRanges.Start(count, parts, p + 1);
             tables[p] = new LatticeHashTable(Math.Max(1024, (end - start) / 4));
@@ -232,7 +232,7 @@ public sealed class PermutohedralLattice
         int parts = Count >= 16384 ? ParallelRanges.Partitions : 1;
         var input = values.ToArray();
         var splat = new float[parts][];
-        Parallel.For(0, parts, p =>
+        ParallelRanges.Run(parts, p =>
         {
             var dst = splat[p] = new float[size];
             int end = ParallelRanges.Start(Count, parts, p + 1);
