@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using GenSeg.Common;
 using TorchSharp;
@@ -71,7 +72,7 @@ public static class DenseCrf
     static float[] NegativeUnary(float[] prob, int labels, int n, int width, int stride)
     {
         var negUnary = new float[(long)n * stride];
-        ParallelRanges.For((n + 7) / 8, 2048, (startBlock, endBlock) =>
+        ParallelRanges.For((n + 7) / 8, 2048, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (startBlock, endBlock) =>
         {
             int start = startBlock * 8, end = Math.Min(n, endBlock * 8);
             for (int i = start; i < end; i++)
@@ -155,7 +156,7 @@ public static class DenseCrf
         for (int it = 0; it < options.Iterations; it++)
         {
             Array.Copy(negUnary, logits, logits.Length);
-            ParallelRanges.For(n, 64, (start, end) =>
+            ParallelRanges.For(n, 64, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (int i = start; i < end; i++)
                 {
@@ -243,6 +244,7 @@ public static class DenseCrf
     }
 
     /// <summary>pydensecrf's addPairwiseGaussian features: (x / sxy, y / sxy) per pixel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float[] GaussianFeatures(int height, int width, float sxy)
     {
         var f = new float[height * width * 2];
@@ -257,6 +259,7 @@ public static class DenseCrf
     }
 
     /// <summary>pydensecrf's addPairwiseBilateral features: (x / sxy, y / sxy, r / srgb, g / srgb, b / srgb) per pixel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float[] BilateralFeatures(ReadOnlySpan<byte> rgb, int height, int width, float sxy, float srgb)
     {
         var f = new float[height * width * 5];
@@ -284,7 +287,7 @@ public static class DenseCrf
     internal static double[] ExactNormalizedKernel(float[] features, int n, int d)
     {
         var k = new double[n * n];
-        ParallelRanges.For(n, 64, (start, end) =>
+        ParallelRanges.For(n, 64, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (int i = start; i < end; i++)
             {

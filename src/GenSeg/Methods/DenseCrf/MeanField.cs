@@ -115,7 +115,7 @@ internal static class MeanField
         var total = splat[0];
         if (splat.Length > 1)
         {
-            ParallelRanges.For(total.Length, 1 << 15, (start, end) =>
+            ParallelRanges.For(total.Length, 1 << 15, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (int p = 1; p < splat.Length; p++)
                     RowMath.AddAndClear(total.AsSpan(start, end - start), splat[p].AsSpan(start, end - start));

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace GenSeg.Methods.Crf;
 
 /// <summary>
@@ -58,7 +60,7 @@ public sealed class PermutohedralLattice
         int parts = count >= 16384 ? ParallelRanges.Partitions : 1;
         var tables = new LatticeHashTable[parts];
         var points = features.ToArray();
-        ParallelRanges.Run(parts, p =>
+        ParallelRanges.Run(parts, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (p) =>
         {
             int start = ParallelRanges.Start(count, parts, p), end = ParallelRanges.Start(count, parts, p + 1);
             tables[p] = new LatticeHashTable(Math.Max(1024, (end - start) / 4));
@@ -83,7 +85,7 @@ public sealed class PermutohedralLattice
         Neighbors = new int[d1 * m * 2];
         var neighbors = Neighbors;
         // Neighbours along direction j: key - 1 on every coordinate but j, key + d on j (and the opposite).
-        ParallelRanges.For(m, 2048, (start, end) =>
+        ParallelRanges.For(m, 2048, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             Span<int> k0 = stackalloc int[d];
             Span<int> n1 = stackalloc int[d];
@@ -109,6 +111,7 @@ public sealed class PermutohedralLattice
     /// Embeds points [start, end): finds each point's enclosing simplex, its barycentric weights and the vertices'
     /// indices in <paramref name="table"/> (Krähenbühl's Permutohedral::init, SSE variant: rounding to nearest even).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Embed(float[] features, int d, int start, int end, LatticeHashTable table, int[] offsets, float[] weights)
     {
         int d1 = d + 1;
@@ -117,34 +120,29 @@ public sealed class PermutohedralLattice
         Span<float> scale = stackalloc float[d];
         for (int i = 0; i < d; i++) scale[i] = (float)(1.0 / Math.Sqrt((double)((i + 2) * (i + 1))) * invStdDev);
 
-        // Canonical simplex: canonical[r, i] = r if i <= d - r, else r - (d + 1).
-        Span<int> canonical = stackalloc int[d1 * d1];
-        for (int r = 0; r <= d; r++)
-            for (int i = 0; i <= d; i++)
-                canonical[r * d1 + i] = i <= d - r ? r : r - d1;
-
         Span<float> elevated = stackalloc float[d1];
-        Span<float> rem0 = stackalloc float[d1];
+        Span<int> rem0 = stackalloc int[d1];
+        Span<float> rest = stackalloc float[d1];
         Span<int> rank = stackalloc int[d1];
         Span<float> bary = stackalloc float[d + 2];
-        Span<int> key = stackalloc int[d];
         // The previous point's vertex keys per corner: neighbouring points often share their simplex.
         Span<ulong> lastA = stackalloc ulong[d1];
         Span<ulong> lastB = stackalloc ulong[d1];
         Span<int> lastIndex = stackalloc int[d1];
         lastIndex.Fill(-1);
 
-        float invD1 = 1f / d1, fd1 = d1;
+        float invD1 = 1f / d1;
+        float maxQuotient = 32000f / d1;
+        int low = Math.Min(d, 4);
         for (int k = start; k < end; k++)
         {
-            var f = features.AsSpan(k * d, d);
             // Elevate the feature (y = E p, p. 5 in Adams et al. 2010).
+            int fo = k * d;
             float sm = 0f;
             for (int j = d; j > 0; j--)
             {
-                float fj = f[j - 1];
-                if (!float.IsFinite(fj))
-                    throw new ArgumentException($"features: point {k} has a non-finite value in dimension {j - 1}", nameof(features));
+                float fj = features[fo + j - 1];
+                if (!float.IsFinite(fj)) ThrowNonFinite(k, j - 1);
                 float cf = fj * scale[j - 1];
                 elevated[j] = sm - j * cf;
                 sm += cf;
@@ -152,37 +150,37 @@ public sealed class PermutohedralLattice
             elevated[0] = sm;
 
             // Closest remainder-0 point by rounding (to nearest even, as the SSE code does).
-            float sum = 0f;
+            int sum = 0;
             for (int i = 0; i <= d; i++)
             {
                 float v = MathF.Round(invD1 * elevated[i]);
-                rem0[i] = v * fd1;
-                sum += v;
-                if (MathF.Abs(rem0[i]) > 32000f)
-                    throw new ArgumentException(
-                        $"features: point {k} lies too far from the origin for the lattice's 16-bit coordinates (|feature| up to about {32000f / invStdDev:0} allowed); use larger standard deviations",
-                        nameof(features));
+                if (MathF.Abs(v) > maxQuotient) ThrowTooFar(k, invStdDev);
+                int q = (int)v;
+                rem0[i] = q * d1;
+                rest[i] = elevated[i] - rem0[i];
+                sum += q;
             }
 
             // Rank of each coordinate's remainder in sorted order: the simplex the point lies in.
             rank.Clear();
             for (int i = 0; i < d; i++)
             {
-                float di = elevated[i] - rem0[i];
+                float di = rest[i];
                 for (int j = i + 1; j <= d; j++)
                 {
-                    if (di < elevated[j] - rem0[j]) rank[i]++;
-                    else rank[j]++;
+                    int c = di < rest[j] ? 1 : 0;
+                    rank[i] += c;
+                    rank[j] += 1 - c;
                 }
             }
 
             // Bring the point back onto the plane where the coordinates sum to zero.
-            int isum = (int)sum;
             for (int i = 0; i <= d; i++)
             {
-                rank[i] += isum;
-                if (rank[i] < 0) { rank[i] += d1; rem0[i] += fd1; }
-                else if (rank[i] > d) { rank[i] -= d1; rem0[i] -= fd1; }
+                int r = rank[i] + sum;
+                int shift = (r < 0 ? d1 : 0) - (r > d ? d1 : 0);
+                rank[i] = r + shift;
+                rem0[i] += shift;
             }
 
             // Barycentric coordinates (p. 10 in Adams et al. 2010).
@@ -195,11 +193,15 @@ public sealed class PermutohedralLattice
             }
             bary[0] += 1f + bary[d + 1];
 
-            // The simplex's vertices.
+            // The simplex's vertices: key_i = rem0_i + canonical[r, rank_i], where the canonical simplex has
+            // canonical[r, rank] = r if rank <= d - r, else r - (d + 1).
             for (int r = 0; r <= d; r++)
             {
-                for (int i = 0; i < d; i++) key[i] = (int)(rem0[i] + canonical[r * d1 + rank[i]]);
-                var (a, b) = LatticeHashTable.Pack(key);
+                ulong a = 0, b = 0;
+                for (int i = 0; i < low; i++)
+                    a |= (ulong)(ushort)(rem0[i] + r - (rank[i] > d - r ? d1 : 0)) << (16 * i);
+                for (int i = 4; i < d; i++)
+                    b |= (ulong)(ushort)(rem0[i] + r - (rank[i] > d - r ? d1 : 0)) << (16 * (i - 4));
                 int index;
                 if (lastIndex[r] >= 0 && lastA[r] == a && lastB[r] == b) index = lastIndex[r];
                 else
@@ -212,6 +214,14 @@ public sealed class PermutohedralLattice
             }
         }
     }
+
+    static void ThrowNonFinite(int point, int dimension) =>
+        throw new ArgumentException($"features: point {point} has a non-finite value in dimension {dimension}", "features");
+
+    static void ThrowTooFar(int point, float invStdDev) =>
+        throw new ArgumentException(
+            $"features: point {point} lies too far from the origin for the lattice's 16-bit coordinates (|feature| up to about {32000f / invStdDev:0} allowed); use larger standard deviations",
+            "features");
 
     /// <summary>
     /// Filters value vectors: out_i = alpha * sum_corners w * blur(splat(values))[corner], the lattice's approximation of
@@ -232,7 +242,7 @@ public sealed class PermutohedralLattice
         int parts = Count >= 16384 ? ParallelRanges.Partitions : 1;
         var input = values.ToArray();
         var splat = new float[parts][];
-        ParallelRanges.Run(parts, p =>
+        ParallelRanges.Run(parts, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (p) =>
         {
             var dst = splat[p] = new float[size];
             int end = ParallelRanges.Start(Count, parts, p + 1);
@@ -246,7 +256,7 @@ public sealed class PermutohedralLattice
         var blurred = Blur(a, b, s);
         var output = new float[values.Length];
         float alpha = Alpha;
-        ParallelRanges.For(Count, 4096, (start, end) =>
+        ParallelRanges.For(Count, 4096, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
         {
             for (int i = start; i < end; i++)
                 for (int j = 0; j < d1; j++)
@@ -268,7 +278,7 @@ public sealed class PermutohedralLattice
             var src = values;
             var dst = scratch;
             int dir = j;
-            ParallelRanges.For(m, 65536 / Math.Max(1, stride), (start, end) =>
+            ParallelRanges.For(m, 65536 / Math.Max(1, stride), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (start, end) =>
             {
                 for (int i = start; i < end; i++)
                 {
