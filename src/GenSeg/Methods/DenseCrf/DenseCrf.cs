@@ -361,6 +361,7 @@ public static class DenseCrf
     static Tensor ToTensor(float[] q, int labels, int height, int width, Device device)
     {
         var t = torch.tensor(q, new long[] { labels, height, width });
-        return device.type == DeviceType.CPU ? t : t.to(device);
+        if (device.type == DeviceType.CPU) return t;
+        using (t) return t.to(device);
     }
 }
