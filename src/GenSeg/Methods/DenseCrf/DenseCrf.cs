@@ -36,10 +36,10 @@ public static class DenseCrf
     /// <param name="options">Kernel parameters and iterations; pydensecrf's README values when null.</param>
     /// <returns>Q, label-major [L, H, W].</returns>
     public static float[] Infer(ReadOnlySpan<byte> rgb, ReadOnlySpan<float> prob, int labels, int height, int width, DenseCrfOptions? options = null) =>
-        Infer(rgb, prob, labels, height, width, options, workers: null);
+        Infer(rgb, prob.ToArray(), labels, height, width, options, workers: null);
 
     /// <summary>The lattice CRF with an explicit number of parallel pixel ranges (tests compare 1 with several).</summary>
-    internal static float[] Infer(ReadOnlySpan<byte> rgb, ReadOnlySpan<float> prob, int labels, int height, int width, DenseCrfOptions? options, int? workers)
+    internal static float[] Infer(ReadOnlySpan<byte> rgb, float[] prob, int labels, int height, int width, DenseCrfOptions? options, int? workers)
     {
         options ??= new DenseCrfOptions();
         options.Validate();
@@ -49,7 +49,7 @@ public static class DenseCrf
         if ((long)n * stride > Array.MaxLength)
             throw new ArgumentException($"image {height}x{width} with {labels} labels is too large", nameof(prob));
 
-        var negUnary = NegativeUnary(prob.ToArray(), labels, n, width, stride);
+        var negUnary = NegativeUnary(prob, labels, n, width, stride);
         var gaussianFeatures = options.GaussianCompat != 0f ? GaussianFeatures(height, width, options.GaussianSxy) : null;
         var bilateralFeatures = options.BilateralCompat != 0f ? BilateralFeatures(rgb, height, width, options.BilateralSxy, options.BilateralSrgb) : null;
         MeanField.Kernel? gaussianKernel = null, bilateralKernel = null;
@@ -104,7 +104,7 @@ public static class DenseCrf
     {
         ArgumentNullException.ThrowIfNull(rgb);
         var (p, l, h, w) = ProbArray(prob);
-        return ToTensor(Infer(rgb, p, l, h, w, options), l, h, w, prob.device);
+        return ToTensor(Infer(rgb, p, l, h, w, options, workers: null), l, h, w, prob.device);
     }
 
     /// <summary>Mean-field marginals with lattice filtering, from tensors.</summary>
@@ -115,7 +115,7 @@ public static class DenseCrf
     public static Tensor Infer(Tensor rgb, Tensor prob, DenseCrfOptions? options = null)
     {
         var (p, l, h, w) = ProbArray(prob);
-        return ToTensor(Infer(RgbArray(rgb, h, w), p, l, h, w, options), l, h, w, prob.device);
+        return ToTensor(Infer(RgbArray(rgb, h, w), p, l, h, w, options, workers: null), l, h, w, prob.device);
     }
 
     /// <summary>
@@ -343,14 +343,10 @@ public static class DenseCrf
         Check.Rank(rgb, nameof(rgb), 3, "[H, W, 3]");
         if (rgb.shape[0] != height || rgb.shape[1] != width || rgb.shape[2] != 3)
             throw new ArgumentException($"rgb: expected shape [{height}, {width}, 3] to match prob's [L, {height}, {width}], got {Check.Format(rgb.shape)}", nameof(rgb));
-        if (rgb.dtype == ScalarType.Byte)
-        {
-            using var c = rgb.cpu().contiguous();
-            return c.data<byte>().ToArray();
-        }
         if (!torch.is_integral(rgb.dtype))
             throw new ArgumentException($"rgb: expected uint8 (or integer) values 0..255, got dtype {rgb.dtype}; convert float images with DenseCrf.ToRgbBytes", nameof(rgb));
         using var scope = NewDisposeScope();
+        if (rgb.dtype == ScalarType.Byte) return rgb.cpu().contiguous().data<byte>().ToArray();
         var v = rgb.cpu().to(int64);
         long min = v.min().item<long>(), max = v.max().item<long>();
         if (min < 0 || max > 255)
