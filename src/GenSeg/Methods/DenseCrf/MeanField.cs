@@ -52,6 +52,16 @@ internal static class MeanField
         public float[][] Splat { get; } = splat;     // one buffer per worker, [M+1, stride]
         public float[] Scratch { get; set; } = scratch;
         public float[] Blurred { get; set; } = [];
+
+        /// <summary>The row of pixel i's corner j in <paramref name="buffer"/>, and that corner's weight times <paramref name="scale"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ref float Corner(float[] buffer, int i, int j, int stride, float scale, out Vector256<float> weight)
+        {
+            int idx = i * Corners + j;
+            weight = Vector256.Create(scale * Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Weights), idx));
+            int vertex = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Offsets), idx);
+            return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(buffer), (nint)vertex * stride);
+        }
     }
 
     sealed class Pass
@@ -165,16 +175,10 @@ internal static class MeanField
             {
                 foreach (var s in states)
                 {
-                    int c = s.Corners;
                     float scale = s.Kernel.SliceScale[i];
-                    ref float blurred = ref MemoryMarshal.GetArrayDataReference(s.Blurred);
-                    ref int off = ref MemoryMarshal.GetArrayDataReference(s.Offsets);
-                    ref float wts = ref MemoryMarshal.GetArrayDataReference(s.Weights);
-                    for (int j = 0; j < c; j++)
+                    for (int j = 0; j < s.Corners; j++)
                     {
-                        int idx = i * c + j;
-                        var w = Vector256.Create(scale * Unsafe.Add(ref wts, idx));
-                        ref float row = ref Unsafe.Add(ref blurred, (nint)Unsafe.Add(ref off, idx) * stride);
+                        ref float row = ref s.Corner(s.Blurred, i, j, stride, scale, out var w);
                         a0 = Vector256.MultiplyAddEstimate(w, Vector256.LoadUnsafe(ref row), a0);
                         if (chunks > 1) a1 = Vector256.MultiplyAddEstimate(w, Vector256.LoadUnsafe(ref row, 8), a1);
                         if (chunks > 2) a2 = Vector256.MultiplyAddEstimate(w, Vector256.LoadUnsafe(ref row, 16), a2);
@@ -202,16 +206,11 @@ internal static class MeanField
             // Splat n_i Q_i with the barycentric weights into this worker's buffer of each kernel.
             foreach (var s in states)
             {
-                int c = s.Corners;
                 float scale = s.Kernel.SplatScale[i];
-                ref float dst = ref MemoryMarshal.GetArrayDataReference(s.Splat[worker]);
-                ref int off = ref MemoryMarshal.GetArrayDataReference(s.Offsets);
-                ref float wts = ref MemoryMarshal.GetArrayDataReference(s.Weights);
-                for (int j = 0; j < c; j++)
+                var dst = s.Splat[worker];
+                for (int j = 0; j < s.Corners; j++)
                 {
-                    int idx = i * c + j;
-                    var w = Vector256.Create(scale * Unsafe.Add(ref wts, idx));
-                    ref float row = ref Unsafe.Add(ref dst, (nint)Unsafe.Add(ref off, idx) * stride);
+                    ref float row = ref s.Corner(dst, i, j, stride, scale, out var w);
                     Vector256.MultiplyAddEstimate(w, a0, Vector256.LoadUnsafe(ref row)).StoreUnsafe(ref row);
                     if (chunks > 1) Vector256.MultiplyAddEstimate(w, a1, Vector256.LoadUnsafe(ref row, 8)).StoreUnsafe(ref row, 8);
                     if (chunks > 2) Vector256.MultiplyAddEstimate(w, a2, Vector256.LoadUnsafe(ref row, 16)).StoreUnsafe(ref row, 16);
