@@ -162,7 +162,7 @@ public sealed class PermutohedralLattice
             }
 
             // Rank of each coordinate's remainder in sorted order: the simplex the point lies in.
-            rank.Clear();
+            for (int i = 0; i <= d; i++) rank[i] = 0;
             for (int i = 0; i < d; i++)
             {
                 float di = rest[i];
@@ -184,7 +184,7 @@ public sealed class PermutohedralLattice
             }
 
             // Barycentric coordinates (p. 10 in Adams et al. 2010).
-            bary.Clear();
+            for (int i = 0; i <= d + 1; i++) bary[i] = 0f;
             for (int i = 0; i <= d; i++)
             {
                 float v = (elevated[i] - rem0[i]) * invD1;
