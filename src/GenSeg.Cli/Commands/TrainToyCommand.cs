@@ -11,7 +11,7 @@ namespace GenSeg.Cli.Commands;
 /// <summary><c>genseg train-toy vae|unet|inpaint</c>: trains a component of the embedded model on ToyWorld.</summary>
 public static class TrainToyCommand
 {
-    static readonly Argument<string> Component = new("component") { Description = "vae, unet or inpaint" };
+    static readonly Argument<string> Component = new("component") { Description = "vae, unet, inpaint, or assemble (write the diffusers folder from finished or checkpointed runs)" };
     static readonly Option<int> Steps = new("--steps") { Description = "Total optimizer steps", DefaultValueFactory = _ => 4000 };
     static readonly Option<int> Batch = new("--batch") { Description = "Images per step", DefaultValueFactory = _ => 16 };
     static readonly Option<double> Lr = new("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 1e-3 };
@@ -33,6 +33,15 @@ public static class TrainToyCommand
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
             if (parse.GetValue(Threads) is > 0 and var t) torch.set_num_threads(t);
             var component = parse.GetValue(Component)!.Trim().ToLowerInvariant();
+            if (component == "assemble")
+            {
+                var target = parse.GetValue(Out) ?? Path.Combine("data", "models", "toyworld-sd");
+                ToyTraining.Assemble(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
+                    parse.GetValue(From) ?? Path.Combine("runs", "toy-unet"),
+                    Directory.Exists(Path.Combine("runs", "toy-inpaint")) ? Path.Combine("runs", "toy-inpaint") : null, target);
+                AnsiConsole.MarkupLineInterpolated($"[green]assembled[/] {target}");
+                return 0;
+            }
             var options = new TrainingOptions
             {
                 Steps = parse.GetValue(Steps),

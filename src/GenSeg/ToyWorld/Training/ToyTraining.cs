@@ -60,13 +60,45 @@ public static class ToyTraining
         return new InpaintTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler));
     }
 
-    /// <summary>Assembles trained parts into the diffusers layout at <paramref name="outFolder"/>.</summary>
-    public static void Assemble(string vaeFolder, string textToImageExport, string? inpaintExport, string outFolder)
+    /// <summary>
+    /// Assembles trained parts into the diffusers layout at <paramref name="outFolder"/>: the VAE export, the
+    /// text-to-image run (<paramref name="unetRun"/>) and optionally the inpainting run. A run that has not finished is
+    /// taken from its latest checkpoint.
+    /// </summary>
+    public static void Assemble(string vaeFolder, string unetRun, string? inpaintRun, string outFolder)
     {
         using var vae = AutoencoderKL.FromFolder(vaeFolder);
-        using var unet = UNet2DConditionModel.FromFolder(Path.Combine(textToImageExport, "unet"));
-        using var text = ClipTextModel.FromFolder(Path.Combine(textToImageExport, "text_encoder"));
-        using var inpaint = inpaintExport is null ? null : UNet2DConditionModel.FromFolder(Path.Combine(inpaintExport, StableDiffusionPipeline.InpaintFolder));
-        StableDiffusionPipeline.Save(outFolder, unet, vae, text, Path.Combine(textToImageExport, "tokenizer"), new DDIMScheduler(ToyModelConfigs.Scheduler), inpaint);
+        var tokenizerFolder = Path.Combine(unetRun, "export", "tokenizer");
+        var tokenizer = ClipTokenizer.FromFolder(tokenizerFolder);
+        using var unet = UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet());
+        using var text = ClipTextModel.FromConfig(ToyModelConfigs.TextEncoder(tokenizer.Vocabulary, tokenizer.EndToken));
+        LoadRun(unetRun, ("unet", unet, "unet"), ("text_encoder", text, "text_encoder"));
+        using var inpaint = inpaintRun is null ? null : UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet(9));
+        if (inpaint is not null) LoadRun(inpaintRun!, ("unet", inpaint, StableDiffusionPipeline.InpaintFolder));
+        StableDiffusionPipeline.Save(outFolder, unet, vae, text, tokenizerFolder, new DDIMScheduler(ToyModelConfigs.Scheduler), inpaint);
+    }
+
+    /// <summary>Loads modules from a run's export (when finished) or its checkpoint (prefix-keyed weights).</summary>
+    static void LoadRun(string runDir, params (string Prefix, nn.Module Module, string ExportFolder)[] parts)
+    {
+        var export = Path.Combine(runDir, "export");
+        if (parts.All(p => Directory.Exists(Path.Combine(export, p.ExportFolder))))
+        {
+            foreach (var (_, module, folder) in parts)
+            {
+                var path = Diffusion.Checkpoints.ModelFiles.Weights(Path.Combine(export, folder));
+                Diffusion.Checkpoints.StateDict.Load(module, Diffusion.Checkpoints.SafeTensors.Load(path), path);
+            }
+            return;
+        }
+        var ckpt = Path.Combine(runDir, "checkpoint", "weights.safetensors");
+        if (!File.Exists(ckpt)) throw new FileNotFoundException($"{runDir}: neither an export nor a checkpoint to assemble from", ckpt);
+        var weights = Diffusion.Checkpoints.SafeTensors.Load(ckpt);
+        foreach (var (prefix, module, _) in parts)
+        {
+            var mine = weights.Where(kv => kv.Key.StartsWith(prefix + ".", StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[(prefix.Length + 1)..], kv => kv.Value);
+            Diffusion.Checkpoints.StateDict.Load(module, mine, $"{ckpt} ({prefix})");
+        }
     }
 }
