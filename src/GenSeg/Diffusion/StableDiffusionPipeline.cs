@@ -76,13 +76,13 @@ public sealed class StableDiffusionPipeline : IDisposable
         var index = Path.Combine(folder, "model_index.json");
         if (!File.Exists(index)) throw new FileNotFoundException($"{folder}: no model_index.json (expected a diffusers Stable Diffusion folder)", index);
         using var doc = ConfigJson.ReadDocument(index);
-        foreach (var key in new[] { "unet", "vae", "text_encoder", "tokenizer", "scheduler" })
-        {
+        var components = new[] { "unet", "vae", "text_encoder", "tokenizer", "scheduler" };
+        foreach (var key in components)
             if (!doc.RootElement.TryGetProperty(key, out _))
                 throw new InvalidDataException($"{index}: component '{key}' is not listed");
+        foreach (var key in components)
             if (!Directory.Exists(Path.Combine(folder, key)))
                 throw new DirectoryNotFoundException($"{folder}: component folder '{key}/' is missing");
-        }
         var unet = UNet2DConditionModel.FromFolder(Path.Combine(folder, "unet"), device);
         var vae = AutoencoderKL.FromFolder(Path.Combine(folder, "vae"), device);
         var text = ClipTextModel.FromFolder(Path.Combine(folder, "text_encoder"), device);
