@@ -14,17 +14,17 @@ public static class ToyTraining
     /// The text-to-image task: a fresh UNet and text encoder, the trained VAE from <paramref name="vaeFolder"/>, and the
     /// toy tokenizer (written into the run's export folder so the export is complete).
     /// </summary>
-    public static DiffusionTask TextToImage(string runDir, string vaeFolder, Device device)
+    public static DiffusionTask TextToImage(string runDir, string vaeFolder, Device device, bool freezeText = false)
     {
         var vae = AutoencoderKL.FromFolder(vaeFolder, device);
         var tokFolder = Path.Combine(runDir, "export", "tokenizer");
-        ToyVocabulary.Write(tokFolder);
+        if (!File.Exists(Path.Combine(tokFolder, "vocab.json"))) ToyVocabulary.Write(tokFolder);
         var tokenizer = ClipTokenizer.FromFolder(tokFolder);
         var text = ClipTextModel.FromConfig(ToyModelConfigs.TextEncoder(tokenizer.Vocabulary, tokenizer.EndToken));
         var unet = UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet());
         text.to(device);
         unet.to(device);
-        return new DiffusionTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler));
+        return new DiffusionTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler), freezeText: freezeText);
     }
 
     /// <summary>
