@@ -9,5 +9,10 @@ public static class CliCommands
     public static IEnumerable<Command> All()
     {
         yield return Commands.InfoCommand.Create();
+        yield return Commands.NotebookCommand.Create();
+        yield return Commands.DemoCommand.Create();
+        yield return Commands.TrainToyCommand.Create();
+        yield return Commands.BenchCommand.Create();
+        yield return Commands.ToyWorldCommand.Create();
     }
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Spectre.Console;
 
 namespace GenSeg.Cli;
 
@@ -14,19 +13,40 @@ public static class CliCommon
         Recursive = true,
     };
 
-    /// <summary>Parses and runs; user errors print one red line and exit 2.</summary>
+    /// <summary>Parses and runs; parse errors and user errors print one line each ("error: ...") on stderr and exit 2.</summary>
     public static int Run(RootCommand root, string[] args)
     {
         var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
+        {
+            foreach (var error in parsed.Errors) Console.Error.WriteLine($"error: {error.Message.ReplaceLineEndings(" ")}");
+            return 2;
+        }
         try
         {
-            return parsed.Invoke();
+            // System.CommandLine's own handler would print a stack trace; user errors are handled below instead.
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (Exception e) when (IsUserError(e))
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            Console.Error.WriteLine($"error: {PlainMessage(e)}");
             return 2;
         }
+    }
+
+    /// <summary>An exception's message on one line, without .NET's " (Parameter 'x')" suffix.</summary>
+    public static string PlainMessage(Exception e)
+    {
+        var m = e.Message;
+        if (e is ArgumentException { ParamName: { } p })
+        {
+            var suffix = $" (Parameter '{p}')";
+            int at = m.IndexOf(suffix, StringComparison.Ordinal);
+            if (at >= 0) m = m.Remove(at, suffix.Length);
+        }
+        // ArgumentOutOfRangeException appends "Actual value was X." on a line of its own; our messages already say it.
+        var lines = m.ReplaceLineEndings("\n").Split('\n').Where(l => !l.StartsWith("Actual value was ", StringComparison.Ordinal));
+        return string.Join(" ", lines).Trim();
     }
 
     static bool IsUserError(Exception e) =>

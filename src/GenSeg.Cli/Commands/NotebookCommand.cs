@@ -1,0 +1,111 @@
+using System.CommandLine;
+using GenSeg.Notebooks;
+using Spectre.Console;
+
+namespace GenSeg.Cli.Commands;
+
+/// <summary><c>genseg notebook run PATH... [-p name=value ...] [--output DIR] [--cell-timeout S]</c>: runs notebooks
+/// headlessly (papermill-style) and writes each executed copy and an HTML report.</summary>
+public static class NotebookCommand
+{
+    public static Command Create()
+    {
+        var paths = new Argument<string[]>("paths") { Description = "Notebooks (.ipynb) to run", Arity = ArgumentArity.OneOrMore };
+        var parameters = new Option<string[]>("--parameter", "-p")
+        {
+            Description = "A parameter as name=value, injected after the 'parameters' cell (repeatable)",
+        };
+        var output = new Option<string>("--output", "-o")
+        {
+            Description = "Folder for <name>.ipynb (executed copy) and <name>.html",
+            DefaultValueFactory = _ => NotebookJob.DefaultOutputDirectory,
+        };
+        var timeout = new Option<double?>("--cell-timeout") { Description = "Seconds a single cell may run (default: no limit)" };
+
+        var run = new Command("run", "Run notebooks cell by cell (C# via Roslyn), write executed copies; non-zero exit on a cell error");
+        run.Arguments.Add(paths);
+        run.Options.Add(parameters);
+        run.Options.Add(output);
+        run.Options.Add(timeout);
+        run.SetAction(async (parse, ct) =>
+        {
+            var options = new RunOptions
+            {
+                Parameters = ParseParameters(parse.GetValue(parameters) ?? []),
+                CellTimeout = parse.GetValue(timeout) is { } s ? TimeSpan.FromSeconds(s) : null,
+            };
+            var failed = 0;
+            foreach (var path in parse.GetValue(paths)!)
+            {
+                var job = await RunOneAsync(path, parse.GetValue(output)!, options, ct);
+                if (!job.Result.Succeeded) failed++;
+            }
+            return failed == 0 ? 0 : 1;
+        });
+
+        var cmd = new Command("notebook", "Notebooks: run them headlessly like papermill");
+        cmd.Subcommands.Add(run);
+        return cmd;
+    }
+
+    /// <summary>Runs one notebook with a progress line per cell, then prints where its outputs went.</summary>
+    public static async Task<NotebookJobResult> RunOneAsync(string path, string outputDirectory, RunOptions options, CancellationToken ct)
+    {
+        var name = Path.GetFileName(path);
+        AnsiConsole.MarkupLineInterpolated($"[bold]{name}[/]");
+        NotebookJobResult? job = null;
+        await AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new ElapsedTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask(name, maxValue: 1);
+                job = await NotebookJob.RunAsync(path, outputDirectory, options with { Progress = new CellReporter(task) }, ct);
+                task.Value = task.MaxValue;
+            });
+        var result = job!.Result;
+        foreach (var warning in result.Warnings) AnsiConsole.MarkupLineInterpolated($"[yellow]{warning}[/]");
+        if (result.Succeeded) AnsiConsole.MarkupLineInterpolated($"[green]ok[/] {name} -> {job.NotebookPath}, {job.HtmlPath}");
+        else
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]failed:[/] {name}: {result.FailureMessage}");
+            AnsiConsole.MarkupLineInterpolated($"executed copy with the error output: {job.NotebookPath}");
+        }
+        return job;
+    }
+
+    /// <summary>Parses <c>name=value</c> pairs; the last value of a repeated name wins.</summary>
+    public static IReadOnlyDictionary<string, string> ParseParameters(IEnumerable<string> pairs)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in pairs)
+        {
+            var eq = pair.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"-p {pair}: expected name=value");
+            result[pair[..eq].Trim()] = pair[(eq + 1)..];
+        }
+        return result;
+    }
+
+    /// <summary>Shows the running cell in the progress line and prints one line per finished cell.</summary>
+    sealed class CellReporter(ProgressTask task) : IProgress<CellProgress>
+    {
+        public void Report(CellProgress p)
+        {
+            task.MaxValue = Math.Max(1, p.CodeCells);
+            var label = $"cell {p.CellIndex} ({p.CodeCell}/{p.CodeCells})";
+            if (p.Status == CellStatus.Running)
+            {
+                task.Description = $"{Markup.Escape(label)} running";
+                return;
+            }
+            task.Value = p.CodeCell;
+            var (colour, word) = p.Status switch
+            {
+                CellStatus.Completed => ("green", "completed"),
+                CellStatus.Failed => ("red", "failed"),
+                _ => ("grey", "skipped"),
+            };
+            AnsiConsole.MarkupLineInterpolated($"  [{colour}]{word,-9}[/] {label} {p.Duration?.TotalSeconds ?? 0:0.00} s");
+        }
+    }
+}

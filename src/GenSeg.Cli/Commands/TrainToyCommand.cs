@@ -1,0 +1,107 @@
+using System.CommandLine;
+using System.Globalization;
+using GenSeg.Diffusion.Models;
+using GenSeg.Runtime;
+using GenSeg.ToyWorld.Training;
+using Spectre.Console;
+using TorchSharp;
+
+namespace GenSeg.Cli.Commands;
+
+/// <summary><c>genseg train-toy vae|unet|inpaint</c>: trains a component of the embedded model on ToyWorld.</summary>
+public static class TrainToyCommand
+{
+    static readonly Argument<string> Component = new("component") { Description = "vae, unet, inpaint, or assemble (write the diffusers folder from finished or checkpointed runs)" };
+    static readonly Option<int> Steps = new("--steps") { Description = "Total optimizer steps", DefaultValueFactory = _ => 4000 };
+    static readonly Option<int> Batch = new("--batch") { Description = "Images per step", DefaultValueFactory = _ => 16 };
+    static readonly Option<double> Lr = new("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 1e-3 };
+    static readonly Option<int> Seed = new("--seed") { Description = "Seed of data, noise and initialisation", DefaultValueFactory = _ => 0 };
+    static readonly Option<int> CheckpointEvery = new("--checkpoint-every") { Description = "Steps between resumable checkpoints", DefaultValueFactory = _ => 200 };
+    static readonly Option<string?> Out = new("--out") { Description = "Run folder (default runs/toy-<component>)" };
+    static readonly Option<bool> Resume = new("--resume") { Description = "Continue from the run folder's checkpoint" };
+    static readonly Option<string?> Vae = new("--vae") { Description = "Trained VAE folder (unet, inpaint; default runs/toy-vae/export)" };
+    static readonly Option<string?> From = new("--from") { Description = "inpaint: the trained text-to-image run's export folder (text encoder, tokenizer, UNet to start from; default runs/toy-unet/export)" };
+    static readonly Option<int> Threads = new("--threads") { Description = "Torch intra-op threads (0 = default)", DefaultValueFactory = _ => 0 };
+
+    public static Command Create()
+    {
+        var cmd = new Command("train-toy", "Train a component of the embedded model on ToyWorld (resumable, deterministic given --seed)");
+        cmd.Arguments.Add(Component);
+        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, Threads }) cmd.Options.Add(o);
+        cmd.SetAction(parse =>
+        {
+            var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
+            if (parse.GetValue(Threads) is > 0 and var t) torch.set_num_threads(t);
+            var component = parse.GetValue(Component)!.Trim().ToLowerInvariant();
+            if (component == "assemble")
+            {
+                var target = parse.GetValue(Out) ?? Path.Combine("data", "models", "toyworld-sd");
+                ToyTraining.Assemble(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
+                    parse.GetValue(From) ?? Path.Combine("runs", "toy-unet"),
+                    Directory.Exists(Path.Combine("runs", "toy-inpaint")) ? Path.Combine("runs", "toy-inpaint") : null, target);
+                AnsiConsole.MarkupLineInterpolated($"[green]assembled[/] {target}");
+                return 0;
+            }
+            var options = new TrainingOptions
+            {
+                Steps = parse.GetValue(Steps),
+                Batch = parse.GetValue(Batch),
+                LearningRate = parse.GetValue(Lr),
+                Seed = parse.GetValue(Seed),
+                CheckpointEvery = parse.GetValue(CheckpointEvery),
+                OutDir = parse.GetValue(Out) ?? Path.Combine("runs", "toy-" + component),
+                Resume = parse.GetValue(Resume),
+            };
+            options.Validate();
+            torch.manual_seed(options.Seed);
+            ITrainingTask task = component switch
+            {
+                "vae" => new VaeTask(AutoencoderKL.FromConfig(ToyModelConfigs.Vae, device)),
+                "unet" => ToyTraining.TextToImage(options.OutDir, parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"), device),
+                "inpaint" => ToyTraining.Inpainting(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
+                                                    parse.GetValue(From) ?? Path.Combine("runs", "toy-unet", "export"), device),
+                _ => throw new ArgumentException($"component '{component}': expected vae, unet or inpaint"),
+            };
+            Train(task, options);
+            AnsiConsole.MarkupLineInterpolated($"[green]done[/]: {task.Name} exported to {Path.Combine(options.OutDir, "export")}; losses in {Path.Combine(options.OutDir, "losses.csv")}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    static void Train(ITrainingTask task, TrainingOptions options)
+    {
+        if (Console.IsOutputRedirected)
+        {
+            // Logs (background runs): one line every 10 steps.
+            TrainingLoop.Run(task, options, new Progress(p =>
+            {
+                if (p.Step % 10 == 0 || p.Step == p.Steps) Console.WriteLine(Describe(task, p));
+            }));
+            return;
+        }
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var bar = ctx.AddTask($"train {task.Name}", maxValue: options.Steps);
+                TrainingLoop.Run(task, options, new Progress(p =>
+                {
+                    bar.Value = p.Step;
+                    bar.Description = Markup.Escape(Describe(task, p));
+                }));
+            });
+    }
+
+    static string Describe(ITrainingTask task, TrainingProgress p)
+    {
+        var extra = string.Join(" ", p.Extra.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:F2}")));
+        return string.Create(CultureInfo.InvariantCulture, $"{task.Name} step {p.Step}/{p.Steps} loss {p.Loss:F4} (avg {p.AverageLoss:F4}) {p.ImagesPerSecond:F1} img/s {extra}");
+    }
+
+    /// <summary>Synchronous IProgress (System.Progress posts to the thread pool and reorders reports).</summary>
+    sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

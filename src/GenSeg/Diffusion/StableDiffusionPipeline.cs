@@ -1,0 +1,257 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GenSeg.Common;
+using GenSeg.Diffusion.Attention;
+using GenSeg.Diffusion.Checkpoints;
+using GenSeg.Diffusion.Models;
+using GenSeg.Diffusion.Schedulers;
+using GenSeg.Diffusion.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace GenSeg.Diffusion;
+
+/// <summary>A prompt batch: padded token ids [B, L] and the text encoder's last hidden state [B, L, D].</summary>
+public sealed record PromptEmbedding(Tensor Ids, Tensor Hidden, IReadOnlyList<string> Prompts);
+
+/// <summary>
+/// A loaded diffusers Stable Diffusion folder (<c>model_index.json</c> with unet, vae, text_encoder, tokenizer and
+/// scheduler subfolders), with its stages exposed as separate calls so a notebook can run and inspect each one:
+/// encode an image, add noise at a timestep, predict noise or x0 with optional attention control, decode, encode a prompt,
+/// sample, inpaint. The same class loads the kit's embedded model and a user's SD 1.5 / 2.1 / inpainting folder.
+/// The kit's folder may also hold <c>unet-inpaint/</c>, a 9-channel inpainting UNet sharing the other components;
+/// a real SD-inpainting folder's own 9-channel <c>unet</c> serves as both.
+/// </summary>
+public sealed class StableDiffusionPipeline : IDisposable
+{
+    /// <summary>Name of the kit's extra inpainting UNet folder.</summary>
+    public const string InpaintFolder = "unet-inpaint";
+
+    /// <summary>The folder it was loaded from.</summary>
+    public string Folder { get; }
+
+    /// <summary>The device every component lives on.</summary>
+    public Device Device { get; }
+
+    /// <summary>The text-conditioned UNet (4 input channels; 9 for a real inpainting folder).</summary>
+    public UNet2DConditionModel Unet { get; }
+
+    /// <summary>The autoencoder.</summary>
+    public AutoencoderKL Vae { get; }
+
+    /// <summary>The CLIP text encoder.</summary>
+    public ClipTextModel TextEncoder { get; }
+
+    /// <summary>The CLIP tokenizer.</summary>
+    public ClipTokenizer Tokenizer { get; }
+
+    /// <summary>The DDIM scheduler (built from the folder's scheduler config, whatever scheduler class it names).</summary>
+    public DDIMScheduler Scheduler { get; }
+
+    /// <summary>The 9-channel inpainting UNet, when the folder has one.</summary>
+    public UNet2DConditionModel? InpaintUnet { get; }
+
+    StableDiffusionPipeline(string folder, Device device, UNet2DConditionModel unet, AutoencoderKL vae, ClipTextModel text,
+        ClipTokenizer tokenizer, DDIMScheduler scheduler, UNet2DConditionModel? inpaint)
+    {
+        Folder = folder;
+        Device = device;
+        Unet = unet;
+        Vae = vae;
+        TextEncoder = text;
+        Tokenizer = tokenizer;
+        Scheduler = scheduler;
+        InpaintUnet = inpaint;
+    }
+
+    /// <summary>The latent size of an image side: image side / the VAE's downsampling factor.</summary>
+    public int LatentSide(int imageSide) => imageSide / Vae.DownsampleFactor;
+
+    /// <summary>Loads a diffusers folder. Errors name the folder and the missing component or file.</summary>
+    public static StableDiffusionPipeline Load(string folder, Device? device = null)
+    {
+        device ??= CPU;
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: model folder not found");
+        var index = Path.Combine(folder, "model_index.json");
+        if (!File.Exists(index)) throw new FileNotFoundException($"{folder}: no model_index.json (expected a diffusers Stable Diffusion folder)", index);
+        using var doc = ConfigJson.ReadDocument(index);
+        var components = new[] { "unet", "vae", "text_encoder", "tokenizer", "scheduler" };
+        foreach (var key in components)
+            if (!doc.RootElement.TryGetProperty(key, out _))
+                throw new InvalidDataException($"{index}: component '{key}' is not listed");
+        foreach (var key in components)
+            if (!Directory.Exists(Path.Combine(folder, key)))
+                throw new DirectoryNotFoundException($"{folder}: component folder '{key}/' is missing");
+        var unet = UNet2DConditionModel.FromFolder(Path.Combine(folder, "unet"), device);
+        var vae = AutoencoderKL.FromFolder(Path.Combine(folder, "vae"), device);
+        var text = ClipTextModel.FromFolder(Path.Combine(folder, "text_encoder"), device);
+        var tokenizer = ClipTokenizer.FromFolder(Path.Combine(folder, "tokenizer"));
+        var scheduler = DDIMScheduler.FromFolder(Path.Combine(folder, "scheduler"));
+        UNet2DConditionModel? inpaint = null;
+        var inpaintDir = Path.Combine(folder, InpaintFolder);
+        if (Directory.Exists(inpaintDir)) inpaint = UNet2DConditionModel.FromFolder(inpaintDir, device);
+        else if (unet.Config.InChannels == 9) inpaint = unet;
+        if (inpaint is not null && inpaint.Config.InChannels != 9)
+            throw new InvalidDataException($"{inpaintDir}: an inpainting UNet needs in_channels 9, got {inpaint.Config.InChannels}");
+        return new StableDiffusionPipeline(folder, device, unet, vae, text, tokenizer, scheduler, inpaint);
+    }
+
+    /// <summary>Writes the pipeline in the diffusers layout (model_index.json and one folder per component).</summary>
+    public void Save(string folder) => Save(folder, Unet, Vae, TextEncoder, Path.Combine(Folder, "tokenizer"), Scheduler, InpaintUnet == Unet ? null : InpaintUnet);
+
+    /// <summary>Writes components in the diffusers layout; <paramref name="tokenizerFolder"/> is copied.</summary>
+    public static void Save(string folder, UNet2DConditionModel unet, AutoencoderKL vae, ClipTextModel text, string tokenizerFolder,
+        DDIMScheduler scheduler, UNet2DConditionModel? inpaint)
+    {
+        Directory.CreateDirectory(folder);
+        unet.Save(Path.Combine(folder, "unet"));
+        vae.Save(Path.Combine(folder, "vae"));
+        text.Save(Path.Combine(folder, "text_encoder"));
+        scheduler.Save(Path.Combine(folder, "scheduler"));
+        var tok = Path.Combine(folder, "tokenizer");
+        if (Path.GetFullPath(tok) != Path.GetFullPath(tokenizerFolder))
+        {
+            Directory.CreateDirectory(tok);
+            foreach (var f in Directory.GetFiles(tokenizerFolder)) File.Copy(f, Path.Combine(tok, Path.GetFileName(f)), overwrite: true);
+        }
+        inpaint?.Save(Path.Combine(folder, InpaintFolder));
+        var index = new JsonObject
+        {
+            ["_class_name"] = "StableDiffusionPipeline",
+            ["_diffusers_version"] = "0.21.4",
+            ["scheduler"] = new JsonArray("diffusers", "DDIMScheduler"),
+            ["text_encoder"] = new JsonArray("transformers", "CLIPTextModel"),
+            ["tokenizer"] = new JsonArray("transformers", "CLIPTokenizer"),
+            ["unet"] = new JsonArray("diffusers", "UNet2DConditionModel"),
+            ["vae"] = new JsonArray("diffusers", "AutoencoderKL"),
+        };
+        AtomicFile.WriteAllText(Path.Combine(folder, "model_index.json"), index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    /// <summary>Encodes images [B, 3, H, W] in [-1, 1] to scaled latents (the posterior mean, or a sample with <paramref name="generator"/>).</summary>
+    public Tensor EncodeImage(Tensor images, Generator? generator = null)
+    {
+        Check.Shape(images, nameof(images), -1, Vae.Config.InChannels, -1, -1);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var posterior = Vae.Encode(images.to(Device));
+        var z = generator is null ? posterior.Mode() : posterior.Sample(generator);
+        return (z * Vae.ScalingFactor).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Decodes scaled latents to images [B, 3, H, W] in [-1, 1] (clamped).</summary>
+    public Tensor Decode(Tensor latents)
+    {
+        Check.Rank(latents, nameof(latents), 4, "[B, C, h, w]");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        return Vae.Decode(latents.to(Device) / Vae.ScalingFactor).clamp(-1, 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Tokenises (padded to the tokenizer's length) and encodes prompts.</summary>
+    public PromptEmbedding EncodePrompt(IReadOnlyList<string> prompts)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var ids = stack(prompts.Select(p => tensor(Tokenizer.EncodePadded(p))).ToArray()).to(Device);
+        var hidden = TextEncoder.Forward(ids).LastHiddenState;
+        return new PromptEmbedding(ids.MoveToOuterDisposeScope(), hidden.MoveToOuterDisposeScope(), prompts.ToArray());
+    }
+
+    /// <summary>x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise at timestep <paramref name="t"/>; returns x_t and the noise.</summary>
+    public (Tensor Noisy, Tensor Noise) NoiseAt(Tensor latents, long t, Generator? generator = null)
+    {
+        using var scope = NewDisposeScope();
+        var noise = randn(latents.shape, generator: generator).to(latents.device);
+        var noisy = Scheduler.AddNoise(latents, noise, t);
+        return (noisy.MoveToOuterDisposeScope(), noise.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The UNet's output (noise or v, per the scheduler's prediction type) for x_t at <paramref name="t"/>.</summary>
+    public Tensor PredictModelOutput(Tensor noisy, long t, Tensor context, AttentionControl? control = null, UNetFeatureTaps? taps = null, UNet2DConditionModel? unet = null)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var model = unet ?? Unet;
+        var ts = tensor(new[] { t }, device: Device).expand(noisy.shape[0]);
+        return model.Forward(noisy.to(Device), ts, context.to(Device), control, taps).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>x0 predicted in one UNet step from x_t (Eq. 2 of G4Seg; epsilon or v-prediction as the scheduler says).</summary>
+    public Tensor PredictX0(Tensor noisy, long t, Tensor context, AttentionControl? control = null)
+    {
+        using var scope = NewDisposeScope();
+        var output = PredictModelOutput(noisy, t, context, control);
+        return Scheduler.PredictOriginal(output, t, noisy).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Classifier-free guided model output: uncond + w (cond - uncond).</summary>
+    Tensor Guided(UNet2DConditionModel unet, Tensor input, long t, Tensor cond, Tensor? uncond, double guidance)
+    {
+        if (uncond is null || guidance == 1.0) return PredictModelOutput(input, t, cond, unet: unet);
+        var both = PredictModelOutput(cat(new[] { input, input }, 0), t, cat(new[] { uncond, cond }, 0), unet: unet);
+        var parts = both.chunk(2, 0);
+        return parts[0] + (parts[1] - parts[0]) * guidance;
+    }
+
+    /// <summary>Samples images for prompts with DDIM (eta 0) and classifier-free guidance: [B, 3, H, W] in [-1, 1].</summary>
+    public Tensor Generate(IReadOnlyList<string> prompts, int steps = 25, double guidance = 7.5, int imageSide = 0, Generator? generator = null)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        int side = imageSide > 0 ? imageSide : Vae.Config.SampleSize;
+        int ls = LatentSide(side);
+        var cond = EncodePrompt(prompts).Hidden;
+        var uncond = guidance == 1.0 ? null : EncodePrompt(prompts.Select(_ => "").ToArray()).Hidden;
+        var x = randn(new long[] { prompts.Count, Unet.Config.OutChannels, ls, ls }, generator: generator).to(Device);
+        foreach (var t in Scheduler.Timesteps(steps))
+        {
+            using var inner = NewDisposeScope();
+            var output = Guided(Unet, x, t, cond, uncond, guidance);
+            x = Scheduler.Step(output, t, x, steps).PrevSample.MoveToOuterDisposeScope();
+        }
+        return Decode(x).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Inpaints: repaints where <paramref name="masks"/> [B, 1, H, W] is 1 and keeps the rest, from the masked image
+    /// (SD-inpainting's 9-channel conditioning), with DDIM and classifier-free guidance. Returns [B, 3, H, W] in [-1, 1].
+    /// </summary>
+    public Tensor Inpaint(Tensor images, Tensor masks, IReadOnlyList<string> prompts, int steps = 50, double guidance = 7.5, Generator? generator = null)
+    {
+        var unet = InpaintUnet ?? throw new InvalidOperationException($"{Folder}: no inpainting UNet (expected {InpaintFolder}/ or a 9-channel unet)");
+        Check.Shape(images, nameof(images), -1, 3, -1, -1);
+        Check.Shape(masks, nameof(masks), images.shape[0], 1, images.shape[2], images.shape[3]);
+        if (prompts.Count != images.shape[0]) throw new ArgumentException($"prompts: {prompts.Count} prompts for {images.shape[0]} images");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var m = (masks.to(Device) > 0.5).to_type(ScalarType.Float32);
+        var img = images.to(Device);
+        var maskedLatents = EncodeImage(img * (1 - m));
+        var ls = maskedLatents.shape;
+        var maskLatent = F.interpolate(m, new[] { ls[2], ls[3] }, mode: InterpolationMode.Nearest);
+        var cond = EncodePrompt(prompts).Hidden;
+        var uncond = guidance == 1.0 ? null : EncodePrompt(prompts.Select(_ => "").ToArray()).Hidden;
+        var x = randn(new long[] { ls[0], unet.Config.OutChannels, ls[2], ls[3] }, generator: generator).to(Device);
+        foreach (var t in Scheduler.Timesteps(steps))
+        {
+            using var inner = NewDisposeScope();
+            var input = cat(new[] { x, maskLatent, maskedLatents }, 1);
+            var output = Guided(unet, input, t, cond, uncond, guidance);
+            x = Scheduler.Step(output, t, x, steps).PrevSample.MoveToOuterDisposeScope();
+        }
+        var painted = Decode(x);
+        // keep the unmasked pixels exactly
+        return (img * (1 - m) + painted * m).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Unet.Dispose();
+        if (InpaintUnet is not null && InpaintUnet != Unet) InpaintUnet.Dispose();
+        Vae.Dispose();
+        TextEncoder.Dispose();
+    }
+}

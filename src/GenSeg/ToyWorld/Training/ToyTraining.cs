@@ -1,0 +1,104 @@
+using GenSeg.Diffusion;
+using GenSeg.Diffusion.Models;
+using GenSeg.Diffusion.Schedulers;
+using GenSeg.Diffusion.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GenSeg.ToyWorld.Training;
+
+/// <summary>Builds the embedded model's training tasks and assembles the trained parts into a diffusers folder.</summary>
+public static class ToyTraining
+{
+    /// <summary>
+    /// The text-to-image task: a fresh UNet and text encoder, the trained VAE from <paramref name="vaeFolder"/>, and the
+    /// toy tokenizer (written into the run's export folder so the export is complete).
+    /// </summary>
+    public static DiffusionTask TextToImage(string runDir, string vaeFolder, Device device)
+    {
+        var vae = AutoencoderKL.FromFolder(vaeFolder, device);
+        var tokFolder = Path.Combine(runDir, "export", "tokenizer");
+        ToyVocabulary.Write(tokFolder);
+        var tokenizer = ClipTokenizer.FromFolder(tokFolder);
+        var text = ClipTextModel.FromConfig(ToyModelConfigs.TextEncoder(tokenizer.Vocabulary, tokenizer.EndToken));
+        var unet = UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet());
+        text.to(device);
+        unet.to(device);
+        return new DiffusionTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler));
+    }
+
+    /// <summary>
+    /// The inpainting task: a 9-channel UNet initialised from the trained text-to-image UNet in <paramref name="fromFolder"/>
+    /// (the extra mask and masked-latent input channels start at zero, as SD-inpainting was initialised), with that
+    /// run's text encoder and tokenizer frozen.
+    /// </summary>
+    public static InpaintTask Inpainting(string vaeFolder, string fromFolder, Device device)
+    {
+        var vae = AutoencoderKL.FromFolder(vaeFolder, device);
+        var tokenizer = ClipTokenizer.FromFolder(Path.Combine(fromFolder, "tokenizer"));
+        var text = ClipTextModel.FromFolder(Path.Combine(fromFolder, "text_encoder"), device);
+        var source = UNet2DConditionModel.FromFolder(Path.Combine(fromFolder, "unet"), device);
+        var unet = UNet2DConditionModel.FromConfig(source.Config with { InChannels = 9 });
+        unet.to(device);
+        using (no_grad())
+        {
+            var target = unet.state_dict();
+            foreach (var (key, value) in source.state_dict())
+            {
+                if (key == "conv_in.weight")
+                {
+                    target[key].zero_();
+                    target[key][TensorIndex.Colon, TensorIndex.Slice(0, value.shape[1])].copy_(value);
+                }
+                else
+                {
+                    target[key].copy_(value);
+                }
+            }
+        }
+        source.Dispose();
+        return new InpaintTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler));
+    }
+
+    /// <summary>
+    /// Assembles trained parts into the diffusers layout at <paramref name="outFolder"/>: the VAE export, the
+    /// text-to-image run (<paramref name="unetRun"/>) and optionally the inpainting run. A run that has not finished is
+    /// taken from its latest checkpoint.
+    /// </summary>
+    public static void Assemble(string vaeFolder, string unetRun, string? inpaintRun, string outFolder)
+    {
+        using var vae = AutoencoderKL.FromFolder(vaeFolder);
+        var tokenizerFolder = Path.Combine(unetRun, "export", "tokenizer");
+        var tokenizer = ClipTokenizer.FromFolder(tokenizerFolder);
+        using var unet = UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet());
+        using var text = ClipTextModel.FromConfig(ToyModelConfigs.TextEncoder(tokenizer.Vocabulary, tokenizer.EndToken));
+        LoadRun(unetRun, ("unet", unet, "unet"), ("text_encoder", text, "text_encoder"));
+        using var inpaint = inpaintRun is null ? null : UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet(9));
+        if (inpaint is not null) LoadRun(inpaintRun!, ("unet", inpaint, StableDiffusionPipeline.InpaintFolder));
+        StableDiffusionPipeline.Save(outFolder, unet, vae, text, tokenizerFolder, new DDIMScheduler(ToyModelConfigs.Scheduler), inpaint);
+    }
+
+    /// <summary>Loads modules from a run's export (when finished) or its checkpoint (prefix-keyed weights).</summary>
+    static void LoadRun(string runDir, params (string Prefix, nn.Module Module, string ExportFolder)[] parts)
+    {
+        var export = Path.Combine(runDir, "export");
+        if (parts.All(p => Directory.Exists(Path.Combine(export, p.ExportFolder))))
+        {
+            foreach (var (_, module, folder) in parts)
+            {
+                var path = Diffusion.Checkpoints.ModelFiles.Weights(Path.Combine(export, folder));
+                Diffusion.Checkpoints.StateDict.Load(module, Diffusion.Checkpoints.SafeTensors.Load(path), path);
+            }
+            return;
+        }
+        var ckpt = Path.Combine(runDir, "checkpoint", "weights.safetensors");
+        if (!File.Exists(ckpt)) throw new FileNotFoundException($"{runDir}: neither an export nor a checkpoint to assemble from", ckpt);
+        var weights = Diffusion.Checkpoints.SafeTensors.Load(ckpt);
+        foreach (var (prefix, module, _) in parts)
+        {
+            var mine = weights.Where(kv => kv.Key.StartsWith(prefix + ".", StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[(prefix.Length + 1)..], kv => kv.Value);
+            Diffusion.Checkpoints.StateDict.Load(module, mine, $"{ckpt} ({prefix})");
+        }
+    }
+}

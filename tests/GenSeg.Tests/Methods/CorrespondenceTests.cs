@@ -1,0 +1,102 @@
+using GenSeg.Features;
+using GenSeg.Methods.G4Seg;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GenSeg.Tests.Methods;
+
+public class CorrespondenceTests
+{
+    [Fact]
+    public void RecoversAKnownShift()
+    {
+        torch.manual_seed(1);
+        var orig = randn(1, 16, 12, 12);
+        // generated pixel (y, x) shows original pixel (y, x - 2) (a shift right by two)
+        var gen = roll(orig, 2, 3);
+        var r = Correspondence.Match(gen, orig);
+        var idx = r.Index[0].reshape(12, 12);
+        for (int y = 0; y < 12; y++)
+            for (int x = 2; x < 12; x++)
+                Assert.Equal(y * 12 + (x - 2), idx[y, x].item<long>());
+        Assert.True((r.Similarity[0].reshape(12, 12)[.., 2..] - 1).abs().max().item<float>() < 1e-5);
+    }
+
+    [Fact]
+    public void WindowedSearchEqualsGlobalWhenTheMatchIsInside()
+    {
+        torch.manual_seed(2);
+        var orig = randn(2, 8, 10, 11);
+        var gen = orig + 0.05 * randn(2, 8, 10, 11);
+        var global = Correspondence.Match(gen, orig);
+        var windowed = Correspondence.Match(gen, orig, window: 3);
+        Assert.Equal(global.Index.data<long>().ToArray(), windowed.Index.data<long>().ToArray());
+        var largeWindow = Correspondence.Match(roll(orig, 1, 2), orig, window: 20);
+        Assert.Equal(Correspondence.Match(roll(orig, 1, 2), orig).Index.data<long>().ToArray(), largeWindow.Index.data<long>().ToArray());
+    }
+
+    [Fact]
+    public void WindowRestrictsCandidates()
+    {
+        torch.manual_seed(3);
+        var orig = randn(1, 8, 16, 16);
+        var gen = roll(orig, 6, 3);
+        var r = Correspondence.Match(gen, orig, window: 2);
+        var idx = r.Index[0];
+        for (int j = 0; j < 256; j++)
+        {
+            long i = idx[j].item<long>();
+            Assert.True(Math.Abs(i / 16 - j / 16) <= 2 && Math.Abs(i % 16 - j % 16) <= 2, $"pixel {j} matched {i} outside the window");
+        }
+    }
+
+    [Fact]
+    public void QueryMaskLeavesOtherPixelsAlone()
+    {
+        torch.manual_seed(4);
+        var orig = randn(1, 4, 6, 6);
+        var gen = roll(orig, 1, 2);
+        var mask = zeros(1, 6, 6, dtype: ScalarType.Bool);
+        mask[0, 3, 3] = tensor(true);
+        var r = Correspondence.Match(gen, orig, mask);
+        Assert.Equal(2 * 6 + 3, r.Index[0, 3 * 6 + 3].item<long>());
+        Assert.Equal(0, r.Index[0, 0].item<long>());
+        Assert.True(float.IsNaN(r.Similarity[0, 0].item<float>()));
+    }
+
+    [Fact]
+    public void MismatchedShapesNameBothInputs()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Correspondence.Match(zeros(1, 4, 6, 6), zeros(1, 4, 6, 5)));
+        Assert.Contains("[1, 4, 6, 6]", e.Message);
+        Assert.Contains("[1, 4, 6, 5]", e.Message);
+    }
+
+    [Fact]
+    public void MixingFollowsEquation9InsideTheAreaOnly()
+    {
+        var s = tensor(new float[] { 0.1f, 0.9f, 0.5f, 0.3f }).reshape(1, 2, 2);
+        var d = tensor(new long[] { 1, 0, 3, 3 }).reshape(1, 4);
+        var area = tensor(new[] { true, true, false, true }).reshape(1, 2, 2);
+        var m = Mixing.Mix(s, d, area, 0.8).reshape(4).data<float>().ToArray();
+        Assert.Equal(0.8f * 0.1f + 0.2f * 0.9f, m[0], 5);
+        Assert.Equal(0.8f * 0.9f + 0.2f * 0.1f, m[1], 5);
+        Assert.Equal(0.5f, m[2], 5);
+        Assert.Equal(0.3f, m[3], 5);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Mixing.Mix(s, d, area, 1.5));
+    }
+
+    [Fact]
+    public void FeatureMapsUpsampleNormaliseAndProject()
+    {
+        var f = randn(1, 6, 4, 4);
+        var px = FeatureMaps.ToPixels(f, 8, 8);
+        Assert.Equal(new long[] { 1, 6, 8, 8 }, px.shape);
+        Assert.True((px.norm(1) - 1).abs().max().item<float>() < 1e-4);
+        var rgb = FeatureMaps.Pca3(f);
+        Assert.Equal(new long[] { 1, 3, 4, 4 }, rgb.shape);
+        Assert.True(rgb.min().item<float>() >= 0 && rgb.max().item<float>() <= 1 + 1e-6);
+        var cp = new ColourPositionFeatures().Extract(zeros(2, 3, 5, 7));
+        Assert.Equal(new long[] { 2, 5, 5, 7 }, cp.shape);
+    }
+}
