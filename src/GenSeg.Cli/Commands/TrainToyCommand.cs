@@ -39,7 +39,7 @@ public static class TrainToyCommand
                 var target = parse.GetValue(Out) ?? Path.Combine("data", "models", "toyworld-sd");
                 ToyTraining.Assemble(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
                     parse.GetValue(From) ?? Path.Combine("runs", "toy-unet"),
-                    Directory.Exists(Path.Combine("runs", "toy-inpaint")) ? Path.Combine("runs", "toy-inpaint") : null, target);
+                    ToyTraining.HasWeights(Path.Combine("runs", "toy-inpaint")) ? Path.Combine("runs", "toy-inpaint") : null, target);
                 AnsiConsole.MarkupLineInterpolated($"[green]assembled[/] {target}");
                 return 0;
             }

@@ -75,8 +75,16 @@ public static class ToyTraining
         LoadRun(unetRun, ("unet", unet, "unet"), ("text_encoder", text, "text_encoder"));
         using var inpaint = inpaintRun is null ? null : UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet(9));
         if (inpaint is not null) LoadRun(inpaintRun!, ("unet", inpaint, StableDiffusionPipeline.InpaintFolder));
+        // float16 on disk halves the shipped size; loading converts back to float32. The small VAE stays float32.
+        unet.to(ScalarType.Float16);
+        text.to(ScalarType.Float16);
+        inpaint?.to(ScalarType.Float16);
         StableDiffusionPipeline.Save(outFolder, unet, vae, text, tokenizerFolder, new DDIMScheduler(ToyModelConfigs.Scheduler), inpaint);
     }
+
+    /// <summary>True when a run folder has an export or a checkpoint to assemble from.</summary>
+    public static bool HasWeights(string runDir) =>
+        Directory.Exists(Path.Combine(runDir, "export")) || File.Exists(Path.Combine(runDir, "checkpoint", "weights.safetensors"));
 
     /// <summary>Loads modules from a run's export (when finished) or its checkpoint (prefix-keyed weights).</summary>
     static void LoadRun(string runDir, params (string Prefix, nn.Module Module, string ExportFolder)[] parts)
