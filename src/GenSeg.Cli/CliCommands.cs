@@ -13,5 +13,6 @@ public static class CliCommands
         yield return Commands.DemoCommand.Create();
         yield return Commands.TrainToyCommand.Create();
         yield return Commands.ToyWorldCommand.Create();
+        yield return Commands.EvalCommand.Create();
     }
 }
