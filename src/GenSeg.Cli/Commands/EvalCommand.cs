@@ -176,7 +176,7 @@ public static class EvalCommand
                 report => rows = AttentionEvaluation.Run(pipeline, split, parse.GetValue(common.FirstSeed), count, settings, parse.GetValue(common.Batch), progress: report));
             double wall = (DateTime.UtcNow - started).TotalSeconds;
             var table = new Table().AddColumns("setting", "mIoU", "95% CI", "scenes/s");
-            foreach (var r in rows) table.AddRow(Markup.Escape(r.Label), F(r.Miou), $"[{F(r.Lower)}, {F(r.Upper)}]", F(r.ScenesPerSecond, 2));
+            foreach (var r in rows) table.AddRow(Markup.Escape(r.Label), F(r.Miou), Markup.Escape($"[{F(r.Lower)}, {F(r.Upper)}]"), F(r.ScenesPerSecond, 2));
             AnsiConsole.Write(table);
             var classes = new Table().AddColumn("class");
             foreach (var r in rows) classes.AddColumn(Markup.Escape(r.Label));
@@ -260,7 +260,7 @@ public static class EvalCommand
         string Stratum(int i) => r.Strata.Count > i && r.Strata[i].Count > 0 ? $"{F(r.Strata[i].Gain, 2)} ({r.Strata[i].Count})" : "-";
         return new[]
         {
-            Markup.Escape(r.Label), F(r.MiouBefore), F(r.MiouAfter), F(r.Gain, 2), $"[{F(r.GainLower, 2)}, {F(r.GainUpper, 2)}]",
+            Markup.Escape(r.Label), F(r.MiouBefore), F(r.MiouAfter), F(r.Gain, 2), Markup.Escape($"[{F(r.GainLower, 2)}, {F(r.GainUpper, 2)}]"),
             Stratum(0), Stratum(1), Stratum(2), r.Seconds > 0 ? F(r.ImageClassesPerSecond, 1) : "-",
         };
     }

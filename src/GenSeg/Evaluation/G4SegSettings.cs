@@ -32,6 +32,7 @@ public static class G4SegSettings
         ["position-weight"] = "colour+position features: position weight",
         ["start"] = "noise (one step from x_t) or inversion (DDIM inversion to t_s)",
         ["inversion-steps"] = "DDIM inversion schedule length",
+        ["direction"] = "generated (each generated pixel matched to the original, Eq. 8 as stated) or original (the reverse)",
         ["window"] = "none, or the correspondence search half-width in px at 512",
         ["modules"] = "baseline (no refinement), correspondence (no EMI, no confusion filter), emi (EMI, no confusion filter), full",
         ["prompt"] = "prompt template with {0} for the class name",
@@ -104,6 +105,12 @@ public static class G4SegSettings
                     _ => throw new FormatException("expected noise or inversion"),
                 } },
                 "inversion-steps" => o with { InversionSteps = (int)Long(v) },
+                "direction" => o with { Direction = v.ToLowerInvariant() switch
+                {
+                    "generated" or "generated-to-original" => CorrespondenceDirection.GeneratedToOriginal,
+                    "original" or "original-to-generated" => CorrespondenceDirection.OriginalToGenerated,
+                    _ => throw new FormatException("expected generated or original"),
+                } },
                 "window" => o with { CorrespondenceWindowAt512 = v.Equals("none", StringComparison.OrdinalIgnoreCase) ? null : (int)Long(v) },
                 "modules" => Modules(o, v),
                 "prompt" => o with { PromptTemplate = v },

@@ -224,10 +224,10 @@ public static class CrossAttentionSegmenter
         // class and non-object masses at the attention resolution
         var scores = zeros(b, k, top, topW, device: attention.device);
         foreach (var (i, c, pos) in classTokens)
-            scores[i, c] = attention[i].index_select(0, tensor(pos.Select(p => (long)p).ToArray(), device: attention.device)).sum(0);
+            scores[i, c] = attention[i].index_select(0, tensor(pos.Select(p => (long)p).ToArray(), device: attention.device)).sum(dim: 0);
         var nonObj = stack(Enumerable.Range(0, (int)b).Select(i => nonObject[i].Length == 0
             ? zeros(top, topW, device: attention.device)
-            : attention[i].index_select(0, tensor(nonObject[i].Select(p => (long)p).ToArray(), device: attention.device)).sum(0)).ToArray());
+            : attention[i].index_select(0, tensor(nonObject[i].Select(p => (long)p).ToArray(), device: attention.device)).sum(dim: 0)).ToArray());
         if (selfAttention is not null)
         {
             for (int r = 0; r < o.SelfAttentionPropagation; r++)

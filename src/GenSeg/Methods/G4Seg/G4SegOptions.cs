@@ -71,6 +71,22 @@ public sealed record InjectionOptions
     }
 }
 
+/// <summary>Which image's pixels are matched to which in the correspondence (Eq. 8).</summary>
+public enum CorrespondenceDirection
+{
+    /// <summary>
+    /// As the issue states Eq. 8: for every generated pixel j, d_j is its most similar original pixel, and
+    /// S*[j] = b S[j] + (1 - b) S[d_j].
+    /// </summary>
+    GeneratedToOriginal,
+
+    /// <summary>
+    /// The reverse: for every original pixel j, d_j is its most similar generated pixel, and S[d_j] is read on the
+    /// generated image's grid, which the mask-conditioned generation shares with S.
+    /// </summary>
+    OriginalToGenerated,
+}
+
 /// <summary>Which feature extractor E serves the correspondence (Eq. 8).</summary>
 public enum FeatureKind
 {
@@ -157,6 +173,9 @@ public sealed record G4SegOptions
 
     /// <summary>Skip the semantic correspondence and mixing (the "+EMI" row of the module ablation: S* = S).</summary>
     public bool Correspondence { get; init; } = true;
+
+    /// <summary>Which way pixels are matched (Eq. 8 as the issue states it: generated to original).</summary>
+    public CorrespondenceDirection Direction { get; init; } = CorrespondenceDirection.GeneratedToOriginal;
 
     /// <summary>
     /// Restrict the correspondence search to a square window of this half-width in pixels at 512 px (scaled with the

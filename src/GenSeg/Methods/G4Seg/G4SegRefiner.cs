@@ -64,7 +64,8 @@ public sealed class G4SegResult : IDisposable
     /// <summary>E(x~): the generated images' feature maps [N, C, h', w'].</summary>
     public Tensor? GeneratedFeatures { get; }
 
-    /// <summary>d_j: [N, H*W] flat index of the original pixel matched to each generated pixel (j itself outside the confusion area).</summary>
+    /// <summary>d_j: [N, H*W] flat index of the pixel matched to each pixel j (in the original for generated j, or the reverse, per
+    /// <see cref="G4SegOptions.Direction"/>; j itself outside the confusion area).</summary>
     public Tensor? Index { get; }
 
     /// <summary>The cosine similarity of each match [N, H*W] (NaN outside the confusion area).</summary>
@@ -263,7 +264,9 @@ public sealed class G4SegRefiner : IDisposable
             Lap("confusion");
             // 5. d_j for the generated pixels in the area (Eq. 8)
             int? window = o.CorrespondenceWindowAt512 is { } win ? Math.Max(1, (int)Math.Round(win * w / 512.0)) : null;
-            var match = G4SegStages.Correspond(fg, fx, area, window);
+            var match = o.Direction == CorrespondenceDirection.GeneratedToOriginal
+                ? G4SegStages.Correspond(fg, fx, area, window)
+                : G4SegStages.Correspond(fx, fg, area, window);
             index = match.Index;
             similarity = match.Similarity;
             Lap("correspondence");
