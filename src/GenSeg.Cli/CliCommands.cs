@@ -15,5 +15,6 @@ public static class CliCommands
         yield return Commands.BenchCommand.Create();
         yield return Commands.ModelCardCommand.Create();
         yield return Commands.ToyWorldCommand.Create();
+        yield return Commands.EvalCommand.Create();
     }
 }
