@@ -21,13 +21,14 @@ public static class TrainToyCommand
     static readonly Option<bool> Resume = new("--resume") { Description = "Continue from the run folder's checkpoint" };
     static readonly Option<string?> Vae = new("--vae") { Description = "Trained VAE folder (unet, inpaint; default runs/toy-vae/export)" };
     static readonly Option<string?> From = new("--from") { Description = "inpaint: the trained text-to-image run's export folder (text encoder, tokenizer, UNet to start from; default runs/toy-unet/export)" };
+    static readonly Option<bool> FreezeText = new("--freeze-text") { Description = "unet: keep the text encoder fixed (e.g. on resuming, so an inpainting run can share it)" };
     static readonly Option<int> Threads = new("--threads") { Description = "Torch intra-op threads (0 = default)", DefaultValueFactory = _ => 0 };
 
     public static Command Create()
     {
         var cmd = new Command("train-toy", "Train a component of the embedded model on ToyWorld (resumable, deterministic given --seed)");
         cmd.Arguments.Add(Component);
-        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, Threads }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, FreezeText, Threads }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
@@ -38,7 +39,7 @@ public static class TrainToyCommand
                 var target = parse.GetValue(Out) ?? Path.Combine("data", "models", "toyworld-sd");
                 ToyTraining.Assemble(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
                     parse.GetValue(From) ?? Path.Combine("runs", "toy-unet"),
-                    Directory.Exists(Path.Combine("runs", "toy-inpaint")) ? Path.Combine("runs", "toy-inpaint") : null, target);
+                    ToyTraining.HasWeights(Path.Combine("runs", "toy-inpaint")) ? Path.Combine("runs", "toy-inpaint") : null, target);
                 AnsiConsole.MarkupLineInterpolated($"[green]assembled[/] {target}");
                 return 0;
             }
@@ -57,7 +58,7 @@ public static class TrainToyCommand
             ITrainingTask task = component switch
             {
                 "vae" => new VaeTask(AutoencoderKL.FromConfig(ToyModelConfigs.Vae, device)),
-                "unet" => ToyTraining.TextToImage(options.OutDir, parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"), device),
+                "unet" => ToyTraining.TextToImage(options.OutDir, parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"), device, parse.GetValue(FreezeText)),
                 "inpaint" => ToyTraining.Inpainting(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
                                                     parse.GetValue(From) ?? Path.Combine("runs", "toy-unet", "export"), device),
                 _ => throw new ArgumentException($"component '{component}': expected vae, unet or inpaint"),

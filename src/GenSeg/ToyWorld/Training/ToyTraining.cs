@@ -14,17 +14,17 @@ public static class ToyTraining
     /// The text-to-image task: a fresh UNet and text encoder, the trained VAE from <paramref name="vaeFolder"/>, and the
     /// toy tokenizer (written into the run's export folder so the export is complete).
     /// </summary>
-    public static DiffusionTask TextToImage(string runDir, string vaeFolder, Device device)
+    public static DiffusionTask TextToImage(string runDir, string vaeFolder, Device device, bool freezeText = false)
     {
         var vae = AutoencoderKL.FromFolder(vaeFolder, device);
         var tokFolder = Path.Combine(runDir, "export", "tokenizer");
-        ToyVocabulary.Write(tokFolder);
+        if (!File.Exists(Path.Combine(tokFolder, "vocab.json"))) ToyVocabulary.Write(tokFolder);
         var tokenizer = ClipTokenizer.FromFolder(tokFolder);
         var text = ClipTextModel.FromConfig(ToyModelConfigs.TextEncoder(tokenizer.Vocabulary, tokenizer.EndToken));
         var unet = UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet());
         text.to(device);
         unet.to(device);
-        return new DiffusionTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler));
+        return new DiffusionTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler), freezeText: freezeText);
     }
 
     /// <summary>
@@ -75,8 +75,16 @@ public static class ToyTraining
         LoadRun(unetRun, ("unet", unet, "unet"), ("text_encoder", text, "text_encoder"));
         using var inpaint = inpaintRun is null ? null : UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet(9));
         if (inpaint is not null) LoadRun(inpaintRun!, ("unet", inpaint, StableDiffusionPipeline.InpaintFolder));
+        // float16 on disk halves the shipped size; loading converts back to float32. The small VAE stays float32.
+        unet.to(ScalarType.Float16);
+        text.to(ScalarType.Float16);
+        inpaint?.to(ScalarType.Float16);
         StableDiffusionPipeline.Save(outFolder, unet, vae, text, tokenizerFolder, new DDIMScheduler(ToyModelConfigs.Scheduler), inpaint);
     }
+
+    /// <summary>True when a run folder has an export or a checkpoint to assemble from.</summary>
+    public static bool HasWeights(string runDir) =>
+        Directory.Exists(Path.Combine(runDir, "export")) || File.Exists(Path.Combine(runDir, "checkpoint", "weights.safetensors"));
 
     /// <summary>Loads modules from a run's export (when finished) or its checkpoint (prefix-keyed weights).</summary>
     static void LoadRun(string runDir, params (string Prefix, nn.Module Module, string ExportFolder)[] parts)

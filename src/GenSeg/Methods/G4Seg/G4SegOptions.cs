@@ -1,0 +1,211 @@
+using GenSeg.Diffusion.Attention;
+
+namespace GenSeg.Methods.G4Seg;
+
+/// <summary>How the coarse mask is injected into the UNet's attention (G4Seg Sec. 3.2, "explicit mask injection").</summary>
+public enum InjectionMode
+{
+    /// <summary>No injection: a plain one-step reconstruction (the "baseline" row of the module ablation).</summary>
+    None,
+
+    /// <summary>G4Seg Eq. 5: softmax((QK^T + a*A)/sqrt(d)) with the maps A of Eq. 3 (cross) and Eq. 4 (self).</summary>
+    Additive,
+
+    /// <summary>
+    /// DenseDiffusion's modulation: logits pushed toward the row maximum inside the layout and toward the row minimum
+    /// outside, scaled by the size regulariser (1 - area share) and the weight (creg for cross, sreg for self), times
+    /// DenseDiffusion's time factor (t/1000)^5 when <see cref="InjectionOptions.DenseDiffusionTimeFactor"/> is set.
+    /// </summary>
+    DenseDiffusion,
+}
+
+/// <summary>Explicit mask injection (EMI) settings.</summary>
+public sealed record InjectionOptions
+{
+    /// <summary>Additive (Eq. 5, the paper's form), DenseDiffusion's modulation, or none.</summary>
+    public InjectionMode Mode { get; init; } = InjectionMode.Additive;
+
+    /// <summary>
+    /// a in Eq. 5, on the unscaled logits QK^T (the bias on the scaled logits is a/sqrt(d)). The paper gives no value;
+    /// the default was chosen on ToyWorld val with the embedded model (see the G4Seg notes in README).
+    /// </summary>
+    public double Weight { get; init; } = 10.0;
+
+    /// <summary>Inject into self-attention (Eq. 4).</summary>
+    public bool Self { get; init; } = true;
+
+    /// <summary>Inject into cross-attention (Eq. 3).</summary>
+    public bool Cross { get; init; } = true;
+
+    /// <summary>
+    /// Which UNet resolution levels get the injection (0 = the latent's own resolution, each level halving it); null for
+    /// all (DenseDiffusion modulates every attention layer).
+    /// </summary>
+    public IReadOnlyList<int>? Levels { get; init; }
+
+    /// <summary>DenseDiffusion's creg: weight of the cross-attention modulation (1.0).</summary>
+    public double DenseDiffusionCrossWeight { get; init; } = 1.0;
+
+    /// <summary>DenseDiffusion's sreg: weight of the self-attention modulation (0.3).</summary>
+    public double DenseDiffusionSelfWeight { get; init; } = 0.3;
+
+    /// <summary>DenseDiffusion's sizereg: strength of the size regulariser 1 - sizereg * area share (1.0).</summary>
+    public double DenseDiffusionSizeReg { get; init; } = 1.0;
+
+    /// <summary>Apply DenseDiffusion's time factor (t/1000)^5 (0.01 at t = 400); off means a factor of 1.</summary>
+    public bool DenseDiffusionTimeFactor { get; init; } = true;
+
+    /// <summary>Whether a site gets the injection under these options.</summary>
+    public bool Applies(AttentionSite site) =>
+        Mode != InjectionMode.None
+        && (site.Kind == AttentionKind.Self ? Self : Cross)
+        && (Levels is null || Levels.Contains(site.Level));
+
+    /// <summary>Checks the values; errors name the option.</summary>
+    public void Validate()
+    {
+        if (!double.IsFinite(Weight) || Weight < 0) throw new ArgumentOutOfRangeException(nameof(Weight), Weight, "injection weight a: expected a finite value >= 0");
+        foreach (var (name, v) in new[] { (nameof(DenseDiffusionCrossWeight), DenseDiffusionCrossWeight), (nameof(DenseDiffusionSelfWeight), DenseDiffusionSelfWeight), (nameof(DenseDiffusionSizeReg), DenseDiffusionSizeReg) })
+            if (!double.IsFinite(v) || v < 0) throw new ArgumentOutOfRangeException(name, v, $"{name}: expected a finite value >= 0");
+        if (Levels is not null && Levels.Any(l => l < 0)) throw new ArgumentOutOfRangeException(nameof(Levels), string.Join(",", Levels), "injection levels: expected indices >= 0");
+    }
+}
+
+/// <summary>Which image's pixels are matched to which in the correspondence (Eq. 8).</summary>
+public enum CorrespondenceDirection
+{
+    /// <summary>
+    /// As the issue states Eq. 8: for every generated pixel j, d_j is its most similar original pixel, and
+    /// S*[j] = b S[j] + (1 - b) S[d_j].
+    /// </summary>
+    GeneratedToOriginal,
+
+    /// <summary>
+    /// The reverse: for every original pixel j, d_j is its most similar generated pixel, and S[d_j] is read on the
+    /// generated image's grid, which the mask-conditioned generation shares with S.
+    /// </summary>
+    OriginalToGenerated,
+}
+
+/// <summary>Which feature extractor E serves the correspondence (Eq. 8).</summary>
+public enum FeatureKind
+{
+    /// <summary>Diffusion features: a UNet up block's output at a timestep (DIFT), from the pipeline's own UNet.</summary>
+    Diffusion,
+
+    /// <summary>Each pixel's colour and position (no model).</summary>
+    ColourPosition,
+
+    /// <summary>CLIP vision patch tokens (the paper's choice); needs a CLIP vision model folder.</summary>
+    Clip,
+
+    /// <summary>DINO ViT patch features; needs a DINO model folder.</summary>
+    Dino,
+}
+
+/// <summary>Feature extractor settings for the correspondence.</summary>
+public sealed record FeatureOptions
+{
+    /// <summary>The extractor. The default is the one that evaluated best on ToyWorld val with the embedded model.</summary>
+    public FeatureKind Kind { get; init; } = FeatureKind.ColourPosition;
+
+    /// <summary>Diffusion features: the up block whose output is taken (DIFT: up_blocks[1]).</summary>
+    public int UpBlock { get; init; } = 1;
+
+    /// <summary>Diffusion features: the timestep (DIFT: 261 of 1000).</summary>
+    public long Timestep { get; init; } = 261;
+
+    /// <summary>Diffusion features: noise samples averaged (DIFT: 8).</summary>
+    public int Samples { get; init; } = 1;
+
+    /// <summary>Diffusion features: prompt (DIFT: empty).</summary>
+    public string Prompt { get; init; } = "";
+
+    /// <summary>Colour+position features: weight of the colour channels.</summary>
+    public double ColourWeight { get; init; } = 1.0;
+
+    /// <summary>Colour+position features: weight of the position channels.</summary>
+    public double PositionWeight { get; init; } = 0.5;
+
+    /// <summary>CLIP / DINO: the model folder (config.json + weights).</summary>
+    public string? ModelFolder { get; init; }
+
+    /// <summary>CLIP: hidden state index (0 = embeddings, i = layer i); DINO: block (1-based); null = the last.</summary>
+    public int? Layer { get; init; }
+
+    /// <summary>CLIP / DINO: the side the image is resized to before encoding (the paper: CLIP at its native 224).</summary>
+    public int InputSize { get; init; } = 224;
+}
+
+/// <summary>
+/// G4Seg's settings; every default is the paper's value (SD 2.1 at 512 px, one step at t_s = 400, b = 0.8, confusion
+/// range [0.2, 0.6] within 40 px of the edge), except where the paper gives none (the injection weight a, the feature
+/// layer), which are the kit's measured choices.
+/// </summary>
+public sealed record G4SegOptions
+{
+    /// <summary>t_s: the timestep the clean latent is noised to and denoised from in one step (paper: 400 of 1000).</summary>
+    public long Timestep { get; init; } = 400;
+
+    /// <summary>b in Eq. 9: 0.8 open-vocabulary, 0.9 weakly supervised.</summary>
+    public double B { get; init; } = 0.8;
+
+    /// <summary>The confusion area (Sec. 3.3): [0.2, 0.6] of the class maximum, within 40 px of the edge at 512 px.</summary>
+    public ConfusionAreaOptions Confusion { get; init; } = new();
+
+    /// <summary>Explicit mask injection (Eq. 3-5).</summary>
+    public InjectionOptions Injection { get; init; } = new();
+
+    /// <summary>The prompt for a class; {0} is the class name (paper: "A photo of {class}").</summary>
+    public string PromptTemplate { get; init; } = "a photo of a {0}";
+
+    /// <summary>The correspondence features E.</summary>
+    public FeatureOptions Features { get; init; } = new();
+
+    /// <summary>
+    /// Start from DDIM inversion of the clean latent (with the class prompt) instead of adding noise: the role null-text
+    /// inversion plays in the paper's Table 5. The prediction then runs at the last inverted timestep &lt;= t_s.
+    /// </summary>
+    public bool Inversion { get; init; }
+
+    /// <summary>DDIM inversion: the number of inference steps of the schedule walked up to t_s (50: 20 UNet passes to 400).</summary>
+    public int InversionSteps { get; init; } = 50;
+
+    /// <summary>Skip the semantic correspondence and mixing (the "+EMI" row of the module ablation: S* = S).</summary>
+    public bool Correspondence { get; init; } = true;
+
+    /// <summary>Which way pixels are matched (Eq. 8 as the issue states it: generated to original).</summary>
+    public CorrespondenceDirection Direction { get; init; } = CorrespondenceDirection.GeneratedToOriginal;
+
+    /// <summary>
+    /// Restrict the correspondence search to a square window of this half-width in pixels at 512 px (scaled with the
+    /// image width) around each generated pixel; null searches the whole original image.
+    /// </summary>
+    public int? CorrespondenceWindowAt512 { get; init; }
+
+    /// <summary>Seed of the noise (and of the feature extractor's noise).</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>The prompt of a class name.</summary>
+    public string PromptFor(string className) => string.Format(System.Globalization.CultureInfo.InvariantCulture, PromptTemplate, className);
+
+    /// <summary>Checks every value; errors name the option.</summary>
+    public void Validate(int numTrainTimesteps = 1000)
+    {
+        if (Timestep < 0 || Timestep >= numTrainTimesteps)
+            throw new ArgumentOutOfRangeException(nameof(Timestep), Timestep, $"t_s must lie in [0, {numTrainTimesteps - 1}]");
+        if (!(B >= 0 && B <= 1)) throw new ArgumentOutOfRangeException(nameof(B), B, "b (Eq. 9) must lie in [0, 1]");
+        if (Confusion.Low is { } lo && Confusion.High is { } hi && !(lo <= hi))
+            throw new ArgumentException($"confusion range [{lo}, {hi}]: the lower bound must not exceed the upper");
+        if (!PromptTemplate.Contains("{0}", StringComparison.Ordinal))
+            throw new ArgumentException($"prompt template \"{PromptTemplate}\": expected a {{0}} where the class name goes", nameof(PromptTemplate));
+        Injection.Validate();
+        if (InversionSteps < 1 || InversionSteps > numTrainTimesteps)
+            throw new ArgumentOutOfRangeException(nameof(InversionSteps), InversionSteps, $"inversion steps must lie in [1, {numTrainTimesteps}]");
+        if (CorrespondenceWindowAt512 is < 0)
+            throw new ArgumentOutOfRangeException(nameof(CorrespondenceWindowAt512), CorrespondenceWindowAt512, "correspondence window: expected a half-width >= 0");
+        if (Features.Samples < 1) throw new ArgumentOutOfRangeException("Features.Samples", Features.Samples, "feature noise samples: expected >= 1");
+        if (Features.Timestep < 0 || Features.Timestep >= numTrainTimesteps)
+            throw new ArgumentOutOfRangeException("Features.Timestep", Features.Timestep, $"feature timestep must lie in [0, {numTrainTimesteps - 1}]");
+    }
+}

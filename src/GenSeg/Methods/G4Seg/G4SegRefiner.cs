@@ -1,0 +1,310 @@
+using System.Diagnostics;
+using GenSeg.Common;
+using GenSeg.Diffusion;
+using GenSeg.Features;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GenSeg.Methods.G4Seg;
+
+/// <summary>One refined image-class pair: image <paramref name="Image"/> of the batch, class <paramref name="Class"/> of the class list.</summary>
+public readonly record struct G4SegItem(int Image, int Class);
+
+/// <summary>
+/// The refined probabilities and every intermediate of <see cref="G4SegRefiner.Refine"/>. Per-item tensors have one row
+/// per entry of <see cref="Items"/> (N = the present image-class pairs), in that order. Disposing disposes every tensor.
+/// </summary>
+public sealed class G4SegResult : IDisposable
+{
+    internal G4SegResult(Tensor refined, CombinedLabels combined, IReadOnlyList<G4SegItem> items, long timestep, Tensor? noisy, Tensor? x0, Tensor? generated,
+        Tensor? originalFeatures, Tensor? generatedFeatures, Tensor? index, Tensor? similarity, Tensor? confusion, IReadOnlyDictionary<string, double> seconds)
+    {
+        Refined = refined;
+        Combined = combined;
+        Items = items;
+        Timestep = timestep;
+        Noisy = noisy;
+        X0 = x0;
+        Generated = generated;
+        OriginalFeatures = originalFeatures;
+        GeneratedFeatures = generatedFeatures;
+        Index = index;
+        Similarity = similarity;
+        Confusion = confusion;
+        Seconds = seconds;
+    }
+
+    /// <summary>S*: refined foreground probabilities [B, K, H, W] (classes not refined keep their input map).</summary>
+    public Tensor Refined { get; }
+
+    /// <summary>The multi-class combination of <see cref="Refined"/>: probabilities [B, 1 + K, H, W] and labels [B, H, W].</summary>
+    public CombinedLabels Combined { get; }
+
+    /// <summary>The refined labels [B, H, W] (0 = background, k + 1 = class k).</summary>
+    public Tensor Labels => Combined.Labels;
+
+    /// <summary>The image-class pairs that went through the UNet, in row order of the per-item tensors.</summary>
+    public IReadOnlyList<G4SegItem> Items { get; }
+
+    /// <summary>The timestep of x_t (t_s, or the last inverted timestep &lt;= t_s with inversion).</summary>
+    public long Timestep { get; }
+
+    /// <summary>x_t [N, C, h, w] (null when no item was refined).</summary>
+    public Tensor? Noisy { get; }
+
+    /// <summary>The predicted clean latent [N, C, h, w] (Eq. 2).</summary>
+    public Tensor? X0 { get; }
+
+    /// <summary>The generated image x~ [N, 3, H, W] in [-1, 1].</summary>
+    public Tensor? Generated { get; }
+
+    /// <summary>E(x): the original images' feature maps [B, C, h', w'] at the extractor's own resolution (null without correspondence).</summary>
+    public Tensor? OriginalFeatures { get; }
+
+    /// <summary>E(x~): the generated images' feature maps [N, C, h', w'].</summary>
+    public Tensor? GeneratedFeatures { get; }
+
+    /// <summary>d_j: [N, H*W] flat index of the pixel matched to each pixel j (in the original for generated j, or the reverse, per
+    /// <see cref="G4SegOptions.Direction"/>; j itself outside the confusion area).</summary>
+    public Tensor? Index { get; }
+
+    /// <summary>The cosine similarity of each match [N, H*W] (NaN outside the confusion area).</summary>
+    public Tensor? Similarity { get; }
+
+    /// <summary>The confusion area [N, H, W] (bool).</summary>
+    public Tensor? Confusion { get; }
+
+    /// <summary>Wall time per stage in seconds: encode, noise, unet, decode, features, confusion, correspondence, mix, combine.</summary>
+    public IReadOnlyDictionary<string, double> Seconds { get; }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Refined.Dispose();
+        Combined.Dispose();
+        foreach (var t in new[] { Noisy, X0, Generated, OriginalFeatures, GeneratedFeatures, Index, Similarity, Confusion }) t?.Dispose();
+    }
+}
+
+/// <summary>
+/// G4Seg (Zhang et al. 2025): refines coarse per-class foreground probabilities by one mask-conditioned generation step.
+/// For each present class of each image (that class against all others as background): the image's latent is noised to
+/// t_s (or DDIM-inverted), x0 is predicted in one UNet pass under "a photo of a {class}" with the class's binary coarse
+/// mask injected into the attention (EMI), and decoded to x~; every pixel j of x~ in the confusion area is matched to its
+/// most similar original pixel d_j (Eq. 8) and S*[j] = b S[j] + (1 - b) S[d_j] (Eq. 9). All image-class pairs of a call
+/// go through the UNet as one batch (in chunks of <see cref="MaxBatch"/>). Finally the classes are combined
+/// (<see cref="G4SegStages.Combine"/>). The refiner caches prompt encodings and owns the feature extractor it built.
+/// </summary>
+public sealed class G4SegRefiner : IDisposable
+{
+    readonly Dictionary<string, Tensor> prompts = new(StringComparer.Ordinal);
+    readonly bool ownsFeatures;
+
+    /// <summary>
+    /// A refiner over <paramref name="pipeline"/>. <paramref name="features"/> overrides the extractor the options name
+    /// (the caller keeps ownership of it); otherwise it is built from <see cref="G4SegOptions.Features"/>.
+    /// </summary>
+    public G4SegRefiner(StableDiffusionPipeline pipeline, G4SegOptions? options = null, IFeatureExtractor? features = null)
+    {
+        Pipeline = pipeline ?? throw new ArgumentNullException(nameof(pipeline));
+        Options = options ?? new G4SegOptions();
+        Options.Validate(pipeline.Scheduler.NumTrainTimesteps);
+        ownsFeatures = features is null;
+        Features = features ?? CreateFeatures(pipeline, Options);
+    }
+
+    /// <summary>The diffusion pipeline.</summary>
+    public StableDiffusionPipeline Pipeline { get; }
+
+    /// <summary>The settings.</summary>
+    public G4SegOptions Options { get; }
+
+    /// <summary>The correspondence features E.</summary>
+    public IFeatureExtractor Features { get; }
+
+    /// <summary>Most image-class pairs per UNet call.</summary>
+    public int MaxBatch { get; init; } = 64;
+
+    /// <summary>Builds the extractor <paramref name="options"/> names (CLIP and DINO load their model folder).</summary>
+    public static IFeatureExtractor CreateFeatures(StableDiffusionPipeline pipeline, G4SegOptions options)
+    {
+        var f = options.Features;
+        string Folder() => f.ModelFolder ?? throw new ArgumentException($"features {f.Kind}: a model folder is needed (FeatureOptions.ModelFolder)");
+        return f.Kind switch
+        {
+            FeatureKind.ColourPosition => new ColourPositionFeatures(f.ColourWeight, f.PositionWeight),
+            FeatureKind.Diffusion => new DiffusionFeatures(pipeline, f.UpBlock, f.Timestep, f.Samples, f.Prompt, Pcg32.Derive(options.Seed, 0xD1F7)),
+            FeatureKind.Clip => ClipVisionFeatures.FromFolder(Folder(), f.Layer, f.InputSize, pipeline.Device),
+            FeatureKind.Dino => DinoFeatures.FromFolder(Folder(), f.Layer, f.InputSize, pipeline.Device),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), f.Kind, "unknown feature kind"),
+        };
+    }
+
+    /// <summary>
+    /// Refines one image [3, H, W] with its class maps [K, H, W], or a batch [B, 3, H, W] with [B, K, H, W].
+    /// </summary>
+    /// <param name="images">Images in [-1, 1]: [3, H, W] or [B, 3, H, W].</param>
+    /// <param name="probabilities">S: coarse foreground probabilities in [0, 1] per class, [K, H, W] or [B, K, H, W].</param>
+    /// <param name="classNames">The K class names (each must occur in the prompt and be known to the text encoder).</param>
+    /// <param name="present">[B, K] (or [K]) bool: which classes to refine; default: the classes whose map is not all zero.
+    /// An absent class keeps its map and scores 0 in the combination.</param>
+    /// <param name="seeds">Per image, the seed of its noise; default derived from <see cref="G4SegOptions.Seed"/> and the image's index.</param>
+    public G4SegResult Refine(Tensor images, Tensor probabilities, IReadOnlyList<string> classNames, Tensor? present = null, IReadOnlyList<ulong>? seeds = null)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(probabilities);
+        ArgumentNullException.ThrowIfNull(classNames);
+        bool single = images.dim() == 3;
+        if (single)
+        {
+            Check.Shape(images, nameof(images), 3, -1, -1);
+            Check.Rank(probabilities, nameof(probabilities), 3, "[K, H, W] (with a single image [3, H, W])");
+            if (present is not null) Check.Rank(present, nameof(present), 1, "[K]");
+            return Refine(images.unsqueeze(0), probabilities.unsqueeze(0), classNames, present?.unsqueeze(0), seeds);
+        }
+        Check.Shape(images, nameof(images), -1, 3, -1, -1);
+        Check.Rank(probabilities, nameof(probabilities), 4, "[B, K, H, W]");
+        long b = images.shape[0], k = probabilities.shape[1], h = images.shape[2], w = images.shape[3];
+        if (probabilities.shape[0] != b)
+            throw new ArgumentException($"probabilities {Check.Format(probabilities.shape)}: expected one set of class maps per image of images {Check.Format(images.shape)}", nameof(probabilities));
+        Check.SameSpatial(images, nameof(images), probabilities, nameof(probabilities));
+        if (classNames.Count != k) throw new ArgumentException($"classNames: {classNames.Count} names for {k} class maps in probabilities {Check.Format(probabilities.shape)}", nameof(classNames));
+        if (present is not null) Check.Shape(present, nameof(present), b, k);
+        if (seeds is not null && seeds.Count != b) throw new ArgumentException($"seeds: {seeds.Count} seeds for {b} images", nameof(seeds));
+        int factor = Pipeline.Vae.DownsampleFactor;
+        if (h % factor != 0 || w % factor != 0)
+            throw new ArgumentException($"images {Check.Format(images.shape)}: height and width must be multiples of the VAE's factor {factor}", nameof(images));
+        Check.Finite(probabilities, nameof(probabilities));
+        Check.Finite(images, nameof(images));
+        using (var range = NewDisposeScope())
+        {
+            if (probabilities.numel() > 0 && (probabilities.min().item<float>() < 0 || probabilities.max().item<float>() > 1))
+                throw new ArgumentException($"probabilities: expected values in [0, 1], got [{probabilities.min().item<float>()}, {probabilities.max().item<float>()}]", nameof(probabilities));
+        }
+        // every class name must be usable in a prompt, present or not
+        var tokens = classNames.Select(c => G4SegStages.ClassTokens(Pipeline.Tokenizer, Options.PromptFor(c), c)).ToArray();
+
+        var o = Options;
+        var seconds = new Dictionary<string, double>();
+        var watch = Stopwatch.StartNew();
+        void Lap(string stage)
+        {
+            seconds[stage] = seconds.GetValueOrDefault(stage) + watch.Elapsed.TotalSeconds;
+            watch.Restart();
+        }
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var s = probabilities.to_type(ScalarType.Float32);
+        var isPresent = present is null ? s.amax(new long[] { 2, 3 }) > 0 : present.to_type(ScalarType.Bool).cpu();
+        var presentFlags = isPresent.cpu().data<bool>().ToArray();
+        var items = new List<G4SegItem>();
+        for (int i = 0; i < b; i++)
+            for (int c = 0; c < k; c++)
+                if (presentFlags[i * k + c]) items.Add(new G4SegItem(i, c));
+        var imageSeeds = seeds ?? Enumerable.Range(0, (int)b).Select(i => Pcg32.Derive(o.Seed, (ulong)i)).ToArray();
+
+        if (items.Count == 0)
+        {
+            var combinedEmpty = G4SegStages.Combine(s, isPresent.to(s.device));
+            Lap("combine");
+            return new G4SegResult(s.clone().MoveToOuterDisposeScope(), Move(combinedEmpty), items, o.Timestep, null, null, null, null, null, null, null, null, seconds);
+        }
+
+        var imageIndex = tensor(items.Select(it => (long)it.Image).ToArray(), device: s.device);
+        var sItems = stack(items.Select(it => s[it.Image, it.Class]).ToArray()); // [N, H, W]
+
+        // 1. x_t: latents of the images (once per image), noised per image (same noise for every class of an image)
+        var latents = Pipeline.EncodeImage(images);
+        Lap("encode");
+        var itemLatents = latents.index_select(0, imageIndex.to(latents.device));
+        var context = cat(items.Select(it => PromptHidden(classNames[it.Class])).ToArray(), 0);
+        long timestep = o.Timestep;
+        Tensor noisy;
+        if (o.Inversion)
+        {
+            (noisy, timestep) = G4SegStages.Invert(Pipeline, itemLatents, context, o.Timestep, o.InversionSteps);
+        }
+        else
+        {
+            var (imageNoisy, _) = G4SegStages.NoiseAt(Pipeline.Scheduler, latents, o.Timestep, imageSeeds);
+            noisy = imageNoisy.index_select(0, imageIndex.to(imageNoisy.device));
+        }
+        Lap("noise");
+
+        // 2-3. EMI and the one-step x0 prediction (Eq. 2), all items in one batch (chunked)
+        var binary = sItems / sItems.amax(new long[] { 1, 2 }, keepdim: true).clamp_min(1e-12); // >= 0.5 of the class maximum is the coarse mask
+        var positions = items.Select(it => tokens[it.Class]).ToArray();
+        var x0Parts = new List<Tensor>();
+        for (int start = 0; start < items.Count; start += MaxBatch)
+        {
+            using var chunkScope = NewDisposeScope();
+            int end = Math.Min(items.Count, start + MaxBatch);
+            var control = G4SegStages.BuildInjection(Pipeline.Unet, binary[start..end], positions[start..end], context.shape[1],
+                noisy.shape[2], noisy.shape[3], timestep, o.Injection);
+            x0Parts.Add(G4SegStages.PredictX0(Pipeline, noisy[start..end], timestep, context[start..end], control).MoveToOuterDisposeScope());
+        }
+        var x0 = x0Parts.Count == 1 ? x0Parts[0] : cat(x0Parts, 0);
+        Lap("unet");
+        var generated = G4SegStages.Decode(Pipeline, x0);
+        Lap("decode");
+
+        Tensor? originalFeatures = null, generatedFeatures = null, index = null, similarity = null, area = null;
+        Tensor refinedItems = sItems;
+        if (o.Correspondence)
+        {
+            // 4. features of x and x~
+            originalFeatures = Features.Extract(images.to(Pipeline.Device));
+            generatedFeatures = Features.Extract(generated);
+            var fx = FeatureMaps.ToPixels(originalFeatures, h, w).index_select(0, imageIndex.to(originalFeatures.device));
+            var fg = FeatureMaps.ToPixels(generatedFeatures, h, w);
+            Lap("features");
+            // 7. the confusion area
+            area = G4SegStages.ConfusionAreaOf(sItems, o.Confusion).to(fg.device);
+            Lap("confusion");
+            // 5. d_j for the generated pixels in the area (Eq. 8)
+            int? window = o.CorrespondenceWindowAt512 is { } win ? Math.Max(1, (int)Math.Round(win * w / 512.0)) : null;
+            var match = o.Direction == CorrespondenceDirection.GeneratedToOriginal
+                ? G4SegStages.Correspond(fg, fx, area, window)
+                : G4SegStages.Correspond(fx, fg, area, window);
+            index = match.Index;
+            similarity = match.Similarity;
+            Lap("correspondence");
+            // 6. Eq. 9 inside the area
+            refinedItems = G4SegStages.Mix(sItems, index.to(sItems.device), area.to(sItems.device), o.B);
+            Lap("mix");
+        }
+
+        var refined = s.clone();
+        for (int n = 0; n < items.Count; n++) refined[items[n].Image, items[n].Class] = refinedItems[n];
+        var combined = G4SegStages.Combine(refined, isPresent.to(refined.device));
+        Lap("combine");
+        return new G4SegResult(refined.MoveToOuterDisposeScope(), Move(combined), items, timestep,
+            noisy.MoveToOuterDisposeScope(), x0.MoveToOuterDisposeScope(), generated.MoveToOuterDisposeScope(),
+            originalFeatures?.MoveToOuterDisposeScope(), generatedFeatures?.MoveToOuterDisposeScope(),
+            index?.MoveToOuterDisposeScope(), similarity?.MoveToOuterDisposeScope(), area?.MoveToOuterDisposeScope(), seconds);
+    }
+
+    static CombinedLabels Move(CombinedLabels c) => new(c.Probabilities.MoveToOuterDisposeScope(), c.Labels.MoveToOuterDisposeScope());
+
+    /// <summary>The text encoder's hidden state [1, L, D] of the class's prompt (cached per prompt).</summary>
+    Tensor PromptHidden(string className)
+    {
+        var prompt = Options.PromptFor(className);
+        if (!prompts.TryGetValue(prompt, out var hidden))
+        {
+            using var scope = NewDisposeScope();
+            hidden = Pipeline.EncodePrompt(new[] { prompt }).Hidden.DetachFromDisposeScope();
+            prompts[prompt] = hidden;
+        }
+        return hidden;
+    }
+
+    /// <summary>Disposes the cached prompt encodings and the feature extractor the refiner built.</summary>
+    public void Dispose()
+    {
+        foreach (var t in prompts.Values) t.Dispose();
+        prompts.Clear();
+        if (ownsFeatures && Features is IDisposable d) d.Dispose();
+    }
+}

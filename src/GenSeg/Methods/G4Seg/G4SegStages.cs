@@ -1,0 +1,204 @@
+using GenSeg.Common;
+using GenSeg.Diffusion;
+using GenSeg.Diffusion.Attention;
+using GenSeg.Diffusion.Models;
+using GenSeg.Diffusion.Schedulers;
+using GenSeg.Diffusion.Text;
+using GenSeg.Features;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GenSeg.Methods.G4Seg;
+
+/// <summary>Multi-class combination: background and class probabilities and the label map.</summary>
+/// <param name="Probabilities">[B, 1 + K, H, W]: background first, then each class; each pixel sums to 1.</param>
+/// <param name="Labels">[B, H, W] int64: 0 = background, k + 1 = class k.</param>
+public sealed record CombinedLabels(Tensor Probabilities, Tensor Labels) : IDisposable
+{
+    /// <summary>Disposes both tensors.</summary>
+    public void Dispose()
+    {
+        Probabilities.Dispose();
+        Labels.Dispose();
+    }
+}
+
+/// <summary>
+/// G4Seg's stages as separate calls (each can be run and inspected on its own in a notebook):
+/// <see cref="NoiseAt(DDIMScheduler, Tensor, long, IReadOnlyList{ulong})"/> (x_t), <see cref="Invert"/> (the inversion alternative), <see cref="BuildInjection"/> (EMI,
+/// Eq. 3-5), <see cref="PredictX0"/> (Eq. 2), <see cref="Decode"/>, <see cref="ExtractFeatures"/>,
+/// <see cref="Correspond"/> (Eq. 8), <see cref="ConfusionAreaOf"/> (Sec. 3.3), <see cref="Mix"/> (Eq. 9) and
+/// <see cref="Combine"/> (multi-class normalisation and argmax). <see cref="G4SegRefiner"/> chains them.
+/// </summary>
+public static class G4SegStages
+{
+    /// <summary>
+    /// x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps for latents [B, C, h, w], with one noise draw per item from its own
+    /// seed (so an item's noise does not depend on the batch it runs in). Returns x_t and the noise.
+    /// </summary>
+    public static (Tensor Noisy, Tensor Noise) NoiseAt(DDIMScheduler scheduler, Tensor latents, long timestep, IReadOnlyList<ulong> seeds)
+    {
+        Check.Rank(latents, nameof(latents), 4, "[B, C, h, w]");
+        if (seeds.Count != latents.shape[0]) throw new ArgumentException($"seeds: {seeds.Count} seeds for a batch of {latents.shape[0]} latents", nameof(seeds));
+        if (timestep < 0 || timestep >= scheduler.NumTrainTimesteps)
+            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"t_s must lie in [0, {scheduler.NumTrainTimesteps - 1}]");
+        using var scope = NewDisposeScope();
+        var shape = latents.shape[1..];
+        var noise = stack(seeds.Select(s =>
+        {
+            using var g = new Generator(s);
+            return randn(shape, dtype: ScalarType.Float32, generator: g);
+        }).ToArray()).to(latents.device).to_type(latents.dtype);
+        var noisy = scheduler.AddNoise(latents, noise, timestep);
+        return (noisy.MoveToOuterDisposeScope(), noise.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>x_t of one latent [1, C, h, w] (or a batch) with a single seed; see the list overload.</summary>
+    public static (Tensor Noisy, Tensor Noise) NoiseAt(DDIMScheduler scheduler, Tensor latents, long timestep, ulong seed) =>
+        NoiseAt(scheduler, latents, timestep, Enumerable.Range(0, (int)latents.shape[0]).Select(i => Pcg32.Derive(seed, (ulong)i)).ToArray());
+
+    /// <summary>
+    /// DDIM inversion of clean latents [B, C, h, w] under <paramref name="context"/> [B, L, D] up to the last timestep
+    /// &lt;= <paramref name="timestep"/> of a <paramref name="steps"/>-step schedule. Returns that latent and its timestep.
+    /// </summary>
+    public static (Tensor Noisy, long Timestep) Invert(StableDiffusionPipeline pipeline, Tensor latents, Tensor context, long timestep, int steps)
+    {
+        using var scope = NewDisposeScope();
+        var inv = pipeline.Scheduler.Invert((x, t) => pipeline.PredictModelOutput(x, t, context), latents, steps, timestep);
+        if (inv.Timesteps.Count == 0)
+            throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"inversion: a {steps}-step schedule reaches no timestep <= {timestep}");
+        var last = inv.Last.MoveToOuterDisposeScope();
+        foreach (var l in inv.Latents.Take(inv.Latents.Count - 1)) l.Dispose();
+        return (last, inv.Timesteps[^1]);
+    }
+
+    /// <summary>
+    /// Positions of <paramref name="className"/>'s tokens in <paramref name="prompt"/>. A class the model's vocabulary
+    /// does not know (its name falls apart into single characters, as an unknown word does with a byte-level BPE
+    /// vocabulary) or that the prompt does not contain is an error naming the class and the prompt.
+    /// </summary>
+    public static int[] ClassTokens(ClipTokenizer tokenizer, string prompt, string className)
+    {
+        ArgumentNullException.ThrowIfNull(className);
+        if (string.IsNullOrWhiteSpace(className)) throw new ArgumentException("class name: empty", nameof(className));
+        var positions = tokenizer.TokenPositions(prompt, className);
+        var ids = tokenizer.EncodePadded(prompt);
+        var pieces = positions.Select(p => tokenizer.Decode(new[] { (int)ids[p] }).Trim()).ToArray();
+        if (className.Trim().Length > 1 && pieces.All(p => p.Length <= 1))
+            throw new ArgumentException($"class '{className}': not in the model's vocabulary (it tokenises into single characters: {string.Join(" ", pieces)}); " +
+                                        "the text encoder has no word for it", nameof(className));
+        return positions;
+    }
+
+    /// <summary>
+    /// Explicit mask injection (Eq. 3-5) for the UNet's attention: from binary coarse masks <paramref name="masks"/>
+    /// [B, H, W] (any resolution; values &gt; 0.5 are foreground) and each item's class token positions, the cross map
+    /// (1 where the column is a class token and the row pixel is foreground) and the self map (1 where both pixels are
+    /// foreground), at each attention resolution, applied as a/sqrt(d) * A on the scaled logits (Additive) or as
+    /// DenseDiffusion's modulation. Returns null for <see cref="InjectionMode.None"/>. The maps are built now, in the
+    /// caller's dispose scope, which must stay open while the UNet runs.
+    /// </summary>
+    /// <param name="unet">The UNet (its attention sites give the resolutions and head sizes).</param>
+    /// <param name="masks">[B, H, W] binary coarse masks.</param>
+    /// <param name="tokenPositions">Per item, the class's token positions in its prompt.</param>
+    /// <param name="tokens">Prompt length (the text context's L).</param>
+    /// <param name="latentHeight">Latent height h.</param>
+    /// <param name="latentWidth">Latent width w.</param>
+    /// <param name="timestep">The UNet's timestep (for DenseDiffusion's time factor).</param>
+    /// <param name="options">The injection settings.</param>
+    public static AttentionControl? BuildInjection(UNet2DConditionModel unet, Tensor masks, IReadOnlyList<int[]> tokenPositions, long tokens,
+        long latentHeight, long latentWidth, long timestep, InjectionOptions options)
+    {
+        Check.Rank(masks, nameof(masks), 3, "[B, H, W]");
+        options.Validate();
+        if (options.Mode == InjectionMode.None) return null;
+        var sites = unet.AttentionSites(latentHeight, latentWidth).Where(options.Applies).ToList();
+        if (sites.Count == 0) return null;
+        var selfMaps = new Dictionary<(long, long), Tensor>();
+        var crossMaps = new Dictionary<(long, long), Tensor>();
+        var sizeRegs = new Dictionary<(long, long), Tensor>();
+        foreach (var s in sites)
+        {
+            var key = (s.Height, s.Width);
+            if (s.Kind == AttentionKind.Self && !selfMaps.ContainsKey(key)) selfMaps[key] = MaskInjection.SelfMap(masks, s.Height, s.Width);
+            if (s.Kind == AttentionKind.Cross && !crossMaps.ContainsKey(key)) crossMaps[key] = MaskInjection.CrossMap(masks, tokenPositions, tokens, s.Height, s.Width);
+            if (options.Mode == InjectionMode.DenseDiffusion && !sizeRegs.ContainsKey(key))
+                sizeRegs[key] = MaskInjection.SizeRegulariser(masks, s.Height, s.Width, options.DenseDiffusionSizeReg);
+        }
+        Tensor Map(AttentionSite s) => s.Kind == AttentionKind.Self ? selfMaps[(s.Height, s.Width)] : crossMaps[(s.Height, s.Width)];
+        if (options.Mode == InjectionMode.Additive)
+        {
+            var biases = new Dictionary<(AttentionKind, long, long, int), Tensor>();
+            foreach (var s in sites)
+            {
+                var key = (s.Kind, s.Height, s.Width, s.HeadDim);
+                if (!biases.ContainsKey(key)) biases[key] = MaskInjection.Scaled(Map(s), options.Weight, s.HeadDim); // Eq. 5
+            }
+            Tensor? Bias(AttentionSite s) => options.Applies(s) ? biases[(s.Kind, s.Height, s.Width, s.HeadDim)] : null;
+            return new AttentionControl { Sites = options.Applies, SelfBias = Bias, CrossBias = Bias };
+        }
+        double treg = options.DenseDiffusionTimeFactor ? MaskInjection.DenseDiffusionTimeFactor(timestep) : 1.0;
+        return new AttentionControl
+        {
+            Sites = options.Applies,
+            ModifyLogits = (s, logits) => MaskInjection.DenseDiffusionModulate(logits, Map(s), sizeRegs[(s.Height, s.Width)],
+                s.Kind == AttentionKind.Self ? options.DenseDiffusionSelfWeight : options.DenseDiffusionCrossWeight, treg),
+        };
+    }
+
+    /// <summary>
+    /// x0 predicted in one UNet pass from x_t at timestep <paramref name="timestep"/> (Eq. 2; epsilon or v-prediction as
+    /// the scheduler says), with the injection <paramref name="control"/>: [B, C, h, w] latents.
+    /// </summary>
+    public static Tensor PredictX0(StableDiffusionPipeline pipeline, Tensor noisy, long timestep, Tensor context, AttentionControl? control) =>
+        pipeline.PredictX0(noisy, timestep, context, control);
+
+    /// <summary>Decodes x0 latents to images [B, 3, H, W] in [-1, 1] (the generated image x~).</summary>
+    public static Tensor Decode(StableDiffusionPipeline pipeline, Tensor x0) => pipeline.Decode(x0);
+
+    /// <summary>
+    /// Per-pixel features of images [B, 3, H, W]: the extractor's maps upsampled bilinearly to H x W and L2-normalised
+    /// per pixel, [B, C, H, W].
+    /// </summary>
+    public static Tensor ExtractFeatures(IFeatureExtractor extractor, Tensor images)
+    {
+        Check.Shape(images, nameof(images), -1, 3, -1, -1);
+        using var scope = NewDisposeScope();
+        var f = extractor.Extract(images);
+        return FeatureMaps.ToPixels(f, images.shape[2], images.shape[3]).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Eq. 8: for each generated pixel j (in <paramref name="area"/> when given), d_j = argmax_i cos(E(x~)_j, E(x)_i) with
+    /// its similarity; <paramref name="window"/> (pixels) restricts the search to a square around j.
+    /// </summary>
+    public static CorrespondenceResult Correspond(Tensor generatedFeatures, Tensor originalFeatures, Tensor? area = null, int? window = null) =>
+        Correspondence.Match(generatedFeatures, originalFeatures, area, window);
+
+    /// <summary>The confusion area [B, H, W] (bool) of foreground probabilities S [B, H, W] (Sec. 3.3).</summary>
+    public static Tensor ConfusionAreaOf(Tensor probabilities, ConfusionAreaOptions options) => ConfusionArea.Of(probabilities, options);
+
+    /// <summary>Eq. 9 inside the confusion area: S*[j] = b S[j] + (1 - b) S[d_j].</summary>
+    public static Tensor Mix(Tensor probabilities, Tensor index, Tensor area, double b) => Mixing.Mix(probabilities, index, area, b);
+
+    /// <summary>
+    /// Multi-class combination: each class's map S_k [B, K, H, W] is its foreground probability against all others as
+    /// background; the background score is 1 - max_k S_k, the scores [background, S_1..S_K] are normalised to sum to
+    /// one per pixel, and the label is their argmax (so a pixel takes the most probable class when that class has
+    /// S_k &gt; 0.5). Classes not present (<paramref name="present"/> [B, K] false) score 0.
+    /// </summary>
+    public static CombinedLabels Combine(Tensor probabilities, Tensor? present = null)
+    {
+        Check.Rank(probabilities, nameof(probabilities), 4, "[B, K, H, W]");
+        long b = probabilities.shape[0], k = probabilities.shape[1];
+        if (present is not null) Check.Shape(present, nameof(present), b, k);
+        using var scope = NewDisposeScope();
+        var s = probabilities.to_type(ScalarType.Float32).clamp(0, 1);
+        if (present is not null) s = s * present.to_type(ScalarType.Float32).view(b, k, 1, 1);
+        var background = k == 0 ? ones(b, 1, s.shape[2], s.shape[3], device: s.device) : 1 - s.amax(new long[] { 1 }, keepdim: true);
+        var scores = cat(new[] { background, s }, 1);
+        var probs = scores / scores.sum(1, keepdim: true).clamp_min(1e-12);
+        var labels = scores.argmax(1);
+        return new CombinedLabels(probs.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
+    }
+}

@@ -1,0 +1,72 @@
+using System.CommandLine;
+using System.Text.Json;
+using GenSeg.Cli;
+using GenSeg.Tests.Support;
+
+namespace GenSeg.Tests.Cli;
+
+public sealed class EvalCommandTests : IClassFixture<TinyPipeline>, IDisposable
+{
+    readonly TinyPipeline tiny;
+    readonly string dir = Directory.CreateTempSubdirectory("genseg-eval-").FullName;
+
+    public EvalCommandTests(TinyPipeline tiny) => this.tiny = tiny;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    static int Run(params string[] args)
+    {
+        var root = new RootCommand("test");
+        root.Options.Add(CliCommon.Device);
+        foreach (var c in CliCommands.All()) root.Subcommands.Add(c);
+        return CliCommon.Run(root, args);
+    }
+
+    [Fact]
+    public void G4SegWritesTheGainItsIntervalAndStrataAsJson()
+    {
+        var json = Path.Combine(dir, "g4seg.json");
+        Assert.Equal(0, Run("eval", "g4seg", "--model", tiny.Folder, "--split", "val", "--count", "2", "--json", json,
+            "--sweep", "b=0.5,1", "--compare", "crf"));
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        foreach (var key in new[] { "miou_before", "miou_after", "gain" }) Assert.Equal(JsonValueKind.Number, root.GetProperty(key).ValueKind);
+        var ci = root.GetProperty("gain_ci95");
+        Assert.Equal(2, ci.GetArrayLength());
+        Assert.True(ci[0].GetDouble() <= root.GetProperty("gain").GetDouble() + 1e-9 && root.GetProperty("gain").GetDouble() <= ci[1].GetDouble() + 1e-9);
+        Assert.Equal(new[] { "<40", "40-80", "80-100" }, root.GetProperty("strata").EnumerateArray().Select(s => s.GetProperty("stratum").GetString()));
+        Assert.Equal(9, root.GetProperty("per_class").EnumerateObject().Count());
+        var sweep = root.GetProperty("sweep").EnumerateArray().ToArray();
+        Assert.Equal(new[] { "b=0.5", "b=1" }, sweep.Select(s => s.GetProperty("setting").GetString()));
+        Assert.Equal(0.0, sweep[1].GetProperty("gain").GetDouble()); // b = 1 changes nothing
+        Assert.Equal(4, root.GetProperty("comparison").GetArrayLength());
+        Assert.Equal(2, root.GetProperty("scenes").GetInt32());
+    }
+
+    [Fact]
+    public void AttentionWritesItsMiouAndTheCoarseSourceFeedsG4Seg()
+    {
+        var json = Path.Combine(dir, "attention.json");
+        Assert.Equal(0, Run("eval", "attention", "--model", tiny.Folder, "--count", "2", "--json", json, "--background", "constant"));
+        using (var doc = JsonDocument.Parse(File.ReadAllText(json)))
+        {
+            var miou = doc.RootElement.GetProperty("miou").GetDouble();
+            Assert.InRange(miou, 0, 100);
+            Assert.Equal(2, doc.RootElement.GetProperty("miou_ci95").GetArrayLength());
+        }
+        var g4 = Path.Combine(dir, "g4seg-attention.json");
+        Assert.Equal(0, Run("eval", "g4seg", "--model", tiny.Folder, "--count", "2", "--coarse", "attention", "--attention-background", "constant", "--json", g4));
+        using var g = JsonDocument.Parse(File.ReadAllText(g4));
+        Assert.Equal("attention", g.RootElement.GetProperty("source").GetString());
+    }
+
+    [Fact]
+    public void BadArgumentsAreOneLineErrors()
+    {
+        Assert.Equal(2, Run("eval", "g4seg", "--model", Path.Combine(dir, "missing"), "--count", "2"));
+        Assert.Equal(2, Run("eval", "g4seg", "--model", tiny.Folder, "--count", "2", "--b", "2"));
+        Assert.Equal(2, Run("eval", "g4seg", "--model", tiny.Folder, "--count", "2", "--sweep", "nonsense=1"));
+        Assert.Equal(2, Run("eval", "g4seg", "--model", tiny.Folder, "--count", "2", "--coarse", "magic"));
+        Assert.Equal(2, Run("eval", "attention", "--model", tiny.Folder, "--split", "train", "--first-seed", "5", "--count", "2"));
+    }
+}

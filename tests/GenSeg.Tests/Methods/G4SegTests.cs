@@ -1,0 +1,219 @@
+using GenSeg.Diffusion;
+using GenSeg.Diffusion.Schedulers;
+using GenSeg.Features;
+using GenSeg.Methods.G4Seg;
+using GenSeg.Tests.Support;
+using GenSeg.ToyWorld.Training;
+using static TorchSharp.torch;
+
+namespace GenSeg.Tests.Methods;
+
+public sealed class G4SegTests : IClassFixture<TinyPipeline>
+{
+    static readonly string[] Names = { "circle", "square", "star" };
+    readonly TinyPipeline tiny;
+
+    public G4SegTests(TinyPipeline tiny) => this.tiny = tiny;
+
+    /// <summary>Two 64 px images; class maps: a soft disc of class 0 in image 0, a soft square of class 2 in image 1, the rest empty.</summary>
+    static (Tensor Images, Tensor Probabilities) Inputs()
+    {
+        var g = new Generator(3);
+        var images = rand(2, 3, 64, 64, generator: g) * 2 - 1;
+        var ys = arange(64, dtype: ScalarType.Float32).view(64, 1);
+        var xs = arange(64, dtype: ScalarType.Float32).view(1, 64);
+        var disc = sigmoid((12 - ((xs - 30).square() + (ys - 34).square()).sqrt()) / 2);
+        var square = sigmoid((10 - maximum((xs - 40).abs(), (ys - 24).abs())) / 2);
+        var p = zeros(2, 3, 64, 64);
+        p[0, 0] = disc;
+        p[1, 2] = square;
+        return (images, p);
+    }
+
+    [Fact]
+    public void NoiseAtFollowsTheForwardProcessAndEachItemsNoiseDependsOnlyOnItsSeed()
+    {
+        var scheduler = new DDIMScheduler(ToyModelConfigs.Scheduler);
+        var latents = randn(3, 4, 8, 8, generator: new Generator(1));
+        var (noisy, noise) = G4SegStages.NoiseAt(scheduler, latents, 400, new ulong[] { 5, 6, 7 });
+        float abar = scheduler.AlphasCumprod[400];
+        var expected = latents * MathF.Sqrt(abar) + noise * MathF.Sqrt(1 - abar);
+        Assert.True(allclose(noisy, expected, rtol: 1e-5, atol: 1e-5));
+        var (alone, _) = G4SegStages.NoiseAt(scheduler, latents[1..2], 400, new ulong[] { 6 });
+        Assert.True(allclose(alone, noisy[1..2]));
+        Assert.False(allclose(noisy[0], noisy[1]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => G4SegStages.NoiseAt(scheduler, latents, 1000, new ulong[] { 1, 2, 3 }));
+        Assert.Throws<ArgumentException>(() => G4SegStages.NoiseAt(scheduler, latents, 400, new ulong[] { 1 }));
+    }
+
+    [Fact]
+    public void InjectionChangesTheX0PredictionAndAnEmptyMaskChangesNothing()
+    {
+        using var pipe = tiny.Load();
+        var latents = randn(2, 4, 16, 16, generator: new Generator(2));
+        var prompts = new[] { "a photo of a circle", "a photo of a star" };
+        var context = pipe.EncodePrompt(prompts).Hidden;
+        var tokens = prompts.Select((p, i) => G4SegStages.ClassTokens(pipe.Tokenizer, p, Names[i * 2])).ToArray();
+        Assert.Equal(new[] { 5 }, tokens[0]); // <start> a photo of a circle
+        var mask = zeros(2, 64, 64);
+        mask[.., 16..40, 20..48] = 1;
+        var plain = G4SegStages.PredictX0(pipe, latents, 400, context, null);
+        foreach (var mode in new[] { InjectionMode.Additive, InjectionMode.DenseDiffusion })
+        {
+            var options = new InjectionOptions { Mode = mode, Weight = 30, DenseDiffusionTimeFactor = false };
+            var control = G4SegStages.BuildInjection(pipe.Unet, mask, tokens, context.shape[1], 16, 16, 400, options);
+            Assert.NotNull(control);
+            var injected = G4SegStages.PredictX0(pipe, latents, 400, context, control);
+            Assert.Equal(plain.shape, injected.shape);
+            Assert.True((injected - plain).abs().max().item<float>() > 1e-4, $"{mode} left x0 unchanged");
+        }
+        var empty = G4SegStages.BuildInjection(pipe.Unet, zeros(2, 64, 64), tokens, context.shape[1], 16, 16, 400, new InjectionOptions { Weight = 30 });
+        Assert.True(allclose(G4SegStages.PredictX0(pipe, latents, 400, context, empty), plain, rtol: 1e-4, atol: 1e-5));
+        Assert.Null(G4SegStages.BuildInjection(pipe.Unet, mask, tokens, context.shape[1], 16, 16, 400, new InjectionOptions { Mode = InjectionMode.None }));
+        // only the chosen kinds and levels are injected
+        var crossOnly = new InjectionOptions { Self = false, Levels = new[] { 1 } };
+        var site = pipe.Unet.AttentionSites(16, 16);
+        Assert.All(site, s => Assert.Equal(s.Kind == GenSeg.Diffusion.Attention.AttentionKind.Cross && s.Level == 1, crossOnly.Applies(s)));
+    }
+
+    [Fact]
+    public void CombineTakesTheMostProbableClassAboveOneHalfAndIgnoresAbsentClasses()
+    {
+        var p = zeros(1, 3, 2, 3);
+        p[0, 0, 0, 0] = 0.9f; p[0, 1, 0, 0] = 0.6f;  // class 0 wins
+        p[0, 1, 0, 1] = 0.7f; p[0, 2, 0, 1] = 0.8f;  // class 2 would win but is absent -> class 1
+        p[0, 0, 0, 2] = 0.4f;                          // below one half -> background
+        p[0, 2, 1, 0] = 0.55f;                         // absent -> background
+        var present = tensor(new[] { true, true, false }).view(1, 3);
+        using var c = G4SegStages.Combine(p, present);
+        Assert.Equal(new long[] { 1, 2, 0, 0, 0, 0 }, c.Labels.flatten().data<long>().ToArray());
+        Assert.True(allclose(c.Probabilities.sum(1), ones(1, 2, 3)));
+        Assert.Equal(0f, c.Probabilities[0, 3].sum().item<float>()); // the absent class has no mass
+    }
+
+    [Fact]
+    public void RefineReturnsEveryIntermediateAndMixesOnlyInsideTheConfusionArea()
+    {
+        using var pipe = tiny.Load();
+        var (images, p) = Inputs();
+        foreach (var direction in new[] { CorrespondenceDirection.GeneratedToOriginal, CorrespondenceDirection.OriginalToGenerated })
+        {
+            var options = new G4SegOptions { Direction = direction, B = 0.5 };
+            using var refiner = new G4SegRefiner(pipe, options);
+            using var r = refiner.Refine(images, p, Names);
+            Assert.Equal(new[] { new G4SegItem(0, 0), new G4SegItem(1, 2) }, r.Items);
+            Assert.Equal(new long[] { 2, 4, 16, 16 }, r.Noisy!.shape);
+            Assert.Equal(new long[] { 2, 4, 16, 16 }, r.X0!.shape);
+            Assert.Equal(new long[] { 2, 3, 64, 64 }, r.Generated!.shape);
+            Assert.Equal(new long[] { 2, 4096 }, r.Index!.shape);
+            Assert.Equal(new long[] { 2, 4096 }, r.Similarity!.shape);
+            Assert.Equal(new long[] { 2, 64, 64 }, r.Confusion!.shape);
+            Assert.Equal(5, r.OriginalFeatures!.shape[1]); // colour + position
+            Assert.Equal(p.shape, r.Refined.shape);
+            Assert.Equal(new long[] { 2, 64, 64 }, r.Labels.shape);
+            Assert.Equal(400, r.Timestep);
+            Assert.Contains("unet", r.Seconds.Keys);
+
+            for (int n = 0; n < 2; n++)
+            {
+                var (img, cls) = (r.Items[n].Image, r.Items[n].Class);
+                var s = p[img, cls].flatten();
+                var area = r.Confusion[n].flatten();
+                Assert.True(area.any().item<bool>());
+                var expected = where(area, s * 0.5f + s.gather(0, r.Index[n]) * 0.5f, s); // Eq. 9
+                Assert.True(allclose(r.Refined[img, cls].flatten(), expected, atol: 1e-6));
+                Assert.True(isnan(r.Similarity[n]).logical_xor(area).all().item<bool>()); // similarity only inside the area
+            }
+            // classes not refined keep their maps exactly
+            Assert.True(r.Refined[0, 1].eq(p[0, 1]).all().item<bool>());
+            Assert.True(r.Refined[1, 0].eq(p[1, 0]).all().item<bool>());
+        }
+    }
+
+    [Fact]
+    public void BOfOneAndAnEmptyConfusionAreaAreNoOps()
+    {
+        using var pipe = tiny.Load();
+        var (images, p) = Inputs();
+        using (var refiner = new G4SegRefiner(pipe, new G4SegOptions { B = 1 }))
+        using (var r = refiner.Refine(images, p, Names))
+        {
+            Assert.True(r.Confusion!.any().item<bool>());
+            Assert.True(r.Refined.eq(p).all().item<bool>());
+        }
+        // a binary map has no probability in [0.2, 0.6] of its maximum: the area is empty
+        var binary = (p > 0.5f).to_type(ScalarType.Float32);
+        using (var refiner = new G4SegRefiner(pipe, new G4SegOptions { B = 0 }))
+        using (var r = refiner.Refine(images, binary, Names))
+        {
+            Assert.False(r.Confusion!.any().item<bool>());
+            Assert.True(r.Refined.eq(binary).all().item<bool>());
+        }
+    }
+
+    [Fact]
+    public void EmptyAndFullMasksAreDefinedNoOps()
+    {
+        using var pipe = tiny.Load();
+        var (images, _) = Inputs();
+        using var refiner = new G4SegRefiner(pipe, new G4SegOptions { B = 0 });
+        using (var r = refiner.Refine(images, zeros(2, 3, 64, 64), Names))
+        {
+            Assert.Empty(r.Items);
+            Assert.Null(r.Generated);
+            Assert.True(r.Labels.eq(0).all().item<bool>());
+        }
+        using (var r = refiner.Refine(images, ones(2, 3, 64, 64), Names))
+        {
+            Assert.Equal(6, r.Items.Count);
+            Assert.False(r.Confusion!.any().item<bool>());
+            Assert.True(r.Refined.eq(1).all().item<bool>());
+            Assert.True(r.Labels.eq(1).all().item<bool>()); // all classes tie: the first wins
+        }
+    }
+
+    [Fact]
+    public void BadInputsAreClearErrors()
+    {
+        using var pipe = tiny.Load();
+        var (images, p) = Inputs();
+        using var refiner = new G4SegRefiner(pipe);
+        var unknown = Assert.Throws<ArgumentException>(() => refiner.Refine(images, p, new[] { "circle", "zebra", "star" }));
+        Assert.Contains("zebra", unknown.Message);
+        Assert.Contains("vocabulary", unknown.Message);
+        var size = Assert.Throws<ArgumentException>(() => refiner.Refine(images, p[.., .., ..32, ..32], Names));
+        Assert.Contains("spatial size", size.Message);
+        var nan = p.clone();
+        nan[0, 0, 3, 3] = float.NaN;
+        Assert.Contains("NaN", Assert.Throws<ArgumentException>(() => refiner.Refine(images, nan, Names)).Message);
+        Assert.Contains("[0, 1]", Assert.Throws<ArgumentException>(() => refiner.Refine(images, p * 2, Names)).Message);
+        Assert.Contains("classNames", Assert.Throws<ArgumentException>(() => refiner.Refine(images, p, Names[..2])).Message);
+        Assert.Contains("factor", Assert.Throws<ArgumentException>(() => refiner.Refine(images[.., .., ..62, ..62], p[.., .., ..62, ..62], Names)).Message);
+        Assert.Throws<ArgumentException>(() => new G4SegRefiner(pipe, new G4SegOptions { PromptTemplate = "a photo" }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new G4SegRefiner(pipe, new G4SegOptions { B = 1.5 }));
+    }
+
+    [Fact]
+    public void ASingleImageAndInversionRunThroughRefine()
+    {
+        using var pipe = tiny.Load();
+        var (images, p) = Inputs();
+        using var refiner = new G4SegRefiner(pipe, new G4SegOptions { Inversion = true, InversionSteps = 10 });
+        using var r = refiner.Refine(images[0], p[0], Names);
+        Assert.Equal(new[] { new G4SegItem(0, 0) }, r.Items);
+        Assert.Equal(301, r.Timestep); // the last of 1, 101, ..., 901 not above t_s = 400
+        Assert.Equal(new long[] { 1, 3, 64, 64 }, r.Refined.shape);
+    }
+
+    [Fact]
+    public void DiffusionFeaturesServeTheCorrespondence()
+    {
+        using var pipe = tiny.Load();
+        var (images, p) = Inputs();
+        using var refiner = new G4SegRefiner(pipe, new G4SegOptions { Features = new FeatureOptions { Kind = FeatureKind.Diffusion, Samples = 2 } });
+        Assert.IsType<DiffusionFeatures>(refiner.Features);
+        using var r = refiner.Refine(images, p, Names);
+        Assert.Equal(new long[] { 2, 32, 16, 16 }, r.OriginalFeatures!.shape); // up_blocks[1] of the tiny UNet
+        Assert.Equal(new long[] { 2, 32, 16, 16 }, r.GeneratedFeatures!.shape);
+    }
+}
