@@ -13,6 +13,7 @@ public static class CliCommands
         yield return Commands.DemoCommand.Create();
         yield return Commands.TrainToyCommand.Create();
         yield return Commands.BenchCommand.Create();
+        yield return Commands.EvalPaintSegCommand.Placeholder(); // until the shared `eval` command holds paintseg and crf
         yield return Commands.ToyWorldCommand.Create();
     }
 }

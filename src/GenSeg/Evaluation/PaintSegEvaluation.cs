@@ -21,51 +21,32 @@ namespace GenSeg.Evaluation;
 public sealed record PaintSegObjectResult(int SceneSeed, int ObjectIndex, string ClassName, double IouBefore, double IouAfter,
     IReadOnlyList<double> StepIous, double Seconds, IReadOnlyList<string?> Notes);
 
-/// <summary>Mean IoUs of one class.</summary>
-/// <param name="Count">Objects of the class.</param>
-/// <param name="IouBefore">Mean initial IoU.</param>
-/// <param name="IouAfter">Mean result IoU.</param>
-public sealed record PaintSegClassResult(int Count, double IouBefore, double IouAfter);
-
 /// <summary>
-/// A PaintSeg evaluation (IoUs as fractions in [0, 1]): mean IoU of the initial masks and of the results with bootstrap
-/// 95% intervals, the paired gain, per class, and the mean IoU after each step.
+/// A PaintSeg evaluation (IoUs as fractions in [0, 1]): the initial masks' and the results' IoUs with bootstrap 95%
+/// intervals, the paired gain and per-class means (<see cref="Summary"/>), and the mean IoU after each step.
 /// </summary>
 public sealed record PaintSegEvalResult(PaintSegEvalSettings Settings, string Painter, string Features, IReadOnlyList<PaintSegObjectResult> Objects,
-    ConfidenceInterval IouBefore, ConfidenceInterval IouAfter, ConfidenceInterval Gain, IReadOnlyDictionary<string, PaintSegClassResult> PerClass,
-    IReadOnlyList<double> PerStep)
+    RefinementSummary Summary, IReadOnlyList<double> PerStep)
 {
     /// <summary>Mean wall-clock seconds per object.</summary>
     public double SecondsPerObject => Objects.Average(o => o.Seconds);
 
     /// <summary>
-    /// The result as JSON: <c>iou_before</c>, <c>iou_after</c>, <c>gain</c>, <c>gain_ci95</c> ([lower, upper]),
-    /// <c>iou_before_ci95</c>, <c>iou_after_ci95</c>, <c>per_step</c>, <c>per_class</c>, <c>count</c>, <c>prompt</c>,
+    /// The result as JSON: the summary's keys (<c>iou_before</c>, <c>iou_after</c>, <c>gain</c>, <c>gain_ci95</c>,
+    /// <c>iou_before_ci95</c>, <c>iou_after_ci95</c>, <c>per_class</c>, <c>count</c>), <c>per_step</c>, <c>prompt</c>,
     /// <c>split</c>, <c>painter</c>, <c>features</c>, <c>seconds_per_object</c>, <c>settings</c> and <c>objects</c>.
     /// </summary>
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
     {
-        ["iou_before"] = IouBefore.Estimate,
-        ["iou_after"] = IouAfter.Estimate,
-        ["gain"] = Gain.Estimate,
-        ["gain_ci95"] = new JsonArray(Gain.Lower, Gain.Upper),
-        ["iou_before_ci95"] = new JsonArray(IouBefore.Lower, IouBefore.Upper),
-        ["iou_after_ci95"] = new JsonArray(IouAfter.Lower, IouAfter.Upper),
-        ["per_step"] = new JsonArray(PerStep.Select(v => (JsonNode)v).ToArray()),
-        ["per_class"] = new JsonObject(PerClass.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)new JsonObject
-        {
-            ["count"] = kv.Value.Count,
-            ["iou_before"] = kv.Value.IouBefore,
-            ["iou_after"] = kv.Value.IouAfter,
-        }))),
-        ["count"] = Objects.Count,
-        ["prompt"] = Settings.Prompt.ToString().ToLowerInvariant(),
-        ["split"] = Settings.Split.ToString().ToLowerInvariant(),
-        ["painter"] = Painter,
-        ["features"] = Features,
-        ["seconds_per_object"] = SecondsPerObject,
-        ["settings"] = new JsonObject(PaintSegSettings.Values(Settings).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
-        ["objects"] = new JsonArray(Objects.Select(o => (JsonNode)new JsonObject
+        var json = Summary.ToJson();
+        json["per_step"] = new JsonArray(PerStep.Select(v => (JsonNode)v).ToArray());
+        json["prompt"] = Settings.Prompt.ToString().ToLowerInvariant();
+        json["split"] = Settings.Split.ToString().ToLowerInvariant();
+        json["painter"] = Painter;
+        json["features"] = Features;
+        json["seconds_per_object"] = SecondsPerObject;
+        json["settings"] = new JsonObject(PaintSegSettings.Values(Settings).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+        json["objects"] = new JsonArray(Objects.Select(o => (JsonNode)new JsonObject
         {
             ["seed"] = o.SceneSeed,
             ["object"] = o.ObjectIndex,
@@ -75,8 +56,9 @@ public sealed record PaintSegEvalResult(PaintSegEvalSettings Settings, string Pa
             ["per_step"] = new JsonArray(o.StepIous.Select(v => (JsonNode)v).ToArray()),
             ["seconds"] = o.Seconds,
             ["notes"] = new JsonArray(o.Notes.Select(n => (JsonNode?)n).ToArray()),
-        }).ToArray()),
-    };
+        }).ToArray());
+        return json;
+    }
 }
 
 /// <summary>One run of a sweep: the value and its result.</summary>
@@ -164,16 +146,11 @@ public static class PaintSegEvaluation
     /// <summary>Means, bootstrap intervals (paired for the gain), per class and per step, from per-object results.</summary>
     public static PaintSegEvalResult Summarise(PaintSegEvalSettings settings, string painter, string features, IReadOnlyList<PaintSegObjectResult> objects)
     {
-        if (objects.Count == 0) throw new ArgumentException("objects: expected at least one evaluated object", nameof(objects));
-        var before = objects.Select(o => o.IouBefore).ToArray();
-        var after = objects.Select(o => o.IouAfter).ToArray();
-        var perClass = objects.GroupBy(o => o.ClassName).OrderBy(g => g.Key, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => new PaintSegClassResult(g.Count(), g.Average(o => o.IouBefore), g.Average(o => o.IouAfter)));
+        ArgumentNullException.ThrowIfNull(objects);
+        var summary = RefinementSummary.From(objects.Select(o => new ObjectScore(o.SceneSeed, o.ObjectIndex, o.ClassName, o.IouBefore, o.IouAfter)).ToArray(), settings.Resamples);
         int steps = objects.Max(o => o.StepIous.Count);
         var perStep = Enumerable.Range(0, steps).Select(t => objects.Where(o => o.StepIous.Count > t).Average(o => o.StepIous[t])).ToArray();
-        return new PaintSegEvalResult(settings, painter, features, objects,
-            Bootstrap.MeanCi(before, 1, settings.Resamples), Bootstrap.MeanCi(after, 2, settings.Resamples),
-            Bootstrap.PairedDifferenceCi(after, before, 3, settings.Resamples), perClass, perStep);
+        return new PaintSegEvalResult(settings, painter, features, objects, summary, perStep);
     }
 
     /// <summary>Runs the evaluation once per value of the setting <paramref name="key"/>.</summary>

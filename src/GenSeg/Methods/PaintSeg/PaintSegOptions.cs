@@ -147,10 +147,14 @@ public sealed record PaintSegOptions
     public static int Scaled(double pixelsAt512, int side) => Math.Max(1, (int)Math.Round(pixelsAt512 * side / ReferenceSide));
 
     /// <summary>The CRF parameters scaled to an image side (spatial standard deviations times side / 512).</summary>
-    public DenseCrfOptions CrfAt(int side)
+    public DenseCrfOptions CrfAt(int side) => ScaleCrf(Crf, side);
+
+    /// <summary>CRF parameters given at 512 px scaled to an image side (spatial standard deviations times side / 512).</summary>
+    public static DenseCrfOptions ScaleCrf(DenseCrfOptions crf, int side)
     {
+        ArgumentNullException.ThrowIfNull(crf);
         double s = (double)side / ReferenceSide;
-        return Crf with { GaussianSxy = (float)(Crf.GaussianSxy * s), BilateralSxy = (float)(Crf.BilateralSxy * s) };
+        return crf with { GaussianSxy = (float)(crf.GaussianSxy * s), BilateralSxy = (float)(crf.BilateralSxy * s) };
     }
 
     /// <summary>The kind of step <paramref name="step"/> (0-based) under <see cref="Schedule"/>.</summary>
