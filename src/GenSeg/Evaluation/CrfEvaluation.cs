@@ -7,32 +7,14 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Evaluation;
 
-/// <summary>What a DenseCRF refinement evaluation runs on.</summary>
-public sealed record CrfEvalSettings
+/// <summary>What a DenseCRF refinement evaluation runs on: ToyWorld objects' coarse masks at a severity.</summary>
+public sealed record CrfEvalSettings : ToyEvalSettings
 {
-    /// <summary>The ToyWorld split.</summary>
-    public Split Split { get; init; } = Split.Test;
-
-    /// <summary>Number of objects.</summary>
-    public int Count { get; init; } = 300;
-
-    /// <summary>First scene seed (absolute; the split's first when null).</summary>
-    public int? FirstSeed { get; init; }
-
-    /// <summary>Coarse-mask severity.</summary>
-    public Severity Severity { get; init; } = Severity.Medium;
-
     /// <summary>The CRF's parameters (pixels at <see cref="PaintSegOptions.ReferenceSide"/> when <see cref="ScaleToImage"/>).</summary>
     public DenseCrfOptions Crf { get; init; } = DenseCrfOptions.PaintSeg;
 
     /// <summary>Scale the spatial standard deviations from 512 px to the image side.</summary>
     public bool ScaleToImage { get; init; } = true;
-
-    /// <summary>How scenes are drawn (the benchmark's defaults when null).</summary>
-    public ToyWorldOptions? Scene { get; init; }
-
-    /// <summary>Resamples of the bootstrap intervals.</summary>
-    public int Resamples { get; init; } = Bootstrap.DefaultResamples;
 }
 
 /// <summary>A DenseCRF refinement evaluation: the summary and the CRF parameters actually used.</summary>

@@ -4,8 +4,8 @@ using GenSeg.ToyWorld;
 
 namespace GenSeg.Evaluation;
 
-/// <summary>What a PaintSeg evaluation runs on: which objects, which prompts, which settings.</summary>
-public sealed record PaintSegEvalSettings
+/// <summary>Which ToyWorld objects an evaluation runs on, and how its intervals are computed.</summary>
+public abstract record ToyEvalSettings
 {
     /// <summary>The ToyWorld split (tune on val, report on test).</summary>
     public Split Split { get; init; } = Split.Test;
@@ -16,26 +16,30 @@ public sealed record PaintSegEvalSettings
     /// <summary>First scene seed (absolute; the split's first when null).</summary>
     public int? FirstSeed { get; init; }
 
+    /// <summary>How scenes are drawn (the benchmark's defaults when null).</summary>
+    public ToyWorldOptions? Scene { get; init; }
+
+    /// <summary>Coarse-mask severity (for mask prompts and coarse masks).</summary>
+    public Severity Severity { get; init; } = Severity.Medium;
+
+    /// <summary>Resamples of the bootstrap intervals.</summary>
+    public int Resamples { get; init; } = Bootstrap.DefaultResamples;
+}
+
+/// <summary>What a PaintSeg evaluation runs on: which objects, which prompts, which settings.</summary>
+public sealed record PaintSegEvalSettings : ToyEvalSettings
+{
     /// <summary>The prompt type.</summary>
     public PromptKind Prompt { get; init; } = PromptKind.Box;
 
     /// <summary>Prompt noise for box, point and scribble prompts, as a fraction of half the box diagonal (Table 5).</summary>
     public double PromptNoise { get; init; }
 
-    /// <summary>Coarse-mask severity for mask prompts.</summary>
-    public Severity Severity { get; init; } = Severity.Medium;
-
     /// <summary>Where point prompts are placed.</summary>
     public PointMode PointMode { get; init; } = PointMode.Centroid;
 
     /// <summary>The method's settings.</summary>
     public PaintSegOptions Options { get; init; } = new();
-
-    /// <summary>How scenes are drawn (the benchmark's defaults when null).</summary>
-    public ToyWorldOptions? Scene { get; init; }
-
-    /// <summary>Resamples of the bootstrap intervals.</summary>
-    public int Resamples { get; init; } = Bootstrap.DefaultResamples;
 }
 
 /// <summary>One named setting of a PaintSeg evaluation: a CLI option (<c>--key</c>) and a sweep key.</summary>

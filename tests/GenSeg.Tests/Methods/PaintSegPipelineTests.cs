@@ -1,6 +1,4 @@
-using System.CommandLine;
 using System.Text.Json.Nodes;
-using GenSeg.Cli;
 using GenSeg.Diffusion;
 using GenSeg.Evaluation;
 using GenSeg.Features;
@@ -74,13 +72,7 @@ public class PaintSegPipelineTests(TinyPipelineFixture tiny) : IClassFixture<Tin
         Assert.Equal("mask", json["prompt"]!.GetValue<string>());
     }
 
-    static int Run(params string[] args)
-    {
-        var root = new RootCommand("test");
-        root.Options.Add(CliCommon.Device);
-        foreach (var c in CliCommands.All()) root.Subcommands.Add(c);
-        return CliCommon.Run(root, args);
-    }
+    static int Run(params string[] args) => GenSeg.Tests.Support.CliRun.Run(args);
 
     [Fact]
     public void EvalCommandsWriteJsonAndRejectBadArguments()

@@ -327,6 +327,20 @@ public class PaintSegSegmenterTests
     }
 
     [Fact]
+    public void SegmentFreesEverythingItMakes()
+    {
+        var scene = SceneGenerator.Generate(100_003);
+        using var image = scene.ImageTensor();
+        var painter = new ToyWorldOraclePainter(scene, 0);
+        var seg = new PaintSegSegmenter(painter, new ColourPositionFeatures(1, 0), new PaintSegOptions { Steps = 2, Paints = 2 });
+        var prompt = Prompts.Point(scene.Objects[0], 64);
+        GenSeg.Tests.Support.Memory.AssertNoTensorGrowth(() =>
+        {
+            using var r = seg.Segment(image, prompt);
+        }, 5);
+    }
+
+    [Fact]
     public void WithTheOraclePainterBoxPromptsImprove()
     {
         var settings = new PaintSegEvalSettings { Split = Split.Val, Count = 8, Prompt = PromptKind.Box, Resamples = 200 };
