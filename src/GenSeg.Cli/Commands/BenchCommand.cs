@@ -3,8 +3,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using GenSeg.Common;
+using GenSeg.Diffusion;
 using GenSeg.Diffusion.Bench;
 using GenSeg.Methods.Crf;
+using GenSeg.Methods.PaintSeg;
 using GenSeg.Runtime;
 using GenSeg.ToyWorld;
 using Spectre.Console;
@@ -63,6 +65,28 @@ public static class BenchCommand
                 new Figure("21 labels", ms21, "ms", "< 500 ms", ms21 < 500),
                 new Figure("2 labels", ms2, "ms", null, null),
             };
+        }),
+        new("paintseg", "PaintSeg seconds per object: T = 5, N = 5, 20 painting iterations, box prompts, 64 px", ctx =>
+        {
+            // painting speed does not depend on the weights: without a trained inpainting model, time random ones
+            string? temp = null;
+            string folder = ctx.ModelFolder;
+            bool trained = File.Exists(Path.Combine(folder, StableDiffusionPipeline.InpaintFolder, "config.json"));
+            if (!trained)
+            {
+                temp = Directory.CreateTempSubdirectory("genseg-bench-paintseg").FullName;
+                folder = PaintSegBenchmark.WriteRandomEmbedded(temp);
+            }
+            try
+            {
+                using var pipeline = StableDiffusionPipeline.Load(folder, ctx.Device);
+                var r = PaintSegBenchmark.Run(pipeline);
+                return new[] { new Figure(trained ? "per object" : "per object (random weights)", r.SecondsPerObject, "s", "< 5 s", r.SecondsPerObject < 5) };
+            }
+            finally
+            {
+                if (temp is not null) Directory.Delete(temp, recursive: true);
+            }
         }),
     };
 
