@@ -4,7 +4,10 @@ using System.Globalization;
 using System.Text.Json;
 using GenSeg.Common;
 using GenSeg.Diffusion;
+using GenSeg.Diffusion;
 using GenSeg.Diffusion.Bench;
+using GenSeg.Evaluation;
+using GenSeg.Methods.PaintSeg;
 using GenSeg.Methods.Crf;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.Runtime;
@@ -20,7 +23,7 @@ namespace GenSeg.Cli.Commands;
 /// </summary>
 public static class BenchCommand
 {
-    static readonly Option<string[]> Only = new("--only") { Description = "Run only these benchmarks (unet, densecrf, toyworld, ...)", AllowMultipleArgumentsPerToken = true };
+    static readonly Option<string[]> Only = new("--only") { Description = "Run only these benchmarks (toyworld, unet, densecrf, g4seg, paintseg)", AllowMultipleArgumentsPerToken = true };
     static readonly Option<int> Threads = new("--threads") { Description = "Torch threads (0 = default)", DefaultValueFactory = _ => 0 };
     static readonly Option<string?> Json = new("--json") { Description = "Also write the figures as JSON" };
     static readonly Option<string?> Model = new("--model") { Description = "Model folder for the method benchmarks (default data/models/toyworld-sd)" };
@@ -87,6 +90,20 @@ public static class BenchCommand
             {
                 if (temp is not null) Directory.Delete(temp, recursive: true);
             }
+        }),
+        new("g4seg", "G4Seg refinement with the embedded model: image-classes per second and time share per stage", ctx =>
+        {
+            using var pipeline = StableDiffusionPipeline.Load(ctx.ModelFolder, ctx.Device);
+            var r = G4SegBenchmark.Run(pipeline);
+            var figures = new List<Figure> { new("image-classes per second", r.ImageClassesPerSecond, "1/s", ">= 50", r.ImageClassesPerSecond >= 50) };
+            figures.AddRange(r.StageShares.Select(kv => new Figure($"share: {kv.Key}", kv.Value * 100, "%", null, null)));
+            return figures;
+        }),
+        new("paintseg", "PaintSeg per object, box prompt, T=5, N=5, 20 painting iterations, embedded model", ctx =>
+        {
+            using var pipeline = StableDiffusionPipeline.Load(ctx.ModelFolder, ctx.Device);
+            var r = PaintSegBenchmark.Run(pipeline);
+            return new[] { new Figure("seconds per object", r.SecondsPerObject, "s", "< 5 s", r.SecondsPerObject < 5) };
         }),
     };
 

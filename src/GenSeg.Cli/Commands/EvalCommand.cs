@@ -107,7 +107,8 @@ public static class EvalCommand
         var coarse = new Option<string>("--coarse") { Description = "Coarse masks: perturb (ToyWorld's generator) or attention (the cross-attention segmenter)", DefaultValueFactory = _ => "perturb" };
         var severity = new Option<string>("--severity") { Description = "Perturbation severity: low, medium, high or a number in [0, 1]", DefaultValueFactory = _ => "medium" };
         var compare = new Option<string?>("--compare") { Description = "crf: add DenseCRF and DenseCRF-then-G4Seg (G4Seg's Table 6)" };
-        foreach (var o in new Option[] { coarse, severity, compare }) cmd.Options.Add(o);
+        var preset = new Option<string>("--preset") { Description = "Starting settings: paper (the paper's defaults) or toyworld (tuned on ToyWorld val); flags override", DefaultValueFactory = _ => "paper" };
+        foreach (var o in new Option[] { coarse, severity, compare, preset }) cmd.Options.Add(o);
         var flags = SettingFlags(G4SegSettings.Names, "", "G4Seg");
         var attentionFlags = SettingFlags(G4SegSettings.AttentionNames, "attention-", "--coarse attention");
         foreach (var f in flags.Values.Concat(attentionFlags.Values)) cmd.Options.Add(f);
@@ -126,7 +127,10 @@ public static class EvalCommand
                 var c when c.Trim().Equals("crf", StringComparison.OrdinalIgnoreCase) => true,
                 var c => throw new ArgumentException($"--compare {c}: expected crf"),
             };
-            var g4 = ApplyFlags(parse, new G4SegOptions(), flags, G4SegSettings.Set);
+            G4SegOptions start;
+            try { start = G4SegOptions.Preset(parse.GetValue(preset)!); }
+            catch (ArgumentException e) { throw new ArgumentException($"--preset: {CliCommon.PlainMessage(e)}"); }
+            var g4 = ApplyFlags(parse, start, flags, G4SegSettings.Set);
             var attention = ApplyFlags(parse, new CrossAttentionOptions(), attentionFlags, G4SegSettings.Set);
             var options = new G4SegEvaluationOptions
             {
@@ -334,6 +338,7 @@ public static class EvalCommand
         ["features"] = o.Features.Kind.ToString(),
         ["inversion"] = o.Inversion,
         ["correspondence"] = o.Correspondence,
+        ["direction"] = o.Direction.ToString(),
         ["window"] = o.CorrespondenceWindowAt512,
         ["prompt"] = o.PromptTemplate,
         ["seed"] = o.Seed,

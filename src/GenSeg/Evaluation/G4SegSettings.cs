@@ -49,7 +49,7 @@ public static class G4SegSettings
         ["background"] = "constant or share",
         ["threshold"] = "constant background score on min-max normalised maps",
         ["background-weight"] = "weight of the non-object attention mass",
-        ["non-object"] = "words (the prompt's other words) or all (every other token)",
+        ["non-object"] = "words (the prompt's other words), special (start, end, padding) or all (every other token)",
         ["propagate"] = "self-attention propagation steps",
         ["seed"] = "noise seed",
     };
@@ -148,7 +148,8 @@ public static class G4SegSettings
                 {
                     "words" => NonObjectTokens.PromptWords,
                     "all" => NonObjectTokens.AllOther,
-                    _ => throw new FormatException("expected words or all"),
+                    "special" => NonObjectTokens.Special,
+                    _ => throw new FormatException("expected words, special or all"),
                 } },
                 "propagate" => o with { SelfAttentionPropagation = (int)Long(v) },
                 "seed" => o with { Seed = ulong.Parse(v, CultureInfo.InvariantCulture) },

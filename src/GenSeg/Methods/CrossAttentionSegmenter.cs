@@ -33,6 +33,10 @@ public enum NonObjectTokens
 
     /// <summary>Every token that is not a class token: start, words, end and padding.</summary>
     AllOther,
+
+    /// <summary>The tokens that are no word: start, end and padding (where a text-conditioned UNet parks attention it
+    /// does not spend on the words).</summary>
+    Special,
 }
 
 /// <summary>Settings of <see cref="CrossAttentionSegmenter"/>.</summary>
@@ -169,9 +173,13 @@ public static class CrossAttentionSegmenter
             }
             int length = pipeline.Tokenizer.Encode(promptTexts[i]).Length; // with start and end tokens
             int tokens = pipeline.Tokenizer.ModelMaxLength;
-            nonObject.Add(o.NonObject == NonObjectTokens.PromptWords
-                ? Enumerable.Range(1, Math.Min(length, tokens) - 2).Where(p => !used.Contains(p)).ToArray()
-                : Enumerable.Range(0, tokens).Where(p => !used.Contains(p)).ToArray());
+            int words = Math.Min(length, tokens) - 1; // positions 1 .. words - 1 hold the prompt's words
+            nonObject.Add(o.NonObject switch
+            {
+                NonObjectTokens.PromptWords => Enumerable.Range(1, words - 1).Where(p => !used.Contains(p)).ToArray(),
+                NonObjectTokens.Special => Enumerable.Range(0, tokens).Where(p => p == 0 || p >= words).ToArray(),
+                _ => Enumerable.Range(0, tokens).Where(p => !used.Contains(p)).ToArray(),
+            });
         }
 
         // one UNet batch: every noise sample of every image

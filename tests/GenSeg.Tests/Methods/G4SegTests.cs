@@ -216,4 +216,33 @@ public sealed class G4SegTests : IClassFixture<TinyPipeline>
         Assert.Equal(new long[] { 2, 32, 16, 16 }, r.OriginalFeatures!.shape); // up_blocks[1] of the tiny UNet
         Assert.Equal(new long[] { 2, 32, 16, 16 }, r.GeneratedFeatures!.shape);
     }
+
+    [Fact]
+    public void RefiningAgainAndAgainKeepsNoTensors()
+    {
+        using var pipe = tiny.Load();
+        var (images, p) = Inputs();
+        using var refiner = new G4SegRefiner(pipe, G4SegOptions.ToyWorld with { Inversion = true, InversionSteps = 5 });
+        Memory.AssertNoTensorGrowth(() =>
+        {
+            using var r = refiner.Refine(images, p, Names);
+        }, 3);
+        using var segment = new G4SegRefiner(pipe, new G4SegOptions { Injection = new InjectionOptions { Mode = InjectionMode.DenseDiffusion } });
+        Memory.AssertNoTensorGrowth(() =>
+        {
+            using var r = segment.Refine(images, p, Names);
+        }, 3);
+    }
+
+    [Fact]
+    public void TheBenchmarkReportsThroughputAndStageShares()
+    {
+        using var pipe = tiny.Load();
+        var r = GenSeg.Evaluation.G4SegBenchmark.Run(pipe, new GenSeg.Evaluation.G4SegBenchmarkOptions { ScenesPerBatch = 2, Batches = 1, Threads = 1 });
+        Assert.True(r.ImageClasses >= 2);
+        Assert.True(r.ImageClassesPerSecond > 0);
+        Assert.Equal(1.0, r.StageShares.Values.Sum(), 6);
+        Assert.Contains("unet", r.StageShares.Keys);
+        Assert.Equal(1, r.Threads);
+    }
 }

@@ -186,6 +186,28 @@ public sealed record G4SegOptions
     /// <summary>Seed of the noise (and of the feature extractor's noise).</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>The paper's settings (the defaults).</summary>
+    public static G4SegOptions Paper => new();
+
+    /// <summary>
+    /// The settings tuned on ToyWorld val with the embedded model (test scenes never seen): the paper's t_s, confusion
+    /// area, prompt and injection, with the correspondence matched from each original pixel to the generated image and
+    /// b = 0.5 (see README, "G4Seg on ToyWorld").
+    /// </summary>
+    public static G4SegOptions ToyWorld => new()
+    {
+        Direction = CorrespondenceDirection.OriginalToGenerated,
+        B = 0.5,
+    };
+
+    /// <summary>A preset by name: paper or toyworld.</summary>
+    public static G4SegOptions Preset(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "paper" => Paper,
+        "toyworld" => ToyWorld,
+        _ => throw new ArgumentException($"preset '{name}': expected paper or toyworld", nameof(name)),
+    };
+
     /// <summary>The prompt of a class name.</summary>
     public string PromptFor(string className) => string.Format(System.Globalization.CultureInfo.InvariantCulture, PromptTemplate, className);
 

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using GenSeg.Diffusion;
+using GenSeg.Methods.G4Seg;
+using GenSeg.ToyWorld;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace GenSeg.Evaluation;
+
+/// <summary>Settings of <see cref="G4SegBenchmark.Run"/>.</summary>
+public sealed record G4SegBenchmarkOptions
+{
+    /// <summary>The G4Seg settings to time (the ToyWorld preset by default).</summary>
+    public G4SegOptions G4Seg { get; init; } = G4SegOptions.ToyWorld;
+
+    /// <summary>Scenes per <see cref="G4SegRefiner.Refine"/> call (all their image-classes in one UNet batch).</summary>
+    public int ScenesPerBatch { get; init; } = 16;
+
+    /// <summary>Timed batches (after one untimed warm-up batch).</summary>
+    public int Batches { get; init; } = 4;
+
+    /// <summary>First scene seed (val split by default; timing does not depend on the scenes' content).</summary>
+    public int FirstSeed { get; init; } = Splits.Range(Split.Val).First;
+
+    /// <summary>torch intra-op threads for the run (null: leave the current setting); restored afterwards.</summary>
+    public int? Threads { get; init; }
+}
+
+/// <summary>Result of <see cref="G4SegBenchmark.Run"/>.</summary>
+/// <param name="ImageClasses">Refined image-class pairs in the timed batches.</param>
+/// <param name="Seconds">Wall time of the timed batches.</param>
+/// <param name="StageShares">Each stage's share of the summed stage times (encode, noise, unet, decode, features, confusion, correspondence, mix, combine).</param>
+/// <param name="Threads">torch intra-op threads used.</param>
+public sealed record G4SegBenchmarkResult(int ImageClasses, double Seconds, IReadOnlyDictionary<string, double> StageShares, int Threads)
+{
+    /// <summary>Refined image-classes per second (the target is 50 or more with the embedded model).</summary>
+    public double ImageClassesPerSecond => ImageClasses / Seconds;
+}
+
+/// <summary>Times G4Seg's refinement on ToyWorld scenes with perturbation coarse masks: throughput and the share of each stage.</summary>
+public static class G4SegBenchmark
+{
+    /// <summary>Runs one warm-up batch and <see cref="G4SegBenchmarkOptions.Batches"/> timed ones.</summary>
+    public static G4SegBenchmarkResult Run(StableDiffusionPipeline pipeline, G4SegBenchmarkOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        var o = options ?? new G4SegBenchmarkOptions();
+        if (o.ScenesPerBatch < 1) throw new ArgumentOutOfRangeException(nameof(options), o.ScenesPerBatch, "scenes per batch: expected >= 1");
+        if (o.Batches < 1) throw new ArgumentOutOfRangeException(nameof(options), o.Batches, "batches: expected >= 1");
+        int previous = get_num_threads();
+        if (o.Threads is { } t) set_num_threads(t);
+        try
+        {
+            using var refiner = new G4SegRefiner(pipeline, o.G4Seg);
+            var evalOptions = new G4SegEvaluationOptions();
+            var stages = new Dictionary<string, double>();
+            int imageClasses = 0;
+            double seconds = 0;
+            for (int batch = 0; batch <= o.Batches; batch++)
+            {
+                using var scope = NewDisposeScope();
+                var scenes = Enumerable.Range(o.FirstSeed + batch * o.ScenesPerBatch, o.ScenesPerBatch).Select(s => SceneGenerator.Generate(s)).ToArray();
+                var images = stack(scenes.Select(s => s.ImageTensor()).ToArray());
+                var present = G4SegEvaluation.Present(scenes);
+                var coarse = G4SegEvaluation.Coarse(pipeline, evalOptions, scenes, images, present);
+                var watch = Stopwatch.StartNew();
+                using var result = refiner.Refine(images, coarse, G4SegEvaluation.ClassNames, present, scenes.Select(s => (ulong)s.Seed).ToArray());
+                if (batch == 0) continue; // warm-up
+                seconds += watch.Elapsed.TotalSeconds;
+                imageClasses += result.Items.Count;
+                foreach (var (stage, s) in result.Seconds) stages[stage] = stages.GetValueOrDefault(stage) + s;
+            }
+            double total = stages.Values.Sum();
+            return new G4SegBenchmarkResult(imageClasses, seconds, stages.ToDictionary(kv => kv.Key, kv => total > 0 ? kv.Value / total : 0), get_num_threads());
+        }
+        finally
+        {
+            set_num_threads(previous);
+        }
+    }
+}
