@@ -4,12 +4,10 @@ using System.Globalization;
 using System.Text.Json;
 using GenSeg.Common;
 using GenSeg.Diffusion;
-using GenSeg.Diffusion;
 using GenSeg.Diffusion.Bench;
 using GenSeg.Evaluation;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.Methods.Crf;
-using GenSeg.Methods.PaintSeg;
 using GenSeg.Runtime;
 using GenSeg.ToyWorld;
 using Spectre.Console;
@@ -98,12 +96,6 @@ public static class BenchCommand
             var figures = new List<Figure> { new("image-classes per second", r.ImageClassesPerSecond, "1/s", ">= 50", r.ImageClassesPerSecond >= 50) };
             figures.AddRange(r.StageShares.Select(kv => new Figure($"share: {kv.Key}", kv.Value * 100, "%", null, null)));
             return figures;
-        }),
-        new("paintseg", "PaintSeg per object, box prompt, T=5, N=5, 20 painting iterations, embedded model", ctx =>
-        {
-            using var pipeline = StableDiffusionPipeline.Load(ctx.ModelFolder, ctx.Device);
-            var r = PaintSegBenchmark.Run(pipeline);
-            return new[] { new Figure("seconds per object", r.SecondsPerObject, "s", "< 5 s", r.SecondsPerObject < 5) };
         }),
     };
 
