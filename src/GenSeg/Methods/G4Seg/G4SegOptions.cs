@@ -116,7 +116,7 @@ public sealed record FeatureOptions
     public long Timestep { get; init; } = 261;
 
     /// <summary>Diffusion features: noise samples averaged (DIFT: 8).</summary>
-    public int Samples { get; init; } = 1;
+    public int Samples { get; init; } = 8;
 
     /// <summary>Diffusion features: prompt (DIFT: empty).</summary>
     public string Prompt { get; init; } = "";
