@@ -97,12 +97,6 @@ public static class BenchCommand
             figures.AddRange(r.StageShares.Select(kv => new Figure($"share: {kv.Key}", kv.Value * 100, "%", null, null)));
             return figures;
         }),
-        new("paintseg", "PaintSeg per object, box prompt, T=5, N=5, 20 painting iterations, embedded model", ctx =>
-        {
-            using var pipeline = StableDiffusionPipeline.Load(ctx.ModelFolder, ctx.Device);
-            var r = PaintSegBenchmark.Run(pipeline);
-            return new[] { new Figure("seconds per object", r.SecondsPerObject, "s", "< 5 s", r.SecondsPerObject < 5) };
-        }),
     };
 
     public static Command Create()

@@ -222,7 +222,7 @@ public static class EvalCommand
     {
         if (Console.IsOutputRedirected)
         {
-            run((done, all) => Console.Error.WriteLine($"{title}: {done}/{all} scenes"));
+            run((done, all) => Console.WriteLine($"{title}: {done}/{all} scenes"));
             return;
         }
         AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

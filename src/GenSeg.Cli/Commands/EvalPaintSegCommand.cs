@@ -214,15 +214,16 @@ public static class EvalPaintSegCommand
 
     static void PrintSweep(string key, IReadOnlyList<PaintSegSweepRun> runs)
     {
-        var table = new Table().AddColumns(key, "prompt", "PaintSeg", "gain", "gain 95% CI", "IoU per step", "s/obj");
+        var table = new Table().AddColumns(key, "prompt mask", "PaintSeg", "gain", "gain 95% CI", "s/object");
         foreach (var r in runs)
         {
             var s = r.Result.Summary;
             table.AddRow(r.Value, Pct(s.IouBefore.Estimate), Pct(s.IouAfter.Estimate), (s.Gain.Estimate >= 0 ? "+" : "") + Pct(s.Gain.Estimate),
-                $"{Pct(s.Gain.Lower)}..{Pct(s.Gain.Upper)}", string.Join("/", r.Result.PerStep.Select(Pct)),
-                r.Result.SecondsPerObject.ToString("F2", CultureInfo.InvariantCulture));
+                $"[[{Pct(s.Gain.Lower)}, {Pct(s.Gain.Upper)}]]", r.Result.SecondsPerObject.ToString("F2", CultureInfo.InvariantCulture));
         }
         AnsiConsole.Write(table);
+        foreach (var r in runs)
+            AnsiConsole.MarkupLineInterpolated($"{key}={r.Value}: IoU after each step {string.Join(" ", r.Result.PerStep.Select(Pct))}");
     }
 
     static PaintSegEvalSettings Apply(PaintSegEvalSettings settings, string key, string value)

@@ -39,6 +39,9 @@ public static class ModelCardCommand
             AnsiConsole.Status().Start("VAE reconstruction on 200 val scenes", ctx =>
             {
                 figures["vae_psnr_db"] = VaeQuality.Psnr(pipeline, 200);
+                ctx.Status("text control: cross-attention segmentation of 200 val scenes");
+                var attention = AttentionEvaluation.Run(pipeline, ToyWorld.Split.Val, null, 200, new[] { ("default", new Methods.CrossAttentionOptions()) })[0];
+                figures["text_control_miou"] = attention.Miou;
                 ctx.Status("training the judging shape classifier");
                 var (classifier, accuracy) = ShapeClassifier.Train();
                 ctx.Status("generating samples");

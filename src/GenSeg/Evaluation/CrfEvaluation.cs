@@ -3,6 +3,7 @@ using GenSeg.Imaging;
 using GenSeg.Methods.Crf;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.ToyWorld;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GenSeg.Evaluation;
@@ -49,7 +50,9 @@ public static class CrfEvaluation
     public static Tensor Refine(Tensor image, Tensor probability, DenseCrfOptions options)
     {
         using var scope = NewDisposeScope();
-        var p = probability.to_type(ScalarType.Float32).clamp(0f, 1f);
+        using var lo = 0f.ToScalar();
+        using var hi = 1f.ToScalar();
+        var p = probability.to_type(ScalarType.Float32).clamp(lo, hi);
         var prob = stack(new[] { ones_like(p).sub_(p), p });
         return DenseCrf.Refine(image, prob, options).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }

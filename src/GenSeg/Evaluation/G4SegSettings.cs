@@ -51,6 +51,7 @@ public static class G4SegSettings
         ["background-weight"] = "weight of the non-object attention mass",
         ["non-object"] = "words (the prompt's other words), special (start, end, padding) or all (every other token)",
         ["propagate"] = "self-attention propagation steps",
+        ["normalise"] = "raw, minmax or mean (each map over its image mean)",
         ["seed"] = "noise seed",
     };
 
@@ -152,6 +153,13 @@ public static class G4SegSettings
                     _ => throw new FormatException("expected words, special or all"),
                 } },
                 "propagate" => o with { SelfAttentionPropagation = (int)Long(v) },
+                "normalise" or "normalize" => o with { Normalisation = v.ToLowerInvariant() switch
+                {
+                    "raw" => AttentionNormalisation.Raw,
+                    "minmax" => AttentionNormalisation.MinMax,
+                    "mean" => AttentionNormalisation.Mean,
+                    _ => throw new FormatException("expected raw, minmax or mean"),
+                } },
                 "seed" => o with { Seed = ulong.Parse(v, CultureInfo.InvariantCulture) },
                 _ => throw new ArgumentException($"unknown attention setting '{name}'; known: {string.Join(", ", AttentionNames.Keys)}", nameof(name)),
             };

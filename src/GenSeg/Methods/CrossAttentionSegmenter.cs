@@ -25,6 +25,20 @@ public enum AttentionBackground
     TokenShare,
 }
 
+/// <summary>How each attention map is scaled before the classes and the background are compared.</summary>
+public enum AttentionNormalisation
+{
+    /// <summary>The attention probabilities as they are.</summary>
+    Raw,
+
+    /// <summary>Each map min-max scaled to [0, 1] per image (DiffSegmenter).</summary>
+    MinMax,
+
+    /// <summary>Each map divided by its mean over the image (the token's attention relative to its own average), so a
+    /// background weight of about 1 compares the shares independently of each token's overall attention.</summary>
+    Mean,
+}
+
 /// <summary>Which tokens count as "non-object" for <see cref="AttentionBackground.TokenShare"/>.</summary>
 public enum NonObjectTokens
 {
@@ -52,13 +66,18 @@ public sealed record CrossAttentionOptions
     public int NoiseSamples { get; init; } = 1;
 
     /// <summary>How the background is scored.</summary>
-    public AttentionBackground Background { get; init; } = AttentionBackground.TokenShare;
+    public AttentionBackground Background { get; init; } = AttentionBackground.Constant;
 
-    /// <summary>Constant background score on min-max normalised maps (<see cref="AttentionBackground.Constant"/>).</summary>
-    public double Threshold { get; init; } = 0.4;
+    /// <summary>Constant background score on min-max normalised maps (<see cref="AttentionBackground.Constant"/>; tuned on
+    /// ToyWorld val with the embedded model).</summary>
+    public double Threshold { get; init; } = 0.6;
 
     /// <summary>Weight of the non-object mass (<see cref="AttentionBackground.TokenShare"/>).</summary>
     public double BackgroundWeight { get; init; } = 1.0;
+
+    /// <summary>How the maps are scaled; null: min-max for <see cref="AttentionBackground.Constant"/> (DiffSegmenter), raw for
+    /// <see cref="AttentionBackground.TokenShare"/>. With token share, the non-object map is scaled the same way.</summary>
+    public AttentionNormalisation? Normalisation { get; init; }
 
     /// <summary>Which tokens are non-object tokens (<see cref="AttentionBackground.TokenShare"/>).</summary>
     public NonObjectTokens NonObject { get; init; } = NonObjectTokens.PromptWords;
@@ -67,7 +86,7 @@ public sealed record CrossAttentionOptions
     /// Propagate the class maps with the self-attention of the largest recorded resolution (DiffSegmenter's refinement:
     /// map' = SA map) this many times (0 = off).
     /// </summary>
-    public int SelfAttentionPropagation { get; init; }
+    public int SelfAttentionPropagation { get; init; } = 3;
 
     /// <summary>The start of every prompt; the present classes follow ("a photo of a circle and a star").</summary>
     public string PromptPrefix { get; init; } = "a photo of";
@@ -90,8 +109,9 @@ public sealed record CrossAttentionOptions
 }
 
 /// <summary>The text-only segmentation of a batch.</summary>
-/// <param name="Probabilities">[B, K, H, W]: each class against the background, a_k / (a_k + background), in [0, 1]
-/// (0 for absent classes); &gt; 0.5 exactly where the class beats the background.</param>
+/// <param name="Probabilities">[B, K, H, W]: each class against the background in [0, 1] (0 for absent classes),
+/// &gt; 0.5 exactly where the class beats the background: with the constant background on min-max scores, piecewise
+/// linear through (0, 0), (threshold, 0.5) and (1, 1), so the class maximum is 1; otherwise a_k / (a_k + background).</param>
 /// <param name="Scores">[B, K, H, W]: the class scores a_k (normalised attention maps).</param>
 /// <param name="Background">[B, H, W]: the background score.</param>
 /// <param name="Labels">[B, H, W] int64: 0 = background, k + 1 = class k.</param>
@@ -250,21 +270,46 @@ public static class CrossAttentionSegmenter
         var presentMask = tensor(flags, device: scores.device).reshape(b, k, 1, 1).to_type(ScalarType.Float32);
 
         Tensor background;
-        if (o.Background == AttentionBackground.Constant)
+        var normalisation = o.Normalisation ?? (o.Background == AttentionBackground.Constant ? AttentionNormalisation.MinMax : AttentionNormalisation.Raw);
+        scores = Normalise(scores, normalisation);
+        background = o.Background == AttentionBackground.Constant
+            ? full(b, h, w, o.Threshold, device: scores.device)
+            : Normalise(nonObj.unsqueeze(1), normalisation).squeeze(1) * o.BackgroundWeight;
+        scores = scores * presentMask;
+        Tensor probabilities;
+        if (o.Background == AttentionBackground.Constant && normalisation == AttentionNormalisation.MinMax && o.Threshold < 1)
         {
-            var lo = scores.amin(new long[] { 2, 3 }, keepdim: true);
-            var hi = scores.amax(new long[] { 2, 3 }, keepdim: true);
-            scores = (scores - lo) / (hi - lo).clamp_min(1e-12);
-            background = full(b, h, w, o.Threshold, device: scores.device);
+            // scores in [0, 1] against a constant tau: piecewise linear, 0 -> 0, tau -> 0.5, 1 -> 1, so the class maximum
+            // is 1 and the decision boundary lies at one half of it, as G4Seg's confusion range expects
+            double tau = o.Threshold;
+            var below = scores * (tau > 0 ? 0.5 / tau : 0);
+            var above = (scores - tau) * (0.5 / (1 - tau)) + 0.5;
+            probabilities = where(scores <= tau, below, above).clamp(0, 1) * presentMask;
         }
         else
         {
-            background = nonObj * o.BackgroundWeight;
+            probabilities = scores / (scores + background.unsqueeze(1)).clamp_min(1e-12) * presentMask;
         }
-        scores = scores * presentMask;
-        var probabilities = scores / (scores + background.unsqueeze(1)).clamp_min(1e-12) * presentMask;
         using var combined = G4SegStages.Combine(probabilities, presentMask.reshape(b, k) > 0.5);
         return new CrossAttentionResult(probabilities.MoveToOuterDisposeScope(), scores.MoveToOuterDisposeScope(), background.MoveToOuterDisposeScope(),
             combined.Labels.clone().MoveToOuterDisposeScope(), promptTexts);
+    }
+
+    /// <summary>Scales maps [B, C, H, W] per image and channel.</summary>
+    static Tensor Normalise(Tensor maps, AttentionNormalisation normalisation)
+    {
+        switch (normalisation)
+        {
+            case AttentionNormalisation.MinMax:
+            {
+                var lo = maps.amin(new long[] { 2, 3 }, keepdim: true);
+                var hi = maps.amax(new long[] { 2, 3 }, keepdim: true);
+                return (maps - lo) / (hi - lo).clamp_min(1e-12);
+            }
+            case AttentionNormalisation.Mean:
+                return maps / maps.mean(new long[] { 2, 3 }, keepdim: true).clamp_min(1e-12);
+            default:
+                return maps;
+        }
     }
 }

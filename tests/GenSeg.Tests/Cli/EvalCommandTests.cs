@@ -5,6 +5,7 @@ using GenSeg.Tests.Support;
 
 namespace GenSeg.Tests.Cli;
 
+[Collection(CliCollection.Name)]
 public sealed class EvalCommandTests : IClassFixture<TinyPipeline>, IDisposable
 {
     readonly TinyPipeline tiny;
@@ -69,4 +70,11 @@ public sealed class EvalCommandTests : IClassFixture<TinyPipeline>, IDisposable
         Assert.Equal(2, Run("eval", "g4seg", "--model", tiny.Folder, "--count", "2", "--coarse", "magic"));
         Assert.Equal(2, Run("eval", "attention", "--model", tiny.Folder, "--split", "train", "--first-seed", "5", "--count", "2"));
     }
+}
+
+/// <summary>CLI tests write to (and one captures) the process-wide console streams, so they do not run in parallel.</summary>
+[CollectionDefinition(Name)]
+public sealed class CliCollection
+{
+    public const string Name = "cli";
 }

@@ -3,6 +3,7 @@ using GenSeg.ToyWorld;
 
 namespace GenSeg.Tests.Cli;
 
+[Collection(CliCollection.Name)]
 public sealed class ToyWorldCommandTests : IDisposable
 {
     readonly string _dir = Directory.CreateTempSubdirectory("genseg-cli-").FullName;

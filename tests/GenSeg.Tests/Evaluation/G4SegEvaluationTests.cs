@@ -59,7 +59,7 @@ public sealed class G4SegEvaluationTests
         var attention = new Dictionary<string, string>
         {
             ["timestep"] = "300", ["resolutions"] = "16+8", ["samples"] = "2", ["background"] = "share", ["threshold"] = "0.3",
-            ["background-weight"] = "2", ["non-object"] = "words", ["propagate"] = "1", ["seed"] = "1",
+            ["background-weight"] = "2", ["non-object"] = "words", ["propagate"] = "1", ["seed"] = "1", ["normalise"] = "mean",
         };
         Assert.Equal(G4SegSettings.AttentionNames.Keys.Order(), attention.Keys.Order());
         foreach (var (name, value) in attention) G4SegSettings.Set(new CrossAttentionOptions(), name, value);

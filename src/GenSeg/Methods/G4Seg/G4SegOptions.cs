@@ -29,7 +29,7 @@ public sealed record InjectionOptions
     /// a in Eq. 5, on the unscaled logits QK^T (the bias on the scaled logits is a/sqrt(d)). The paper gives no value;
     /// the default was chosen on ToyWorld val with the embedded model (see the G4Seg notes in README).
     /// </summary>
-    public double Weight { get; init; } = 10.0;
+    public double Weight { get; init; } = 30.0;
 
     /// <summary>Inject into self-attention (Eq. 4).</summary>
     public bool Self { get; init; } = true;
@@ -116,7 +116,7 @@ public sealed record FeatureOptions
     public long Timestep { get; init; } = 261;
 
     /// <summary>Diffusion features: noise samples averaged (DIFT: 8).</summary>
-    public int Samples { get; init; } = 1;
+    public int Samples { get; init; } = 8;
 
     /// <summary>Diffusion features: prompt (DIFT: empty).</summary>
     public string Prompt { get; init; } = "";
@@ -190,14 +190,15 @@ public sealed record G4SegOptions
     public static G4SegOptions Paper => new();
 
     /// <summary>
-    /// The settings tuned on ToyWorld val with the embedded model (test scenes never seen): the paper's t_s, confusion
-    /// area, prompt and injection, with the correspondence matched from each original pixel to the generated image and
-    /// b = 0.5 (see README, "G4Seg on ToyWorld").
+    /// The settings tuned on ToyWorld val with the embedded model (test scenes never seen): the paper's t_s, prompt,
+    /// injection and edge distance, with the correspondence matched from each original pixel to the generated image,
+    /// b = 0.3 and the confusion range [0.1, 0.7] (see README, "G4Seg on ToyWorld").
     /// </summary>
     public static G4SegOptions ToyWorld => new()
     {
         Direction = CorrespondenceDirection.OriginalToGenerated,
-        B = 0.5,
+        B = 0.3,
+        Confusion = new ConfusionAreaOptions(0.1, 0.7, 40),
     };
 
     /// <summary>A preset by name: paper or toyworld.</summary>

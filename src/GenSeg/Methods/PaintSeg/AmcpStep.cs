@@ -27,7 +27,7 @@ public sealed record StepContext(Tensor Image, IPainter Painter, IFeatureExtract
 /// <param name="Paints">The N paints and the painted region.</param>
 /// <param name="Potential">The potential's terms.</param>
 /// <param name="Clustering">The k-means result and the per-paint object maps.</param>
-/// <param name="Vote">[H, W] fraction of paints calling each pixel object (the current mask where nothing was clustered).</param>
+/// <param name="Vote">[H, W] fraction of paints calling each pixel object, on the painted pixels of the box; elsewhere (no evidence) the current mask.</param>
 /// <param name="MaskAfter">[H, W] the updated mask.</param>
 public sealed record PaintSegStep(int Index, StepKind Kind, Tensor MaskBefore, PaintBatch Paints, PotentialTerms Potential,
     ChangeClusters Clustering, Tensor Vote, Tensor MaskAfter) : IDisposable
@@ -103,11 +103,10 @@ static class AmcpStep
         }
         else
         {
-            // inside the box the paints vote; outside it there is no evidence and the pixel keeps its state
+            // the paints vote on the painted pixels of the box; elsewhere there is no evidence and a pixel keeps its state
             var box = potential.Box;
-            vote = m.clone();
-            vote[TensorIndex.Slice(box.Y0, box.Y1), TensorIndex.Slice(box.X0, box.X1)] =
-                AdversarialUpdate.Vote(clusters.Object)[TensorIndex.Slice(box.Y0, box.Y1), TensorIndex.Slice(box.X0, box.X1)];
+            var evidence = Boxes.ToMask(box, (int)m.shape[0], (int)m.shape[1], m.device).mul_(paints.Region.to(m.device)).to_type(ScalarType.Bool);
+            vote = where(evidence, AdversarialUpdate.Vote(clusters.Object), m);
             after = AdversarialUpdate.Apply(m, vote, kind, o);
             if (Masks.Area(after) == 0)
             {
