@@ -68,7 +68,10 @@ public static class DemoCommand
     {
         var root = NotebookPaths.RepositoryRoot() ?? NotebookPaths.RepositoryRoot(AppContext.BaseDirectory)
             ?? throw new InvalidOperationException($"{Quickstart}: no repository (a folder with {NotebookPaths.RootMarker}) above the current directory; run the demo from the clone");
-        var job = await NotebookCommand.RunOneAsync(Path.Combine(root, Quickstart), outDir, new RunOptions(), ct);
+        // The notebook resolves its paths from the repository root, so the process keeps its current directory (other
+        // work in the process, e.g. parallel tests, may rely on it).
+        var options = new RunOptions { WorkingDirectory = Environment.CurrentDirectory };
+        var job = await NotebookCommand.RunOneAsync(Path.Combine(root, Quickstart), outDir, options, ct);
         return job.Result.Succeeded ? 0 : 1;
     }
 

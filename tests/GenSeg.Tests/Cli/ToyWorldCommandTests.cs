@@ -119,5 +119,10 @@ public sealed class ToyWorldCommandTests : IDisposable
         int maxObjects = Enumerable.Range(100_000, 3).Max(s => SceneGenerator.Generate(s).Objects.Count);
         Assert.Equal((3 + maxObjects) * (128 + 4) + 4, width);
         Assert.Equal(3 * (128 + 4) + 4, height);
+        // the demo ends with the quickstart notebook: its executed copy (no error output) and HTML report
+        var executed = GenSeg.Notebooks.Notebook.Load(Path.Combine(outDir, "01-quickstart.ipynb"));
+        Assert.DoesNotContain(executed.Cells.SelectMany(c => c.Outputs), o => o is GenSeg.Notebooks.ErrorOutput);
+        Assert.Contains(executed.Cells.SelectMany(c => c.Outputs).OfType<GenSeg.Notebooks.DisplayDataOutput>(), o => o.Data.ContainsKey("image/png"));
+        Assert.True(File.Exists(Path.Combine(outDir, "01-quickstart.html")));
     }
 }
