@@ -12,6 +12,8 @@ public static class CliCommands
         yield return Commands.NotebookCommand.Create();
         yield return Commands.DemoCommand.Create();
         yield return Commands.TrainToyCommand.Create();
+        yield return Commands.BenchCommand.Create();
+        yield return Commands.ModelCardCommand.Create();
         yield return Commands.ToyWorldCommand.Create();
         yield return Commands.EvalCommand.Create();
     }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using GenSeg.Evaluation;
 using GenSeg.Imaging;
+using GenSeg.Notebooks;
 using GenSeg.Runtime;
 using GenSeg.ToyWorld;
 using Spectre.Console;
@@ -10,8 +11,9 @@ using static TorchSharp.torch;
 namespace GenSeg.Cli.Commands;
 
 /// <summary>
-/// <c>genseg demo</c>: the kit's showcase, a sequence of small steps. Each stage of the kit appends its step; for now it
-/// renders a ToyWorld contact sheet with coarse masks and prints the coarse masks' IoU statistics.
+/// <c>genseg demo</c>: the kit's showcase, a sequence of small steps. Each stage of the kit appends its step: it renders
+/// a ToyWorld contact sheet with coarse masks, prints the coarse masks' IoU statistics, and ends by running the
+/// quickstart notebook, writing its executed copy and HTML report into the output folder.
 /// </summary>
 public static class DemoCommand
 {
@@ -27,7 +29,7 @@ public static class DemoCommand
         cmd.Options.Add(Scenes);
         cmd.Options.Add(Objects);
         cmd.Options.Add(SeverityOption);
-        cmd.SetAction(parse =>
+        cmd.SetAction(async (parse, ct) =>
         {
             TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
             var outDir = parse.GetValue(Out)!;
@@ -40,7 +42,7 @@ public static class DemoCommand
                 RenderContactSheet(outDir, scenes, severity);
                 PrintCoarseMaskStatistics(objects, severity);
             }
-            return 0;
+            return await RunQuickstartAsync(outDir, ct);
         });
         return cmd;
     }
@@ -55,6 +57,19 @@ public static class DemoCommand
         {
             throw new ArgumentException($"--severity: {CliCommon.PlainMessage(e)}");
         }
+    }
+
+    /// <summary>The notebook the demo ends with, relative to the repository root.</summary>
+    const string Quickstart = "notebooks/01-quickstart.ipynb";
+
+    /// <summary>Runs the quickstart notebook through the runner into <paramref name="outDir"/> (its executed copy and
+    /// HTML report); 1 when a cell fails.</summary>
+    static async Task<int> RunQuickstartAsync(string outDir, CancellationToken ct)
+    {
+        var root = NotebookPaths.RepositoryRoot() ?? NotebookPaths.RepositoryRoot(AppContext.BaseDirectory)
+            ?? throw new InvalidOperationException($"{Quickstart}: no repository (a folder with {NotebookPaths.RootMarker}) above the current directory; run the demo from the clone");
+        var job = await NotebookCommand.RunOneAsync(Path.Combine(root, Quickstart), outDir, new RunOptions(), ct);
+        return job.Result.Succeeded ? 0 : 1;
     }
 
     /// <summary>Writes toyworld-sheet.png: the first val scenes with their truths and coarse masks.</summary>

@@ -28,6 +28,7 @@ public static class EvalCommand
         var cmd = new Command("eval", "Evaluate a method on ToyWorld: g4seg (refinement gain) or attention (text-only segmentation mIoU)");
         cmd.Subcommands.Add(G4SegCommand());
         cmd.Subcommands.Add(AttentionCommand());
+        foreach (var c in EvalPaintSegCommand.Subcommands()) cmd.Subcommands.Add(c);
         return cmd;
     }
 

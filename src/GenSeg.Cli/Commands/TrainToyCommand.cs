@@ -11,7 +11,7 @@ namespace GenSeg.Cli.Commands;
 /// <summary><c>genseg train-toy vae|unet|inpaint</c>: trains a component of the embedded model on ToyWorld.</summary>
 public static class TrainToyCommand
 {
-    static readonly Argument<string> Component = new("component") { Description = "vae, unet or inpaint" };
+    static readonly Argument<string> Component = new("component") { Description = "vae, unet, inpaint, or assemble (write the diffusers folder from finished or checkpointed runs)" };
     static readonly Option<int> Steps = new("--steps") { Description = "Total optimizer steps", DefaultValueFactory = _ => 4000 };
     static readonly Option<int> Batch = new("--batch") { Description = "Images per step", DefaultValueFactory = _ => 16 };
     static readonly Option<double> Lr = new("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 1e-3 };
@@ -21,18 +21,28 @@ public static class TrainToyCommand
     static readonly Option<bool> Resume = new("--resume") { Description = "Continue from the run folder's checkpoint" };
     static readonly Option<string?> Vae = new("--vae") { Description = "Trained VAE folder (unet, inpaint; default runs/toy-vae/export)" };
     static readonly Option<string?> From = new("--from") { Description = "inpaint: the trained text-to-image run's export folder (text encoder, tokenizer, UNet to start from; default runs/toy-unet/export)" };
+    static readonly Option<bool> FreezeText = new("--freeze-text") { Description = "unet: keep the text encoder fixed (e.g. on resuming, so an inpainting run can share it)" };
     static readonly Option<int> Threads = new("--threads") { Description = "Torch intra-op threads (0 = default)", DefaultValueFactory = _ => 0 };
 
     public static Command Create()
     {
         var cmd = new Command("train-toy", "Train a component of the embedded model on ToyWorld (resumable, deterministic given --seed)");
         cmd.Arguments.Add(Component);
-        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, Threads }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, FreezeText, Threads }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
             if (parse.GetValue(Threads) is > 0 and var t) torch.set_num_threads(t);
             var component = parse.GetValue(Component)!.Trim().ToLowerInvariant();
+            if (component == "assemble")
+            {
+                var target = parse.GetValue(Out) ?? Path.Combine("data", "models", "toyworld-sd");
+                ToyTraining.Assemble(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
+                    parse.GetValue(From) ?? Path.Combine("runs", "toy-unet"),
+                    ToyTraining.HasWeights(Path.Combine("runs", "toy-inpaint")) ? Path.Combine("runs", "toy-inpaint") : null, target);
+                AnsiConsole.MarkupLineInterpolated($"[green]assembled[/] {target}");
+                return 0;
+            }
             var options = new TrainingOptions
             {
                 Steps = parse.GetValue(Steps),
@@ -48,7 +58,7 @@ public static class TrainToyCommand
             ITrainingTask task = component switch
             {
                 "vae" => new VaeTask(AutoencoderKL.FromConfig(ToyModelConfigs.Vae, device)),
-                "unet" => ToyTraining.TextToImage(options.OutDir, parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"), device),
+                "unet" => ToyTraining.TextToImage(options.OutDir, parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"), device, parse.GetValue(FreezeText)),
                 "inpaint" => ToyTraining.Inpainting(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
                                                     parse.GetValue(From) ?? Path.Combine("runs", "toy-unet", "export"), device),
                 _ => throw new ArgumentException($"component '{component}': expected vae, unet or inpaint"),

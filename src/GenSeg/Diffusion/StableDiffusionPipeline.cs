@@ -76,13 +76,13 @@ public sealed class StableDiffusionPipeline : IDisposable
         var index = Path.Combine(folder, "model_index.json");
         if (!File.Exists(index)) throw new FileNotFoundException($"{folder}: no model_index.json (expected a diffusers Stable Diffusion folder)", index);
         using var doc = ConfigJson.ReadDocument(index);
-        foreach (var key in new[] { "unet", "vae", "text_encoder", "tokenizer", "scheduler" })
-        {
+        var components = new[] { "unet", "vae", "text_encoder", "tokenizer", "scheduler" };
+        foreach (var key in components)
             if (!doc.RootElement.TryGetProperty(key, out _))
                 throw new InvalidDataException($"{index}: component '{key}' is not listed");
+        foreach (var key in components)
             if (!Directory.Exists(Path.Combine(folder, key)))
                 throw new DirectoryNotFoundException($"{folder}: component folder '{key}/' is missing");
-        }
         var unet = UNet2DConditionModel.FromFolder(Path.Combine(folder, "unet"), device);
         var vae = AutoencoderKL.FromFolder(Path.Combine(folder, "vae"), device);
         var text = ClipTextModel.FromFolder(Path.Combine(folder, "text_encoder"), device);
@@ -137,7 +137,8 @@ public sealed class StableDiffusionPipeline : IDisposable
         using var noGrad = no_grad();
         var posterior = Vae.Encode(images.to(Device));
         var z = generator is null ? posterior.Mode() : posterior.Sample(generator);
-        return (z * Vae.ScalingFactor).MoveToOuterDisposeScope();
+        using var scale = Vae.ScalingFactor.ToScalar(); // explicit Scalars throughout: see torchsharp-pitfalls.md
+        return z.mul(scale).MoveToOuterDisposeScope();
     }
 
     /// <summary>Decodes scaled latents to images [B, 3, H, W] in [-1, 1] (clamped).</summary>
@@ -146,7 +147,10 @@ public sealed class StableDiffusionPipeline : IDisposable
         Check.Rank(latents, nameof(latents), 4, "[B, C, h, w]");
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        return Vae.Decode(latents.to(Device) / Vae.ScalingFactor).clamp(-1, 1).MoveToOuterDisposeScope();
+        using var scale = Vae.ScalingFactor.ToScalar();
+        using var lo = (-1.0).ToScalar();
+        using var hi = 1.0.ToScalar();
+        return Vae.Decode(latents.to(Device).div(scale)).clamp(lo, hi).MoveToOuterDisposeScope();
     }
 
     /// <summary>Tokenises (padded to the tokenizer's length) and encodes prompts.</summary>
@@ -192,7 +196,8 @@ public sealed class StableDiffusionPipeline : IDisposable
         if (uncond is null || guidance == 1.0) return PredictModelOutput(input, t, cond, unet: unet);
         var both = PredictModelOutput(cat(new[] { input, input }, 0), t, cat(new[] { uncond, cond }, 0), unet: unet);
         var parts = both.chunk(2, 0);
-        return parts[0] + (parts[1] - parts[0]) * guidance;
+        using var w = guidance.ToScalar();
+        return parts[0] + (parts[1] - parts[0]).mul(w);
     }
 
     /// <summary>Samples images for prompts with DDIM (eta 0) and classifier-free guidance: [B, 3, H, W] in [-1, 1].</summary>
@@ -226,9 +231,11 @@ public sealed class StableDiffusionPipeline : IDisposable
         if (prompts.Count != images.shape[0]) throw new ArgumentException($"prompts: {prompts.Count} prompts for {images.shape[0]} images");
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var m = (masks.to(Device) > 0.5).to_type(ScalarType.Float32);
+        using var half = 0.5.ToScalar();
+        var m = masks.to(Device).gt(half).to_type(ScalarType.Float32);
+        var keep = ones_like(m).sub_(m);
         var img = images.to(Device);
-        var maskedLatents = EncodeImage(img * (1 - m));
+        var maskedLatents = EncodeImage(img * keep);
         var ls = maskedLatents.shape;
         var maskLatent = F.interpolate(m, new[] { ls[2], ls[3] }, mode: InterpolationMode.Nearest);
         var cond = EncodePrompt(prompts).Hidden;
@@ -243,7 +250,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         }
         var painted = Decode(x);
         // keep the unmasked pixels exactly
-        return (img * (1 - m) + painted * m).MoveToOuterDisposeScope();
+        return (img * keep + painted * m).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />

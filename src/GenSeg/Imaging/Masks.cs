@@ -1,4 +1,5 @@
 using GenSeg.Common;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GenSeg.Imaging;
@@ -19,7 +20,10 @@ public static class Masks
     {
         ArgumentNullException.ThrowIfNull(mask, nameof(mask));
         if (mask.dtype == ScalarType.Bool) return mask.alias();
-        return mask.is_floating_point() ? mask.gt(0.5) : mask.ne(0);
+        if (!mask.is_floating_point()) return mask.ne(zeros(1, dtype: mask.dtype, device: mask.device));
+        // an explicit Scalar: an implicit temporary can be finalised during the native call (torchsharp-pitfalls.md)
+        using var half = 0.5.ToScalar();
+        return mask.gt(half);
     }
 
     /// <summary>A float32 0/1 mask: bool and integer masks become 0/1; float masks are kept as they are (soft masks stay soft).</summary>

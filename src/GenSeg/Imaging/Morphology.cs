@@ -102,7 +102,7 @@ public static class Bands
         using var scope = NewDisposeScope();
         var m = Masks.Binarize(mask);
         var eroded = Morphology.Erode(m, Kernel.Square(2 * width + 1));
-        return m.sub(eroded).clamp_(0, 1).MoveToOuterDisposeScope();
+        return m.sub(eroded).relu_().MoveToOuterDisposeScope(); // erosion lies inside the mask: 0/1 already
     }
 
     /// <summary>
@@ -115,7 +115,7 @@ public static class Bands
         using var scope = NewDisposeScope();
         var m = Masks.Binarize(mask);
         var dilated = Morphology.Dilate(m, Kernel.Square(2 * width + 1));
-        return dilated.sub(m).clamp_(0, 1).MoveToOuterDisposeScope();
+        return dilated.sub(m).relu_().MoveToOuterDisposeScope(); // the mask lies inside its dilation: 0/1 already
     }
 
     /// <summary>Inner and outer band together: the pixels within <paramref name="width"/> of the boundary on either side.</summary>

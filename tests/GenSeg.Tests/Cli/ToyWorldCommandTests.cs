@@ -1,5 +1,3 @@
-using System.CommandLine;
-using GenSeg.Cli;
 using GenSeg.Imaging;
 using GenSeg.ToyWorld;
 
@@ -12,13 +10,7 @@ public sealed class ToyWorldCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    static int Run(params string[] args)
-    {
-        var root = new RootCommand("test");
-        root.Options.Add(CliCommon.Device);
-        foreach (var c in CliCommands.All()) root.Subcommands.Add(c);
-        return CliCommon.Run(root, args);
-    }
+    static int Run(params string[] args) => GenSeg.Tests.Support.CliRun.Run(args);
 
     [Fact]
     public void ExportedScenesAgreeWithTheirMasksBoxesCaptionsAndManifest()

@@ -219,7 +219,12 @@ public static class DenseCrf
         Check.Finite(image, nameof(image));
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var hwc = image.detach().to(float32).cpu().add(1f).mul(127.5f).round().clamp(0f, 255f).permute(1, 2, 0).to(uint8).contiguous();
+        // explicit Scalars: an implicit temporary can be finalised during the native call (torchsharp-pitfalls.md)
+        using var one = 1f.ToScalar();
+        using var half255 = 127.5f.ToScalar();
+        using var lo = 0f.ToScalar();
+        using var hi = 255f.ToScalar();
+        var hwc = image.detach().to(float32).cpu().add(one).mul(half255).round().clamp(lo, hi).permute(1, 2, 0).to(uint8).contiguous();
         return hwc.data<byte>().ToArray();
     }
 

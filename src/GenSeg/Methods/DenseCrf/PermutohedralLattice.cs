@@ -8,7 +8,8 @@ namespace GenSeg.Methods.Crf;
 /// enclosing simplex with barycentric weights, the lattice is blurred with [1/2, 1, 1/2] along each of the d+1 lattice
 /// directions, and values are sliced back with the same weights, scaled by alpha = 1 / (1 + 2^-d).
 /// The result approximates sum_j exp(-|f_i - f_j|^2 / 2) v_j up to a constant factor (features are pre-scaled by the
-/// caller, e.g. position / sxy). Build the lattice once for a set of features, then filter any number of value vectors.
+/// caller, e.g. position / sxy). Build the lattice once for a set of features, then filter any number of value vectors;
+/// the lattice does not change after construction, so <see cref="Filter"/> may be called from several threads.
 /// </summary>
 public sealed class PermutohedralLattice
 {

@@ -34,9 +34,13 @@ public sealed class DiffusionTask : ITrainingTask
     readonly CaptionMix captions;
     readonly Tensor valLatents, valIds, valNoise, valT;
 
-    /// <summary>Creates the task. <paramref name="vae"/> is frozen (eval, no gradients).</summary>
-    public DiffusionTask(UNet2DConditionModel unet, ClipTextModel text, AutoencoderKL vae, ClipTokenizer tokenizer, DDIMScheduler scheduler, CaptionMix? captions = null)
+    /// <summary>Creates the task. <paramref name="vae"/> is frozen (eval, no gradients); with
+    /// <paramref name="freezeText"/> the text encoder is frozen too (it stays in the checkpoint, unchanged), so that an
+    /// inpainting UNet can be trained at the same time against the same text encoder.</summary>
+    public DiffusionTask(UNet2DConditionModel unet, ClipTextModel text, AutoencoderKL vae, ClipTokenizer tokenizer, DDIMScheduler scheduler, CaptionMix? captions = null, bool freezeText = false)
     {
+        if (freezeText)
+            foreach (var p in text.parameters()) p.requires_grad = false;
         this.unet = unet;
         this.text = text;
         this.vae = vae;

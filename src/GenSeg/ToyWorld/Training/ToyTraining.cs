@@ -14,17 +14,17 @@ public static class ToyTraining
     /// The text-to-image task: a fresh UNet and text encoder, the trained VAE from <paramref name="vaeFolder"/>, and the
     /// toy tokenizer (written into the run's export folder so the export is complete).
     /// </summary>
-    public static DiffusionTask TextToImage(string runDir, string vaeFolder, Device device)
+    public static DiffusionTask TextToImage(string runDir, string vaeFolder, Device device, bool freezeText = false)
     {
         var vae = AutoencoderKL.FromFolder(vaeFolder, device);
         var tokFolder = Path.Combine(runDir, "export", "tokenizer");
-        ToyVocabulary.Write(tokFolder);
+        if (!File.Exists(Path.Combine(tokFolder, "vocab.json"))) ToyVocabulary.Write(tokFolder);
         var tokenizer = ClipTokenizer.FromFolder(tokFolder);
         var text = ClipTextModel.FromConfig(ToyModelConfigs.TextEncoder(tokenizer.Vocabulary, tokenizer.EndToken));
         var unet = UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet());
         text.to(device);
         unet.to(device);
-        return new DiffusionTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler));
+        return new DiffusionTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler), freezeText: freezeText);
     }
 
     /// <summary>
@@ -60,13 +60,53 @@ public static class ToyTraining
         return new InpaintTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler));
     }
 
-    /// <summary>Assembles trained parts into the diffusers layout at <paramref name="outFolder"/>.</summary>
-    public static void Assemble(string vaeFolder, string textToImageExport, string? inpaintExport, string outFolder)
+    /// <summary>
+    /// Assembles trained parts into the diffusers layout at <paramref name="outFolder"/>: the VAE export, the
+    /// text-to-image run (<paramref name="unetRun"/>) and optionally the inpainting run. A run that has not finished is
+    /// taken from its latest checkpoint.
+    /// </summary>
+    public static void Assemble(string vaeFolder, string unetRun, string? inpaintRun, string outFolder)
     {
         using var vae = AutoencoderKL.FromFolder(vaeFolder);
-        using var unet = UNet2DConditionModel.FromFolder(Path.Combine(textToImageExport, "unet"));
-        using var text = ClipTextModel.FromFolder(Path.Combine(textToImageExport, "text_encoder"));
-        using var inpaint = inpaintExport is null ? null : UNet2DConditionModel.FromFolder(Path.Combine(inpaintExport, StableDiffusionPipeline.InpaintFolder));
-        StableDiffusionPipeline.Save(outFolder, unet, vae, text, Path.Combine(textToImageExport, "tokenizer"), new DDIMScheduler(ToyModelConfigs.Scheduler), inpaint);
+        var tokenizerFolder = Path.Combine(unetRun, "export", "tokenizer");
+        var tokenizer = ClipTokenizer.FromFolder(tokenizerFolder);
+        using var unet = UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet());
+        using var text = ClipTextModel.FromConfig(ToyModelConfigs.TextEncoder(tokenizer.Vocabulary, tokenizer.EndToken));
+        LoadRun(unetRun, ("unet", unet, "unet"), ("text_encoder", text, "text_encoder"));
+        using var inpaint = inpaintRun is null ? null : UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet(9));
+        if (inpaint is not null) LoadRun(inpaintRun!, ("unet", inpaint, StableDiffusionPipeline.InpaintFolder));
+        // float16 on disk halves the shipped size; loading converts back to float32. The small VAE stays float32.
+        unet.to(ScalarType.Float16);
+        text.to(ScalarType.Float16);
+        inpaint?.to(ScalarType.Float16);
+        StableDiffusionPipeline.Save(outFolder, unet, vae, text, tokenizerFolder, new DDIMScheduler(ToyModelConfigs.Scheduler), inpaint);
+    }
+
+    /// <summary>True when a run folder has an export or a checkpoint to assemble from.</summary>
+    public static bool HasWeights(string runDir) =>
+        Directory.Exists(Path.Combine(runDir, "export")) || File.Exists(Path.Combine(runDir, "checkpoint", "weights.safetensors"));
+
+    /// <summary>Loads modules from a run's export (when finished) or its checkpoint (prefix-keyed weights).</summary>
+    static void LoadRun(string runDir, params (string Prefix, nn.Module Module, string ExportFolder)[] parts)
+    {
+        var export = Path.Combine(runDir, "export");
+        if (parts.All(p => Directory.Exists(Path.Combine(export, p.ExportFolder))))
+        {
+            foreach (var (_, module, folder) in parts)
+            {
+                var path = Diffusion.Checkpoints.ModelFiles.Weights(Path.Combine(export, folder));
+                Diffusion.Checkpoints.StateDict.Load(module, Diffusion.Checkpoints.SafeTensors.Load(path), path);
+            }
+            return;
+        }
+        var ckpt = Path.Combine(runDir, "checkpoint", "weights.safetensors");
+        if (!File.Exists(ckpt)) throw new FileNotFoundException($"{runDir}: neither an export nor a checkpoint to assemble from", ckpt);
+        var weights = Diffusion.Checkpoints.SafeTensors.Load(ckpt);
+        foreach (var (prefix, module, _) in parts)
+        {
+            var mine = weights.Where(kv => kv.Key.StartsWith(prefix + ".", StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[(prefix.Length + 1)..], kv => kv.Value);
+            Diffusion.Checkpoints.StateDict.Load(module, mine, $"{ckpt} ({prefix})");
+        }
     }
 }

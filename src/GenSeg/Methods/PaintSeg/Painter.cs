@@ -1,0 +1,122 @@
+using GenSeg.Common;
+using GenSeg.Diffusion;
+using GenSeg.Imaging;
+using GenSeg.ToyWorld;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace GenSeg.Methods.PaintSeg;
+
+/// <summary>The N paints of one step and the region that was actually painted.</summary>
+/// <param name="Region">[H, W] float32 0/1: the painted pixels (the rest of each paint equals the image).</param>
+/// <param name="Paints">[N, 3, H, W] in [-1, 1].</param>
+public sealed record PaintBatch(Tensor Region, Tensor Paints) : IDisposable
+{
+    /// <summary>Disposes both tensors.</summary>
+    public void Dispose()
+    {
+        Region.Dispose();
+        Paints.Dispose();
+    }
+}
+
+/// <summary>Paints a region of an image N times (PaintSeg's painter; a diffusion inpainter or a test oracle).</summary>
+public interface IPainter
+{
+    /// <summary>A short name for tables.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// Paints <paramref name="count"/> versions of <paramref name="image"/> [3, H, W] in [-1, 1] where
+    /// <paramref name="region"/> [H, W] is 1 and keeps the other pixels exactly; <paramref name="kind"/> says whether the
+    /// object (I-step) or the background (O-step) is being painted. Deterministic for a seed.
+    /// </summary>
+    PaintBatch Paint(Tensor image, Tensor region, StepKind kind, int count, ulong seed);
+}
+
+/// <summary>
+/// PaintSeg's painter over an inpainting diffusion model: N paints in one batch with DDIM, an (empty by default) text
+/// prompt and optional guidance. <see cref="Region"/> says what each step masks, in the paper's form or the authors'.
+/// </summary>
+public sealed class Painter : IPainter
+{
+    readonly StableDiffusionPipeline _pipeline;
+    readonly PaintSegOptions _options;
+
+    /// <summary>A painter with the inpainting UNet of <paramref name="pipeline"/> (it must have one).</summary>
+    public Painter(StableDiffusionPipeline pipeline, PaintSegOptions? options = null)
+    {
+        _pipeline = pipeline ?? throw new ArgumentNullException(nameof(pipeline));
+        _options = options ?? new PaintSegOptions();
+        _options.Validate();
+        if (pipeline.InpaintUnet is null)
+            throw new ArgumentException($"{pipeline.Folder}: no inpainting UNet ({StableDiffusionPipeline.InpaintFolder}/ or a 9-channel unet); PaintSeg paints with one", nameof(pipeline));
+    }
+
+    /// <inheritdoc />
+    public string Name => $"inpaint({Path.GetFileName(Path.TrimEndingDirectorySeparator(_pipeline.Folder))}, {_options.PaintIterations} it)";
+
+    /// <summary>
+    /// The region a step paints, [H, W] float32 0/1. Paper: the mask (I-step) or the background (O-step). Authors' code:
+    /// the mask dilated by <see cref="PaintSegOptions.InpaintDilationAt512"/> 3x3-cross iterations (I-step); a ring of
+    /// background of radius <see cref="PaintSegOptions.OutpaintRingAt512"/> around the mask, or the whole background for
+    /// point and scribble prompts (O-step).
+    /// </summary>
+    public static Tensor Region(Tensor mask, StepKind kind, PaintSegOptions options, PromptKind prompt)
+    {
+        Check.Rank(mask, nameof(mask), 2, "[H, W]");
+        ArgumentNullException.ThrowIfNull(options);
+        using var scope = NewDisposeScope();
+        var m = Masks.Binarize(mask);
+        int side = (int)m.shape[1];
+        Tensor region;
+        if (options.Painter == PainterForm.Paper)
+            region = kind == StepKind.Inpaint ? m : MaskMath.Not(m);
+        else if (kind == StepKind.Inpaint)
+            region = options.InpaintDilationAt512 > 0 ? Morphology.Dilate(m, Kernel.Cross(3), PaintSegOptions.Scaled(options.InpaintDilationAt512, side)) : m;
+        else if (prompt is PromptKind.Point or PromptKind.Scribble)
+            region = MaskMath.Not(m);
+        else
+        {
+            int r = PaintSegOptions.Scaled(options.OutpaintRingAt512, side);
+            region = MaskMath.Not(m).mul_(Morphology.Dilate(m, Kernel.Square(2 * r + 1)));
+        }
+        return region.contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>A region [H, W] rounded up to whole cells of <paramref name="factor"/> x <paramref name="factor"/> pixels.</summary>
+    public static Tensor AlignUp(Tensor region, int factor)
+    {
+        Check.Rank(region, nameof(region), 2, "[H, W]");
+        if (factor < 1) throw new ArgumentOutOfRangeException(nameof(factor), factor, "factor: expected >= 1");
+        long h = region.shape[0], w = region.shape[1];
+        if (h % factor != 0 || w % factor != 0)
+            throw new ArgumentException($"region {h}x{w}: the sides must be multiples of the latent factor {factor}", nameof(region));
+        using var scope = NewDisposeScope();
+        var x = Masks.Binarize(region).unsqueeze(0).unsqueeze(0);
+        var cells = F.max_pool2d(x, new long[] { factor, factor }, new long[] { factor, factor });
+        var up = cells.repeat_interleave(factor, 2).repeat_interleave(factor, 3);
+        return up[0, 0].contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public PaintBatch Paint(Tensor image, Tensor region, StepKind kind, int count, ulong seed)
+    {
+        Check.Shape(image, nameof(image), 3, -1, -1);
+        Check.Shape(region, nameof(region), image.shape[1], image.shape[2]);
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "count: expected at least one paint");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var r = _options.AlignToLatent ? AlignUp(region, _pipeline.Vae.DownsampleFactor) : Masks.Binarize(region);
+        long h = image.shape[1], w = image.shape[2];
+        var images = image.unsqueeze(0).expand(count, 3, h, w).contiguous();
+        var masks = r.unsqueeze(0).unsqueeze(0).expand(count, 1, h, w).contiguous();
+        var prompts = Enumerable.Repeat(_options.PaintPrompt, count).ToArray();
+        // With an empty prompt the conditional and unconditional predictions coincide: guidance changes nothing.
+        double guidance = string.IsNullOrEmpty(_options.PaintPrompt) ? 1.0 : _options.Guidance;
+        var generator = new Generator(seed);
+        var paints = _pipeline.Inpaint(images, masks, prompts, _options.PaintIterations, guidance, generator).to(image.device);
+        return new PaintBatch(r.MoveToOuterDisposeScope(), paints.MoveToOuterDisposeScope());
+    }
+}

@@ -1,0 +1,137 @@
+using System.Text.Json.Nodes;
+using GenSeg.Diffusion;
+using GenSeg.Evaluation;
+using GenSeg.Features;
+using GenSeg.Imaging;
+using GenSeg.Methods.PaintSeg;
+using GenSeg.Tests.Diffusion;
+using GenSeg.ToyWorld;
+using static TorchSharp.torch;
+
+namespace GenSeg.Tests.Methods;
+
+/// <summary>PaintSeg end to end on a tiny random pipeline (behaviour, not quality).</summary>
+public class PaintSegPipelineTests(TinyPipelineFixture tiny) : IClassFixture<TinyPipelineFixture>
+{
+    static readonly PaintSegOptions Fast = new() { Steps = 3, Paints = 2, PaintIterations = 2 };
+
+    [Fact]
+    public void SegmentKeepsEveryStepAndHonoursTheStepRules()
+    {
+        using var pipeline = StableDiffusionPipeline.Load(tiny.Model);
+        var scene = SceneGenerator.Generate(100_004);
+        var image = scene.ImageTensor();
+        var seg = new PaintSegSegmenter(new Painter(pipeline, Fast), new ColourPositionFeatures(1, 0), Fast);
+        var prompt = Prompts.Box(scene.Objects[0], 64);
+        using var r = seg.Segment(image, prompt, seed: 7);
+        Assert.Equal(new[] { StepKind.Inpaint, StepKind.Outpaint, StepKind.Inpaint }, r.Steps.Select(s => s.Kind));
+        Assert.True(r.InitialMask.SameAs(Boxes.ToMask(prompt.Box!.Value, 64, 64)));
+        foreach (var s in r.Steps)
+        {
+            Assert.Equal(new long[] { 2, 3, 64, 64 }, s.Paints.Paints.shape);
+            Assert.Equal(new long[] { 2, 64, 64 }, s.Potential.Total.shape);
+            // paints keep the unpainted pixels exactly; the painted region covers the side the step paints
+            var keep = (1 - s.Paints.Region).unsqueeze(0).unsqueeze(0);
+            Assert.True(((s.Paints.Paints - image.unsqueeze(0)) * keep).abs().max().item<float>() < 1e-6);
+            var side = s.Kind == StepKind.Inpaint ? s.MaskBefore : 1 - s.MaskBefore;
+            Assert.Equal(0, Masks.Area(side * (1 - s.Paints.Region)));
+            Assert.True(s.MaskAfter.eq(0).logical_or(s.MaskAfter.eq(1)).all().item<bool>());
+            if (s.Kind == StepKind.Inpaint) Assert.Equal(0, Masks.Area(s.MaskAfter * (1 - s.MaskBefore)));
+            else Assert.Equal(0, Masks.Area(s.MaskBefore * (1 - s.MaskAfter)));
+        }
+        Assert.True(r.Mask.SameAs(r.Steps[^1].MaskAfter));
+        using var again = seg.Segment(image, prompt, seed: 7);
+        Assert.True(again.Mask.SameAs(r.Mask), "same seed, same result");
+        Assert.True(again.Steps[0].Paints.Paints.SameAs(r.Steps[0].Paints.Paints));
+    }
+
+    [Fact]
+    public void APipelineWithoutAnInpaintingUNetIsAClearError()
+    {
+        var folder = Path.Combine(tiny.Folder, "no-inpaint");
+        using (var p = StableDiffusionPipeline.Load(tiny.Model))
+            StableDiffusionPipeline.Save(folder, p.Unet, p.Vae, p.TextEncoder, Path.Combine(tiny.Model, "tokenizer"), p.Scheduler, null);
+        using var plain = StableDiffusionPipeline.Load(folder);
+        Assert.Contains("no inpainting UNet", Assert.Throws<ArgumentException>(() => new Painter(plain)).Message);
+    }
+
+    [Fact]
+    public void EvaluationJsonHasTheDocumentedKeys()
+    {
+        using var pipeline = StableDiffusionPipeline.Load(tiny.Model);
+        var settings = new PaintSegEvalSettings { Split = Split.Val, Count = 2, Prompt = PromptKind.Mask, Options = Fast, Resamples = 100 };
+        var painter = new Painter(pipeline, Fast);
+        var r = PaintSegEvaluation.Run(settings, (_, _) => painter, new ColourPositionFeatures(1, 0));
+        var json = r.ToJson();
+        foreach (var key in new[] { "iou_before", "iou_after", "gain", "gain_ci95", "per_step", "per_class", "iou_before_ci95", "iou_after_ci95", "objects", "settings" })
+            Assert.True(json.ContainsKey(key), $"missing {key}");
+        Assert.Equal(2, json["gain_ci95"]!.AsArray().Count);
+        Assert.Equal(3, json["per_step"]!.AsArray().Count);
+        Assert.Equal(2, json["objects"]!.AsArray().Count);
+        Assert.Equal(r.Summary.IouAfter.Estimate - r.Summary.IouBefore.Estimate, json["gain"]!.GetValue<double>(), 9);
+        Assert.Equal("mask", json["prompt"]!.GetValue<string>());
+    }
+
+    static int Run(params string[] args) => GenSeg.Tests.Support.CliRun.Run(args);
+
+    [Fact]
+    public void EvalCommandsWriteJsonAndRejectBadArguments()
+    {
+        var dir = Directory.CreateTempSubdirectory("genseg-eval-ps").FullName;
+        try
+        {
+            var json = Path.Combine(dir, "ps.json");
+            Assert.Equal(0, Run("eval", "paintseg", "--model", tiny.Model, "--split", "val", "--count", "2", "--prompt", "point",
+                "--steps", "2", "--paints", "2", "--iterations", "2", "--json", json));
+            var doc = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
+            foreach (var key in new[] { "iou_before", "iou_after", "gain", "gain_ci95", "per_step" }) Assert.True(doc.ContainsKey(key), key);
+            Assert.Equal("2", doc["settings"]!["paints"]!.GetValue<string>());
+
+            var sweep = Path.Combine(dir, "sweep.json");
+            Assert.Equal(0, Run("eval", "paintseg", "--painter", "oracle", "--split", "val", "--count", "2", "--steps", "1", "--sweep", "box-rate=1.0,1.2", "--json", sweep));
+            var s = JsonNode.Parse(File.ReadAllText(sweep))!.AsObject();
+            Assert.Equal("box-rate", s["sweep"]!.GetValue<string>());
+            Assert.Equal(new[] { "1.0", "1.2" }, s["runs"]!.AsArray().Select(x => x!["value"]!.GetValue<string>()));
+            Assert.True(s.ContainsKey("gain_ci95"));
+
+            var crf = Path.Combine(dir, "crf.json");
+            Assert.Equal(0, Run("eval", "crf", "--split", "val", "--count", "3", "--json", crf));
+            var c = JsonNode.Parse(File.ReadAllText(crf))!.AsObject();
+            Assert.Equal(3, c["count"]!.GetValue<int>());
+            Assert.True(c.ContainsKey("gain_ci95"));
+
+            Assert.Equal(2, Run("eval", "paintseg", "--painter", "oracle", "--prompt", "lasso"));
+            Assert.Equal(2, Run("eval", "paintseg", "--painter", "oracle", "--sweep", "nope=1,2"));
+            Assert.Equal(2, Run("eval", "paintseg", "--painter", "oracle", "--k", "1"));
+            Assert.Equal(2, Run("eval", "paintseg", "--model", dir, "--count", "1"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
+
+public class PaintSegSettingsTests
+{
+    [Fact]
+    public void EverySettingReadsBackWhatItSets()
+    {
+        var defaults = new PaintSegEvalSettings();
+        foreach (var s in PaintSegSettings.All)
+        {
+            var value = s.Get(defaults);
+            Assert.Equal(value, s.Get(PaintSegSettings.Apply(defaults, s.Key, value)));
+        }
+        var o = PaintSegSettings.Apply(defaults, "modules", "o").Options;
+        Assert.Equal((StepSchedule.OutpaintOnly, false), (o.Schedule, o.AdversarialConstraint));
+        Assert.Equal(3, PaintSegSettings.Apply(defaults, "k", "3").Options.Clusters);
+        Assert.Equal(0.3, PaintSegSettings.Apply(defaults, "prompt-noise", "0.3").PromptNoise);
+        var (key, values) = PaintSegSettings.ParseSweep("K=2, 3,4");
+        Assert.Equal("k", key);
+        Assert.Equal(new[] { "2", "3", "4" }, values);
+        Assert.Contains("unknown", Assert.Throws<ArgumentException>(() => PaintSegSettings.ParseSweep("q=1")).Message);
+        Assert.Contains("steps 'x'", Assert.Throws<ArgumentException>(() => PaintSegSettings.Apply(defaults, "steps", "x")).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => PaintSegSettings.Apply(defaults, "box-rate", "0.1"));
+    }
+}
