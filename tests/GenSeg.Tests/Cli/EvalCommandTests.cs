@@ -56,9 +56,11 @@ public sealed class EvalCommandTests : IClassFixture<TinyPipeline>, IDisposable
             Assert.Equal(2, doc.RootElement.GetProperty("miou_ci95").GetArrayLength());
         }
         var g4 = Path.Combine(dir, "g4seg-attention.json");
-        Assert.Equal(0, Run("eval", "g4seg", "--model", tiny.Folder, "--count", "2", "--coarse", "attention", "--attention-background", "constant", "--json", g4));
+        Assert.Equal(0, Run("eval", "g4seg", "--model", tiny.Folder, "--count", "2", "--coarse", "attention", "--attention-background", "constant",
+            "--preset", "toyworld", "--json", g4));
         using var g = JsonDocument.Parse(File.ReadAllText(g4));
         Assert.Equal("attention", g.RootElement.GetProperty("source").GetString());
+        Assert.Equal("OriginalToGenerated", g.RootElement.GetProperty("options").GetProperty("direction").GetString());
     }
 
     [Fact]
@@ -68,6 +70,7 @@ public sealed class EvalCommandTests : IClassFixture<TinyPipeline>, IDisposable
         Assert.Equal(2, Run("eval", "g4seg", "--model", tiny.Folder, "--count", "2", "--b", "2"));
         Assert.Equal(2, Run("eval", "g4seg", "--model", tiny.Folder, "--count", "2", "--sweep", "nonsense=1"));
         Assert.Equal(2, Run("eval", "g4seg", "--model", tiny.Folder, "--count", "2", "--coarse", "magic"));
+        Assert.Equal(2, Run("eval", "g4seg", "--model", tiny.Folder, "--count", "2", "--preset", "best"));
         Assert.Equal(2, Run("eval", "attention", "--model", tiny.Folder, "--split", "train", "--first-seed", "5", "--count", "2"));
     }
 }

@@ -66,6 +66,17 @@ public sealed class G4SegEvaluationTests
     }
 
     [Fact]
+    public void PresetsStartFromThePaperOrTheToyWorldTuning()
+    {
+        Assert.Equal(new G4SegOptions(), G4SegOptions.Preset("paper"));
+        var toy = G4SegOptions.Preset("ToyWorld");
+        Assert.Equal((CorrespondenceDirection.OriginalToGenerated, 0.3, 400L), (toy.Direction, toy.B, toy.Timestep));
+        Assert.Equal(new ConfusionAreaOptions(0.1, 0.7, 40), toy.Confusion);
+        Assert.Equal((CorrespondenceDirection.GeneratedToOriginal, 0.8), (G4SegOptions.Paper.Direction, G4SegOptions.Paper.B));
+        Assert.Contains("toyworld", Assert.Throws<ArgumentException>(() => G4SegOptions.Preset("best")).Message);
+    }
+
+    [Fact]
     public void ASweepLabelsEachValue()
     {
         var rows = G4SegSettings.Sweep("timestep=100, 400", new G4SegOptions(), G4SegSettings.Set);
