@@ -22,13 +22,16 @@ public static class TrainToyCommand
     static readonly Option<string?> Vae = new("--vae") { Description = "Trained VAE folder (unet, inpaint; default runs/toy-vae/export)" };
     static readonly Option<string?> From = new("--from") { Description = "inpaint: the trained text-to-image run's export folder (text encoder, tokenizer, UNet to start from; default runs/toy-unet/export)" };
     static readonly Option<bool> FreezeText = new("--freeze-text") { Description = "unet: keep the text encoder fixed (e.g. on resuming, so an inpainting run can share it)" };
+    static readonly Option<string?> Init = new("--init") { Description = "Continue training from the weights of this diffusers folder (e.g. data/models/toyworld-sd): vae from its vae/, unet from unet/ and text_encoder/, inpaint from unet-inpaint/. A fresh optimizer; the run's own --resume still works." };
+    static readonly Option<bool> DecoderOnly = new("--decoder-only") { Description = "vae: fine-tune only the decoder (the latent space and scaling factor stay, so a UNet trained on them stays valid)" };
+    static readonly Option<int> Crop = new("--crop") { Description = "vae: train on random square crops of this side (0 = full images)", DefaultValueFactory = _ => 32 };
     static readonly Option<int> Threads = new("--threads") { Description = "Torch intra-op threads (0 = default)", DefaultValueFactory = _ => 0 };
 
     public static Command Create()
     {
         var cmd = new Command("train-toy", "Train a component of the embedded model on ToyWorld (resumable, deterministic given --seed)");
         cmd.Arguments.Add(Component);
-        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, FreezeText, Threads }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, FreezeText, Init, DecoderOnly, Crop, Threads }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
@@ -55,12 +58,16 @@ public static class TrainToyCommand
             };
             options.Validate();
             torch.manual_seed(options.Seed);
+            var init = parse.GetValue(Init);
+            if (init is not null && !Directory.Exists(init)) throw new DirectoryNotFoundException($"--init {init}: no such folder (expected a diffusers model folder)");
+            if (parse.GetValue(DecoderOnly) && component != "vae") throw new ArgumentException("--decoder-only: applies to the vae component only");
             ITrainingTask task = component switch
             {
-                "vae" => new VaeTask(AutoencoderKL.FromConfig(ToyModelConfigs.Vae, device)),
-                "unet" => ToyTraining.TextToImage(options.OutDir, parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"), device, parse.GetValue(FreezeText)),
+                "vae" => new VaeTask(init is null ? AutoencoderKL.FromConfig(ToyModelConfigs.Vae, device) : AutoencoderKL.FromFolder(Path.Combine(init, "vae"), device),
+                                     crop: parse.GetValue(Crop), decoderOnly: parse.GetValue(DecoderOnly)),
+                "unet" => ToyTraining.TextToImage(options.OutDir, parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"), device, parse.GetValue(FreezeText), init),
                 "inpaint" => ToyTraining.Inpainting(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
-                                                    parse.GetValue(From) ?? Path.Combine("runs", "toy-unet", "export"), device),
+                                                    parse.GetValue(From) ?? Path.Combine("runs", "toy-unet", "export"), device, init),
                 _ => throw new ArgumentException($"component '{component}': expected vae, unet or inpaint"),
             };
             Train(task, options);

@@ -39,6 +39,32 @@ public class TrainingTests
     }
 
     [Fact]
+    public void ADecoderOnlyFineTuneKeepsTheLatentSpaceAndItsScalingFactor()
+    {
+        torch.manual_seed(3);
+        var root = Temp();
+        var first = new VaeTask(AutoencoderKL.FromConfig(TinyVae), valCount: 2);
+        TrainingLoop.Run(first, new TrainingOptions { Steps = 4, Batch = 2, WarmupSteps = 1, CheckpointEvery = 4, OutDir = Path.Combine(root, "a") });
+        var before = AutoencoderKL.FromFolder(Path.Combine(root, "a", "export"));
+        var initial = StateDict.Export(before).ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+
+        var tuned = new VaeTask(AutoencoderKL.FromFolder(Path.Combine(root, "a", "export")), valCount: 2, crop: 0, decoderOnly: true);
+        TrainingLoop.Run(tuned, new TrainingOptions { Steps = 6, Batch = 2, LearningRate = 3e-3, WarmupSteps = 1, CheckpointEvery = 6, OutDir = Path.Combine(root, "b") });
+        using var after = AutoencoderKL.FromFolder(Path.Combine(root, "b", "export"));
+        Assert.Equal(before.ScalingFactor, after.ScalingFactor);
+        var final = StateDict.Export(after);
+        int decoderChanged = 0;
+        foreach (var (key, value) in initial)
+        {
+            bool same = value.equal(final[key]).all().item<bool>();
+            if (key.StartsWith("encoder.", StringComparison.Ordinal) || key.StartsWith("quant_conv.", StringComparison.Ordinal))
+                Assert.True(same, $"{key}: the encoder changed in a decoder-only fine-tune");
+            else if (!same) decoderChanged++;
+        }
+        Assert.True(decoderChanged > 10, $"only {decoderChanged} decoder tensors changed");
+    }
+
+    [Fact]
     public void TextToImageAndInpaintingTrainExportAndLoad()
     {
         torch.manual_seed(1);

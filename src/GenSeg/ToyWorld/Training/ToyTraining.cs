@@ -11,10 +11,11 @@ namespace GenSeg.ToyWorld.Training;
 public static class ToyTraining
 {
     /// <summary>
-    /// The text-to-image task: a fresh UNet and text encoder, the trained VAE from <paramref name="vaeFolder"/>, and the
-    /// toy tokenizer (written into the run's export folder so the export is complete).
+    /// The text-to-image task: a fresh UNet and text encoder (or, with <paramref name="initFolder"/>, the UNet and text
+    /// encoder of a diffusers folder to continue training from, e.g. the shipped model), the trained VAE from
+    /// <paramref name="vaeFolder"/>, and the toy tokenizer (written into the run's export folder so the export is complete).
     /// </summary>
-    public static DiffusionTask TextToImage(string runDir, string vaeFolder, Device device, bool freezeText = false)
+    public static DiffusionTask TextToImage(string runDir, string vaeFolder, Device device, bool freezeText = false, string? initFolder = null)
     {
         var vae = AutoencoderKL.FromFolder(vaeFolder, device);
         var tokFolder = Path.Combine(runDir, "export", "tokenizer");
@@ -22,18 +23,53 @@ public static class ToyTraining
         var tokenizer = ClipTokenizer.FromFolder(tokFolder);
         var text = ClipTextModel.FromConfig(ToyModelConfigs.TextEncoder(tokenizer.Vocabulary, tokenizer.EndToken));
         var unet = UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet());
+        if (initFolder is not null)
+        {
+            RequireSameVocabulary(tokFolder, Path.Combine(initFolder, "tokenizer"));
+            LoadWeights(unet, Path.Combine(initFolder, "unet"));
+            LoadWeights(text, Path.Combine(initFolder, "text_encoder"));
+        }
         text.to(device);
         unet.to(device);
         return new DiffusionTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler), freezeText: freezeText);
     }
 
+    /// <summary>Copies a diffusers component folder's weights into <paramref name="module"/> (strict: every key, every shape;
+    /// float16 files are converted to the module's float32).</summary>
+    public static void LoadWeights(nn.Module module, string componentFolder)
+    {
+        var path = Diffusion.Checkpoints.ModelFiles.Weights(componentFolder);
+        using var scope = NewDisposeScope();
+        Diffusion.Checkpoints.StateDict.Load(module, Diffusion.Checkpoints.SafeTensors.Load(path, ScalarType.Float32), path);
+    }
+
+    static void RequireSameVocabulary(string tokenizerFolder, string initTokenizerFolder)
+    {
+        var mine = File.ReadAllText(Path.Combine(tokenizerFolder, "vocab.json"));
+        var path = Path.Combine(initTokenizerFolder, "vocab.json");
+        if (!File.Exists(path)) throw new FileNotFoundException($"--init: {initTokenizerFolder} has no vocab.json", path);
+        if (File.ReadAllText(path) != mine)
+            throw new ArgumentException($"--init: {path} is not ToyWorld's vocabulary; the text encoder to continue from must use the same tokenizer");
+    }
+
     /// <summary>
     /// The inpainting task: a 9-channel UNet initialised from the trained text-to-image UNet in <paramref name="fromFolder"/>
     /// (the extra mask and masked-latent input channels start at zero, as SD-inpainting was initialised), with that
-    /// run's text encoder and tokenizer frozen.
+    /// run's text encoder and tokenizer frozen. With <paramref name="initFolder"/> the UNet instead continues from that
+    /// diffusers folder's <c>unet-inpaint</c> (e.g. the shipped model's).
     /// </summary>
-    public static InpaintTask Inpainting(string vaeFolder, string fromFolder, Device device)
+    public static InpaintTask Inpainting(string vaeFolder, string fromFolder, Device device, string? initFolder = null)
     {
+        if (initFolder is not null)
+        {
+            var vaeModel = AutoencoderKL.FromFolder(vaeFolder, device);
+            var tok = ClipTokenizer.FromFolder(Path.Combine(fromFolder, "tokenizer"));
+            var textModel = ClipTextModel.FromFolder(Path.Combine(fromFolder, "text_encoder"), device);
+            var inpaint = UNet2DConditionModel.FromFolder(Path.Combine(initFolder, StableDiffusionPipeline.InpaintFolder), device, ScalarType.Float32);
+            if (inpaint.Config.InChannels != 9)
+                throw new ArgumentException($"--init {initFolder}: {StableDiffusionPipeline.InpaintFolder} has in_channels {inpaint.Config.InChannels}, expected 9");
+            return new InpaintTask(inpaint, textModel, vaeModel, tok, new DDIMScheduler(ToyModelConfigs.Scheduler));
+        }
         var vae = AutoencoderKL.FromFolder(vaeFolder, device);
         var tokenizer = ClipTokenizer.FromFolder(Path.Combine(fromFolder, "tokenizer"));
         var text = ClipTextModel.FromFolder(Path.Combine(fromFolder, "text_encoder"), device);

@@ -16,15 +16,24 @@ public sealed class VaeTask : ITrainingTask
     readonly double klWeight;
     readonly Tensor valImages;
     readonly int crop;
+    readonly bool decoderOnly;
 
     /// <summary>Creates the task around a fresh or resumed VAE.</summary>
     /// <param name="crop">Train on random square crops of this side (the VAE is convolutional, so it applies to full
     /// images unchanged; 32 px crops cost a quarter of full 64 px images); 0 trains on full images.</param>
-    public VaeTask(AutoencoderKL vae, double klWeight = 1e-6, int valCount = 64, int crop = 32)
+    /// <param name="decoderOnly">Fine-tune only <c>post_quant_conv</c> and the decoder, the encoder and <c>quant_conv</c>
+    /// frozen, as SD's ft-MSE autoencoder was made: the latent space (and its scaling factor) stays exactly as it was, so
+    /// a UNet trained on it stays valid while reconstructions improve.</param>
+    public VaeTask(AutoencoderKL vae, double klWeight = 1e-6, int valCount = 64, int crop = 32, bool decoderOnly = false)
     {
         this.vae = vae;
         this.klWeight = klWeight;
         this.crop = crop;
+        this.decoderOnly = decoderOnly;
+        if (decoderOnly)
+            foreach (var (name, p) in vae.named_parameters())
+                if (name.StartsWith("encoder.", StringComparison.Ordinal) || name.StartsWith("quant_conv.", StringComparison.Ordinal))
+                    p.requires_grad = false;
         var seeds = Splits.Seeds(Split.Val, null, valCount);
         valImages = ToyBatches.Images(ToyBatches.Scenes(seeds));
         vae.train();
@@ -47,6 +56,13 @@ public sealed class VaeTask : ITrainingTask
         {
             var offsets = randint(0, x.shape[2] - crop + 1, new long[] { 2 }, generator: generator, dtype: ScalarType.Int64).data<long>().ToArray();
             x = x[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(offsets[0], offsets[0] + crop), TensorIndex.Slice(offsets[1], offsets[1] + crop)];
+        }
+        if (decoderOnly)
+        {
+            Tensor zFixed;
+            using (no_grad()) zFixed = vae.Encode(x).Sample(generator);
+            var decoded = vae.Decode(zFixed);
+            return F.mse_loss(decoded, x) + F.l1_loss(decoded, x) * 0.1;
         }
         var posterior = vae.Encode(x);
         var z = posterior.Sample(generator);
@@ -83,7 +99,9 @@ public sealed class VaeTask : ITrainingTask
     /// <inheritdoc />
     public void Export(string folder)
     {
-        var scaled = AutoencoderKL.FromConfig(vae.Config with { ScalingFactor = Math.Round(LatentScalingFactor(), 5) });
+        // A decoder-only fine-tune keeps the latent space, so it keeps the scaling factor the UNet was trained with.
+        double factor = decoderOnly ? vae.Config.ScalingFactor : Math.Round(LatentScalingFactor(), 5);
+        var scaled = AutoencoderKL.FromConfig(vae.Config with { ScalingFactor = factor });
         using (no_grad())
             foreach (var (k, v) in vae.state_dict()) scaled.state_dict()[k].copy_(v);
         scaled.Save(folder);
