@@ -20,8 +20,8 @@ namespace GenSeg.Cli.Commands;
 public static class ModelCardCommand
 {
     static readonly Option<string> Model = new("--model") { Description = "Model folder", DefaultValueFactory = _ => Path.Combine("data", "models", "toyworld-sd") };
-    static readonly Option<string> Runs = new("--runs") { Description = "Training runs folder (toy-vae, toy-unet, toy-inpaint with losses.csv)", DefaultValueFactory = _ => "runs" };
-    static readonly Option<string> Docs = new("--docs") { Description = "Where the loss-curve plot goes", DefaultValueFactory = _ => "docs" };
+    static readonly Option<string> Runs = new("--runs") { Description = "Training runs folder: a stage's runs/<run>/losses.csv, when present, refreshes its copy beside the record", DefaultValueFactory = _ => "runs" };
+    static readonly Option<string> Record = new("--record") { Description = "The training record (stages, commands; loss logs beside it); the loss-curve plot is written beside it", DefaultValueFactory = _ => Path.Combine("docs", "training", "record.json") };
     static readonly Option<int> PerClass = new("--per-class") { Description = "Generated samples per class", DefaultValueFactory = _ => 5 };
     static readonly Option<int> InpaintScenes = new("--inpaint-scenes") { Description = "Val scenes for the inpainting contrast", DefaultValueFactory = _ => 24 };
     static readonly Option<string?> Json = new("--json") { Description = "Also write the figures as JSON" };
@@ -29,7 +29,7 @@ public static class ModelCardCommand
     public static Command Create()
     {
         var cmd = new Command("model-card", "Measure the embedded model's quality figures and write its model card");
-        foreach (var o in new Option[] { Model, Runs, Docs, PerClass, InpaintScenes, Json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { Model, Runs, Record, PerClass, InpaintScenes, Json }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
@@ -61,38 +61,22 @@ public static class ModelCardCommand
                 }
             });
             var runs = parse.GetValue(Runs)!;
-            var curves = new[] { "toy-vae", "toy-unet", "toy-inpaint" }
-                .Select(r => (Name: r, Csv: Path.Combine(runs, r, "losses.csv")))
-                .Where(r => File.Exists(r.Csv)).Select(r => (r.Name, LossPlot.Read(r.Csv))).ToList();
-            var docs = parse.GetValue(Docs)!;
-            if (curves.Count > 0)
-            {
-                LossPlot.Write(Path.Combine(docs, "embedded-model-losses.png"), curves);
-                foreach (var (name, _) in curves) File.Copy(Path.Combine(runs, name, "losses.csv"), Path.Combine(docs, $"{name}-losses.csv"), overwrite: true);
-            }
+            var record = TrainingRecord.Read(parse.GetValue(Record)!);
+            record.RefreshFrom(runs);
+            LossPlot.Write(Path.Combine(record.Folder, "losses.png"), record.Curves());
             var table = new Table().AddColumns("figure", "value");
             foreach (var (k, v) in figures) table.AddRow(k, Markup.Escape(Format(v)));
             AnsiConsole.Write(table);
             AtomicFile.WriteAllText(Path.Combine(folder, "figures.json"), JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true }));
-            AtomicFile.WriteAllText(Path.Combine(folder, "README.md"), Card(pipeline, figures, runs));
+            AtomicFile.WriteAllText(Path.Combine(folder, "README.md"), Card(pipeline, figures, record));
             if (parse.GetValue(Json) is { } json) AtomicFile.WriteAllText(json, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true }));
-            AnsiConsole.MarkupLineInterpolated($"figures written to {Path.Combine(folder, "figures.json")}; loss curves in {docs}");
+            AnsiConsole.MarkupLineInterpolated($"figures written to {Path.Combine(folder, "figures.json")}; loss curves in {Path.Combine(record.Folder, "losses.png")}");
             return 0;
         });
         return cmd;
     }
 
-    static string Steps(string runs, string run)
-    {
-        var losses = Path.Combine(runs, run, "losses.csv");
-        if (!File.Exists(losses)) return "not recorded";
-        var points = LossPlot.Read(losses);
-        if (points.Count == 0) return "not recorded";
-        double last = points.TakeLast(50).Average(p => p.Loss);
-        return string.Create(CultureInfo.InvariantCulture, $"{points[^1].Step:0} steps, final loss (mean of last 50 steps) {last:F4}");
-    }
-
-    static string Card(StableDiffusionPipeline p, Dictionary<string, object> f, string runs)
+    static string Card(StableDiffusionPipeline p, Dictionary<string, object> f, TrainingRecord record)
     {
         string Fig(string key, string fmt) => f.TryGetValue(key, out var v) && v is double d ? d.ToString(fmt, CultureInfo.InvariantCulture) : "not measured";
         string Met(string key, Func<double, bool> ok) => f.TryGetValue(key, out var v) && v is double d ? (ok(d) ? "met" : "missed") : "-";
@@ -116,19 +100,16 @@ public static class ModelCardCommand
         sb.AppendLine();
         sb.AppendLine("## Training (ToyWorld train split; all runs resumable and deterministic given --seed)");
         sb.AppendLine();
-        sb.AppendLine($"- VAE: MSE + 0.1 L1 + 1e-6 KL on random 32 px crops, AdamW, batch 16 - {Steps(runs, "toy-vae")}.");
-        sb.AppendLine($"- UNet + text encoder: epsilon MSE, uniform timesteps, SD's scaled-linear schedule, captions 10% empty / 50% class-only / 40% with colours, batch 32 (text encoder frozen after step 700 so the inpainting UNet could train alongside) - {Steps(runs, "toy-unet")}.");
-        sb.AppendLine($"- Inpainting UNet: masks of dilated objects with the object REMOVED from the target and the caption (ToyWorld renders the exact background), background rings around objects, boxes, blobs, full and empty masks; batch 24 - {Steps(runs, "toy-inpaint")}.");
+        sb.AppendLine("Stages in order (each continues from the weights the stages before it left):");
         sb.AppendLine();
-        sb.AppendLine("Loss curves: `docs/embedded-model-losses.png` (CSV beside it). Reproduce:");
+        foreach (var stage in record.Stages)
+            sb.AppendLine($"- {stage.Component} ({stage.Run}): {stage.Summary} - {record.Describe(stage)}.");
+        sb.AppendLine();
+        sb.AppendLine($"Loss curves: `{Path.Combine(record.Folder, "losses.png").Replace('\\', '/')}` (one panel per component, stages one after another; the logs are the CSVs beside it). Reproduce:");
         sb.AppendLine();
         sb.AppendLine("```bash");
-        sb.AppendLine("./genseg train-toy vae --steps 3000 --batch 16 --lr 2e-3 --threads 1");
-        sb.AppendLine("./genseg train-toy unet --steps 700 --batch 32 --lr 5e-4");
-        sb.AppendLine("./genseg train-toy assemble --out runs/snap700");
-        sb.AppendLine("./genseg train-toy unet --resume --freeze-text --steps 1700 --batch 32 --lr 5e-4 --threads 1 &");
-        sb.AppendLine("./genseg train-toy inpaint --from runs/snap700 --steps 900 --batch 24 --lr 5e-4 --threads 1");
-        sb.AppendLine("./genseg train-toy assemble --out data/models/toyworld-sd   # from the finished (or latest checkpointed) runs");
+        foreach (var stage in record.Stages) sb.AppendLine(stage.Command);
+        sb.AppendLine("./genseg train-toy assemble --out data/models/toyworld-sd   # the last stage of each component; see the stages for --vae/--from");
         sb.AppendLine("./genseg model-card                                        # measures the figures below, writes this card");
         sb.AppendLine("```");
         sb.AppendLine();

@@ -20,7 +20,8 @@ public static class TrainToyCommand
     static readonly Option<string?> Out = new("--out") { Description = "Run folder (default runs/toy-<component>)" };
     static readonly Option<bool> Resume = new("--resume") { Description = "Continue from the run folder's checkpoint" };
     static readonly Option<string?> Vae = new("--vae") { Description = "Trained VAE folder (unet, inpaint; default runs/toy-vae/export)" };
-    static readonly Option<string?> From = new("--from") { Description = "inpaint: the trained text-to-image run's export folder (text encoder, tokenizer, UNet to start from; default runs/toy-unet/export)" };
+    static readonly Option<string?> From = new("--from") { Description = "inpaint: the trained text-to-image run's export folder or a model folder (text encoder, tokenizer, UNet to start from; default runs/toy-unet/export); assemble: the text-to-image run folder (default runs/toy-unet)" };
+    static readonly Option<string?> InpaintRun = new("--inpaint") { Description = "assemble: the inpainting run folder (default runs/toy-inpaint when it has weights)" };
     static readonly Option<bool> FreezeText = new("--freeze-text") { Description = "unet: keep the text encoder fixed (e.g. on resuming, so an inpainting run can share it)" };
     static readonly Option<string?> Init = new("--init") { Description = "Continue training from the weights of this diffusers folder (e.g. data/models/toyworld-sd): vae from its vae/, unet from unet/ and text_encoder/, inpaint from unet-inpaint/. A fresh optimizer; the run's own --resume still works." };
     static readonly Option<bool> DecoderOnly = new("--decoder-only") { Description = "vae: fine-tune only the decoder (the latent space and scaling factor stay, so a UNet trained on them stays valid)" };
@@ -31,7 +32,7 @@ public static class TrainToyCommand
     {
         var cmd = new Command("train-toy", "Train a component of the embedded model on ToyWorld (resumable, deterministic given --seed)");
         cmd.Arguments.Add(Component);
-        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, FreezeText, Init, DecoderOnly, Crop, Threads }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, InpaintRun, FreezeText, Init, DecoderOnly, Crop, Threads }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
@@ -40,9 +41,12 @@ public static class TrainToyCommand
             if (component == "assemble")
             {
                 var target = parse.GetValue(Out) ?? Path.Combine("data", "models", "toyworld-sd");
+                var inpaintRun = parse.GetValue(InpaintRun)
+                                 ?? (ToyTraining.HasWeights(Path.Combine("runs", "toy-inpaint")) ? Path.Combine("runs", "toy-inpaint") : null);
+                if (inpaintRun is not null && !ToyTraining.HasWeights(inpaintRun))
+                    throw new DirectoryNotFoundException($"--inpaint {inpaintRun}: neither an export nor a checkpoint there");
                 ToyTraining.Assemble(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
-                    parse.GetValue(From) ?? Path.Combine("runs", "toy-unet"),
-                    ToyTraining.HasWeights(Path.Combine("runs", "toy-inpaint")) ? Path.Combine("runs", "toy-inpaint") : null, target);
+                    parse.GetValue(From) ?? Path.Combine("runs", "toy-unet"), inpaintRun, target);
                 AnsiConsole.MarkupLineInterpolated($"[green]assembled[/] {target}");
                 return 0;
             }
