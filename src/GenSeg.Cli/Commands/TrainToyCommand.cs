@@ -108,7 +108,8 @@ public static class TrainToyCommand
     static string Describe(ITrainingTask task, TrainingProgress p)
     {
         var extra = string.Join(" ", p.Extra.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:F2}")));
-        return string.Create(CultureInfo.InvariantCulture, $"{task.Name} step {p.Step}/{p.Steps} loss {p.Loss:F4} (avg {p.AverageLoss:F4}) {p.ImagesPerSecond:F1} img/s {extra}");
+        var rollbacks = p.Recoveries + p.RepeatedSteps > 0 ? $" repeated {p.RepeatedSteps} rollbacks {p.Recoveries} (last: {p.LastFault})" : "";
+        return string.Create(CultureInfo.InvariantCulture, $"{task.Name} step {p.Step}/{p.Steps} loss {p.Loss:F4} (avg {p.AverageLoss:F4}) {p.ImagesPerSecond:F1} img/s {extra}{rollbacks}");
     }
 
     /// <summary>Synchronous IProgress (System.Progress posts to the thread pool and reorders reports).</summary>

@@ -10,9 +10,20 @@ using static TorchSharp.torch;
 namespace GenSeg.Tests.ToyWorld;
 
 /// <summary>CI's smoke test of the embedded model's training: each component trains a few steps, its loss falls, its
-/// export loads; a killed run resumes to the same weights as an uninterrupted one. CI never retrains the shipped model.</summary>
-public class TrainingTests
+/// export loads; a killed run resumes to the same weights as an uninterrupted one. CI never retrains the shipped model.
+/// The class runs alone on one torch thread: Adam turns the last-bit differences of a multi-threaded reduction into
+/// learning-rate-sized ones, and the resume and rollback tests compare weights to 1e-6.</summary>
+[Collection(SingleThreadedTrainingCollection.Name)]
+public sealed class TrainingTests : IDisposable
 {
+    readonly int savedThreads = torch.get_num_threads();
+
+    /// <summary>Every test of the class on one intra-op thread (restored afterwards).</summary>
+    public TrainingTests() => torch.set_num_threads(1);
+
+    /// <inheritdoc />
+    public void Dispose() => torch.set_num_threads(savedThreads);
+
     static AutoencoderKLConfig TinyVae => ToyModelConfigs.Vae with { BlockOutChannels = new[] { 8, 16, 16 }, NormNumGroups = 4 };
 
     static string Temp() => Directory.CreateTempSubdirectory("genseg-train").FullName;
@@ -114,6 +125,135 @@ public class TrainingTests
         Assert.Equal(Losses(straight), Losses(interrupted));
     }
 
+    /// <summary>A task that fails once at a chosen step, as a corrupted Scalar would: a NaN loss or a native error.</summary>
+    sealed class FaultOnce(ITrainingTask inner, int faultStep, bool native) : ITrainingTask
+    {
+        bool done;
+        public string Name => inner.Name;
+        public IReadOnlyDictionary<string, nn.Module> Trainable => inner.Trainable;
+        public IReadOnlyDictionary<string, double> Evaluate() => inner.Evaluate();
+        public void Export(string folder) => inner.Export(folder);
+        public Tensor Loss(int step, int batch, Generator generator)
+        {
+            var loss = inner.Loss(step, batch, generator);
+            if (step != faultStep || done) return loss;
+            done = true;
+            if (native) throw new System.Runtime.InteropServices.ExternalException("Expected false to be true, but got false. (toFloat at Scalar.h)");
+            return loss * float.NaN;
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AFaultyStepIsRepeatedAndTheRunEndsWithTheSameWeights(bool native)
+    {
+        TrainingOptions Options(string dir) =>
+            new() { Steps = 6, Batch = 2, LearningRate = 1e-3, WarmupSteps = 2, CheckpointEvery = 3, OutDir = dir, Seed = 5 };
+        var straight = Temp();
+        torch.manual_seed(3);
+        TrainingLoop.Run(new VaeTask(AutoencoderKL.FromConfig(TinyVae), valCount: 2), Options(straight));
+
+        var faulty = Temp();
+        torch.manual_seed(3);
+        var reports = new List<TrainingProgress>();
+        TrainingLoop.Run(new FaultOnce(new VaeTask(AutoencoderKL.FromConfig(TinyVae), valCount: 2), faultStep: 4, native), Options(faulty),
+            new SyncProgress(reports.Add));
+
+        Assert.Equal(1, reports[^1].RepeatedSteps);
+        Assert.Equal(0, reports[^1].Recoveries);
+        Assert.Contains("step 4", reports[^1].LastFault);
+        var a = SafeTensors.Load(Path.Combine(straight, "checkpoint", "weights.safetensors"));
+        var b = SafeTensors.Load(Path.Combine(faulty, "checkpoint", "weights.safetensors"));
+        foreach (var k in a.Keys) Assert.True((a[k] - b[k]).abs().max().item<float>() < 1e-6, $"{k} differs after the repeated step");
+        Assert.Equal(Losses(straight), Losses(faulty));
+    }
+
+    [Fact]
+    public void ARunThatKeepsFaultingStopsWithAClearError()
+    {
+        var run = Temp();
+        var e = Assert.Throws<InvalidOperationException>(() => TrainingLoop.Run(
+            new FaultEvery(new VaeTask(AutoencoderKL.FromConfig(TinyVae), valCount: 2)),
+            new TrainingOptions { Steps = 4, Batch = 1, OutDir = run, MaxRecoveries = 2 }));
+        Assert.Contains("after 2 rollbacks", e.Message);
+        Assert.Contains("loss became NaN", e.Message);
+    }
+
+    /// <summary>Corrupts one weight once at a chosen step while returning a finite loss, as a garbage update would.</summary>
+    sealed class CorruptOnce(ITrainingTask inner, int faultStep) : ITrainingTask
+    {
+        bool done;
+        public string Name => inner.Name;
+        public IReadOnlyDictionary<string, nn.Module> Trainable => inner.Trainable;
+        public IReadOnlyDictionary<string, double> Evaluate() => inner.Evaluate();
+        public void Export(string folder) => inner.Export(folder);
+        public Tensor Loss(int step, int batch, Generator generator)
+        {
+            if (step == faultStep && !done)
+            {
+                done = true;
+                using var noGrad = torch.no_grad();
+                inner.Trainable.Values.First().parameters().First().fill_(float.PositiveInfinity);
+            }
+            return inner.Loss(step, batch, generator);
+        }
+    }
+
+    [Fact]
+    public void CorruptedWeightsAreNeverCheckpointedTheRunRollsBackAndEndsWithTheSameWeights()
+    {
+        TrainingOptions Options(string dir) =>
+            new() { Steps = 6, Batch = 2, LearningRate = 1e-3, WarmupSteps = 2, CheckpointEvery = 3, OutDir = dir, Seed = 5 };
+        var straight = Temp();
+        torch.manual_seed(3);
+        TrainingLoop.Run(new VaeTask(AutoencoderKL.FromConfig(TinyVae), valCount: 2), Options(straight));
+
+        var faulty = Temp();
+        torch.manual_seed(3);
+        var reports = new List<TrainingProgress>();
+        TrainingLoop.Run(new CorruptOnce(new VaeTask(AutoencoderKL.FromConfig(TinyVae), valCount: 2), faultStep: 5), Options(faulty), new SyncProgress(reports.Add));
+
+        Assert.Equal(1, reports[^1].Recoveries);
+        var a = SafeTensors.Load(Path.Combine(straight, "checkpoint", "weights.safetensors"));
+        var b = SafeTensors.Load(Path.Combine(faulty, "checkpoint", "weights.safetensors"));
+        foreach (var k in a.Keys) Assert.True((a[k] - b[k]).abs().max().item<float>() < 1e-6, $"{k} differs after the rollback");
+        Assert.Equal(Losses(straight), Losses(faulty));
+    }
+
+    sealed class FaultEvery(ITrainingTask inner) : ITrainingTask
+    {
+        public string Name => inner.Name;
+        public IReadOnlyDictionary<string, nn.Module> Trainable => inner.Trainable;
+        public IReadOnlyDictionary<string, double> Evaluate() => inner.Evaluate();
+        public void Export(string folder) => inner.Export(folder);
+        public Tensor Loss(int step, int batch, Generator generator) => inner.Loss(step, batch, generator) * float.NaN;
+    }
+
+    sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+
+    [Fact]
+    public void GradientClippingScalesToTheGlobalNormAndSkipsWeightsWithoutGradients()
+    {
+        var a = new TorchSharp.Modules.Parameter(torch.zeros(2));
+        var b = new TorchSharp.Modules.Parameter(torch.zeros(1));
+        var frozen = new TorchSharp.Modules.Parameter(torch.zeros(3), requires_grad: false);
+        (a * torch.tensor(new[] { 3f, 4f })).sum().backward();
+        (b * 12f).sum().backward();
+
+        double norm = TrainingLoop.ClipGradNorm(new[] { a, b, frozen }, 1.0);
+
+        Assert.Equal(13.0, norm, 5);
+        Assert.Equal(new[] { 3f / 13, 4f / 13 }, a.grad!.data<float>().ToArray(), (x, y) => Math.Abs(x - y) < 1e-6);
+        Assert.Equal(12f / 13, b.grad!.item<float>(), 5);
+        Assert.Null(frozen.grad);
+        Assert.Equal(13.0 / 13 * 1.0, TrainingLoop.ClipGradNorm(new[] { a, b }, 5.0), 4); // under the limit: unchanged
+        Assert.Equal(3f / 13, a.grad!.data<float>()[0], 6);
+    }
+
     [Fact]
     public void AnExistingRunNeedsResume()
     {
@@ -134,4 +274,12 @@ public class TrainingTests
         Assert.Single(tok.TokenPositions("a photo of a star and a red ring", "star"));
         Assert.True(tok.Vocabulary < 1000);
     }
+}
+
+/// <summary>Tests that change the process's torch thread count run alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SingleThreadedTrainingCollection
+{
+    /// <summary>The collection's name.</summary>
+    public const string Name = "single-threaded training";
 }

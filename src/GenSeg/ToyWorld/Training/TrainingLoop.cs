@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using GenSeg.Common;
 using GenSeg.Diffusion.Checkpoints;
+using GenSeg.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,6 +42,14 @@ public sealed record TrainingOptions
     /// <summary>Gradient-norm clipping threshold.</summary>
     public double ClipGradNorm { get; init; } = 1.0;
 
+    /// <summary>
+    /// How many times a run may roll back to its last checkpoint after a fault (a non-finite loss or gradient, or a native
+    /// error) before it gives up. TorchSharp 0.107 does not keep temporary Scalars alive during native calls, so a
+    /// garbage collection on another thread can very rarely corrupt one step of a long run; a rollback repeats that
+    /// stretch exactly (data and noise depend only on the seed and the step).
+    /// </summary>
+    public int MaxRecoveries { get; init; } = 5;
+
     /// <summary>Checks the values; errors name the option.</summary>
     public void Validate()
     {
@@ -48,6 +57,7 @@ public sealed record TrainingOptions
         if (Batch < 1) throw new ArgumentOutOfRangeException(nameof(Batch), Batch, "--batch: expected at least 1");
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "--lr: expected a positive learning rate");
         if (CheckpointEvery < 1) throw new ArgumentOutOfRangeException(nameof(CheckpointEvery), CheckpointEvery, "--checkpoint-every: expected at least 1");
+        if (MaxRecoveries < 0) throw new ArgumentOutOfRangeException(nameof(MaxRecoveries), MaxRecoveries, "expected 0 or more recoveries");
     }
 
     /// <summary>The learning rate at a step: linear warm-up, then cosine decay to 10%.</summary>
@@ -66,7 +76,11 @@ public sealed record TrainingOptions
 /// <param name="AverageLoss">Mean loss over the last 50 steps.</param>
 /// <param name="ImagesPerSecond">Throughput of this run so far.</param>
 /// <param name="Extra">Task-specific figures of the last evaluation (e.g. PSNR), or empty.</param>
-public sealed record TrainingProgress(int Step, int Steps, double Loss, double AverageLoss, double ImagesPerSecond, IReadOnlyDictionary<string, double> Extra);
+/// <param name="Recoveries">Rollbacks to the last checkpoint after a fault so far (see <see cref="TrainingOptions.MaxRecoveries"/>).</param>
+/// <param name="LastFault">What caused the last repeated step or rollback, or null.</param>
+/// <param name="RepeatedSteps">Steps repeated after a non-finite loss or gradient (the weights untouched) so far.</param>
+public sealed record TrainingProgress(int Step, int Steps, double Loss, double AverageLoss, double ImagesPerSecond, IReadOnlyDictionary<string, double> Extra,
+    int Recoveries = 0, string? LastFault = null, int RepeatedSteps = 0);
 
 /// <summary>A component being trained: its modules, its loss on a batch, and how it is exported.</summary>
 public interface ITrainingTask
@@ -104,7 +118,10 @@ public static class TrainingLoop
     {
         options.Validate();
         Directory.CreateDirectory(options.OutDir);
-        var parameters = task.Trainable.Values.SelectMany(m => m.parameters()).ToList();
+        // Only the weights that are trained: a frozen weight (e.g. the text encoder with --freeze-text, the encoder in a
+        // decoder-only fine-tune) has no gradient, and TorchSharp's clip_grad_norm_ then reads an undefined one (measured:
+        // a NaN or arbitrary norm within the first steps, so a random clipping factor on every update).
+        var parameters = task.Trainable.Values.SelectMany(m => m.parameters()).Where(p => p.requires_grad).ToList();
         var optimizer = optim.AdamW(parameters, lr: options.LearningRate, weight_decay: options.WeightDecay);
         var state = new State(0, options.Seed, new List<double[]>(), null);
         string ckpt = Path.Combine(options.OutDir, "checkpoint");
@@ -118,9 +135,12 @@ public static class TrainingLoop
             throw new ArgumentException($"--out {options.OutDir}: holds a checkpoint already; pass --resume to continue it or choose another folder");
         }
 
+        // A checkpoint to roll back to from the first step on (also for a run started from --init weights).
+        if (!Directory.Exists(ckpt)) SaveCheckpoint(ckpt, task, optimizer, state);
         var recent = new Queue<double>(state.Losses.TakeLast(50).Select(r => r[1]));
         var clock = Stopwatch.StartNew();
-        int startStep = state.Step, images = 0;
+        int images = 0, recoveries = 0, retries = 0;
+        string? lastFault = null;
         var lastEval = state.LastEval ?? new Dictionary<string, double>();
         for (int step = state.Step; step < options.Steps; step++)
         {
@@ -128,40 +148,128 @@ public static class TrainingLoop
             double lr = options.LearningRateAt(step);
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
             double lossValue;
-            using (var scope = NewDisposeScope())
+            bool last = step + 1 == options.Steps, checkpoint = (step + 1) % options.CheckpointEvery == 0 || last;
+            string? fault;
+            try
             {
-                using var gen = new Generator(StepSeed(options.Seed, step));
-                optimizer.zero_grad();
-                var loss = task.Loss(step, options.Batch, gen);
-                lossValue = loss.item<float>();
-                if (!double.IsFinite(lossValue))
-                    throw new InvalidOperationException($"{task.Name}: loss became {lossValue} at step {step}; lower --lr or resume from the last checkpoint");
-                loss.backward();
-                nn.utils.clip_grad_norm_(parameters, options.ClipGradNorm);
-                optimizer.step();
+                // A step whose loss or gradient is not finite has not touched the weights: it is repeated with the same
+                // data and noise (as a mixed-precision loss scaler skips a step); only a repeated fault rolls back.
+                fault = Step(task, options, optimizer, parameters, step, out lossValue);
+                for (int retry = 0; fault is not null && retry < 2; retry++)
+                {
+                    retries++;
+                    lastFault = $"step {step}: {fault} (repeated)";
+                    fault = Step(task, options, optimizer, parameters, step, out lossValue);
+                }
+                if (fault is null && checkpoint)
+                {
+                    foreach (var m in task.Trainable.Values) m.eval();
+                    lastEval = new Dictionary<string, double>(task.Evaluate());
+                    foreach (var m in task.Trainable.Values) m.train();
+                    // never save a corrupted state: every weight and every figure must be finite
+                    fault = NonFinite(task) ?? lastEval.Where(kv => !double.IsFinite(kv.Value)).Select(kv => $"{kv.Key} became {kv.Value}").FirstOrDefault();
+                }
+            }
+            catch (System.Runtime.InteropServices.ExternalException e)
+            {
+                // in the evaluation after the step: the weights may be corrupted, so roll back
+                lossValue = double.NaN;
+                fault = $"native error: {e.Message.Split('\n')[0]}";
+            }
+            if (fault is not null)
+            {
+                if (recoveries >= options.MaxRecoveries)
+                    throw new InvalidOperationException($"{task.Name}: {fault} at step {step}, after {recoveries} rollbacks to the last checkpoint; lower --lr or resume from the last checkpoint");
+                recoveries++;
+                lastFault = $"step {step}: {fault}";
+                state = LoadCheckpoint(ckpt, task, optimizer, options);
+                lastEval = state.LastEval ?? new Dictionary<string, double>();
+                recent = new Queue<double>(state.Losses.TakeLast(50).Select(r => r[1]));
+                step = state.Step - 1; // the loop's increment continues at the checkpoint's step
+                continue;
             }
             images += options.Batch;
             state.Losses.Add(new[] { step + 1, lossValue, lr });
             recent.Enqueue(lossValue);
             while (recent.Count > 50) recent.Dequeue();
             state = state with { Step = step + 1 };
-            bool last = step + 1 == options.Steps;
-            if ((step + 1) % options.CheckpointEvery == 0 || last)
+            if (checkpoint)
             {
-                foreach (var m in task.Trainable.Values) m.eval();
-                lastEval = new Dictionary<string, double>(task.Evaluate());
-                foreach (var m in task.Trainable.Values) m.train();
                 state = state with { LastEval = lastEval };
                 SaveCheckpoint(ckpt, task, optimizer, state);
                 WriteLossLog(Path.Combine(options.OutDir, "losses.csv"), state.Losses);
             }
             progress?.Report(new TrainingProgress(step + 1, options.Steps, lossValue, recent.Average(),
-                images / Math.Max(1e-9, clock.Elapsed.TotalSeconds), lastEval));
+                images / Math.Max(1e-9, clock.Elapsed.TotalSeconds), lastEval, recoveries, lastFault, retries));
         }
         foreach (var m in task.Trainable.Values) m.eval();
         task.Export(Path.Combine(options.OutDir, "export"));
-        _ = startStep;
         return recent.Count > 0 ? recent.Average() : double.NaN;
+    }
+
+    /// <summary>One optimizer step inside its own dispose scope; returns what went wrong (a non-finite loss or gradient
+    /// norm, in which case the weights are left untouched), or null.</summary>
+    static string? Step(ITrainingTask task, TrainingOptions options, optim.Optimizer optimizer, IReadOnlyList<TorchSharp.Modules.Parameter> parameters, int step, out double lossValue)
+    {
+        try
+        {
+            double loss = double.NaN;
+            var fault = GcQuiet.Run(() => UncheckedStep(task, options, optimizer, parameters, step, out loss));
+            lossValue = loss;
+            return fault;
+        }
+        catch (System.Runtime.InteropServices.ExternalException e) when (e.Message.Contains("Scalar", StringComparison.Ordinal) || e.Message.Contains("Expected", StringComparison.Ordinal))
+        {
+            // a corrupted Scalar is detected before the update is applied (native checks run as the op starts)
+            lossValue = double.NaN;
+            return $"native error: {e.Message.Split('\n')[0]}";
+        }
+    }
+
+    static string? UncheckedStep(ITrainingTask task, TrainingOptions options, optim.Optimizer optimizer, IReadOnlyList<TorchSharp.Modules.Parameter> parameters, int step, out double lossValue)
+    {
+        using var scope = NewDisposeScope();
+        using var gen = new Generator(StepSeed(options.Seed, step));
+        optimizer.zero_grad();
+        var loss = task.Loss(step, options.Batch, gen);
+        lossValue = loss.item<float>();
+        if (!double.IsFinite(lossValue)) return $"loss became {lossValue}";
+        loss.backward();
+        double norm = ClipGradNorm(parameters, options.ClipGradNorm);
+        if (!double.IsFinite(norm)) return $"gradient norm became {norm}";
+        optimizer.step();
+        return null;
+    }
+
+    /// <summary>
+    /// Scales the gradients so that their global L2 norm is at most <paramref name="maxNorm"/> (as PyTorch's
+    /// <c>clip_grad_norm_</c>); returns the norm before clipping. TorchSharp 0.107's <c>clip_grad_norm_</c> returned NaN
+    /// for finite gradients here (measured on the VAE decoder), which turned every weight into NaN on the first step.
+    /// </summary>
+    public static double ClipGradNorm(IEnumerable<TorchSharp.Modules.Parameter> parameters, double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        var grads = parameters.Select(p => p.grad).OfType<Tensor>().ToArray();
+        if (grads.Length == 0) return 0;
+        double total = Math.Sqrt(stack(grads.Select(g => g.detach().to_type(ScalarType.Float64).pow(2).sum()).ToArray()).sum().item<double>());
+        if (double.IsFinite(total) && total > maxNorm)
+        {
+            var factor = tensor(maxNorm / (total + 1e-6), dtype: grads[0].dtype);
+            using var noGrad = no_grad();
+            foreach (var g in grads) g.mul_(factor);
+        }
+        return total;
+    }
+
+    /// <summary>The first trainable weight with a non-finite value, as a message, or null.</summary>
+    static string? NonFinite(ITrainingTask task)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var (prefix, module) in task.Trainable)
+            foreach (var (name, p) in module.named_parameters())
+                if (!isfinite(p).all().item<bool>()) return $"weight {prefix}.{name} became non-finite";
+        return null;
     }
 
     /// <summary>The generator seed of one step (independent of where a run was resumed).</summary>
