@@ -109,13 +109,11 @@ public static class EvalPaintSegCommand
             }
             else
             {
-                var runs = new List<PaintSegSweepRun>();
-                foreach (var v in sweepValues!)
-                {
-                    var s = Apply(settings, sweepKey, v);
-                    runs.Add(new PaintSegSweepRun(v, WithProgress($"{sweepKey}={v}", s.Count,
-                        report => PaintSegEvaluation.Run(s, painters(s), extractor, report))));
-                }
+                var values = sweepValues!;
+                foreach (var v in values) Apply(settings, sweepKey, v); // every value checked before the first run
+                var runs = WithProgress($"sweep {sweepKey} ({values.Count} values)", settings.Count * values.Count,
+                    report => PaintSegEvaluation.Sweep(settings, sweepKey, values, painters, extractor,
+                        (v, done, total) => report(values.ToList().IndexOf(v) * total + done, total * values.Count)));
                 PrintSweep(sweepKey, runs);
                 if (parse.GetValue(json) is { } path) PaintSegEvaluation.WriteJson(PaintSegEvaluation.SweepJson(sweepKey, runs), path);
             }

@@ -153,17 +153,21 @@ public static class PaintSegEvaluation
         return new PaintSegEvalResult(settings, painter, features, objects, summary, perStep);
     }
 
-    /// <summary>Runs the evaluation once per value of the setting <paramref name="key"/>.</summary>
+    /// <summary>
+    /// Runs the evaluation once per value of the setting <paramref name="key"/>. <paramref name="paintersFor"/> builds the
+    /// painters for each swept setting, so painter settings (iterations, paints, guidance, painter form) are swept too.
+    /// </summary>
     public static IReadOnlyList<PaintSegSweepRun> Sweep(PaintSegEvalSettings settings, string key, IReadOnlyList<string> values,
-        Func<Scene, int, IPainter> painterFor, IFeatureExtractor features, Action<string, int, int>? progress = null)
+        Func<PaintSegEvalSettings, Func<Scene, int, IPainter>> paintersFor, IFeatureExtractor features, Action<string, int, int>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(values);
+        ArgumentNullException.ThrowIfNull(paintersFor);
         if (values.Count == 0) throw new ArgumentException("values: expected at least one value to sweep", nameof(values));
         var runs = new List<PaintSegSweepRun>();
         foreach (var v in values)
         {
             var s = PaintSegSettings.Apply(settings, key, v);
-            runs.Add(new PaintSegSweepRun(v, Run(s, painterFor, features, (done, total) => progress?.Invoke(v, done, total))));
+            runs.Add(new PaintSegSweepRun(v, Run(s, paintersFor(s), features, (done, total) => progress?.Invoke(v, done, total))));
         }
         return runs;
     }

@@ -349,4 +349,19 @@ public class PaintSegSegmenterTests
         Assert.True(r.Summary.Gain.Estimate > 0.1, $"oracle gain {r.Summary.Gain.Estimate:F3}");
         Assert.Equal(5, r.PerStep.Count);
     }
+
+    [Fact]
+    public void ASweepBuildsThePaintersOfEachSweptSetting()
+    {
+        var settings = new PaintSegEvalSettings { Split = Split.Val, Count = 2, Prompt = PromptKind.Box, Resamples = 50, Options = new PaintSegOptions { Steps = 1, Paints = 1 } };
+        var built = new List<int>();
+        var runs = PaintSegEvaluation.Sweep(settings, "iterations", new[] { "7", "13" }, s =>
+        {
+            built.Add(s.Options.PaintIterations);
+            return (scene, k) => new ToyWorldOraclePainter(scene, k);
+        }, new ColourPositionFeatures(1, 0));
+        Assert.Equal(new[] { 7, 13 }, built);
+        Assert.Equal(new[] { "7", "13" }, runs.Select(r => r.Value));
+        Assert.Equal(new[] { 7, 13 }, runs.Select(r => r.Result.Settings.Options.PaintIterations));
+    }
 }

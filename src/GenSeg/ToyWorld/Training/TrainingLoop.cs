@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using GenSeg.Common;
 using GenSeg.Diffusion.Checkpoints;
-using GenSeg.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -213,10 +212,7 @@ public static class TrainingLoop
     {
         try
         {
-            double loss = double.NaN;
-            var fault = GcQuiet.Run(() => UncheckedStep(task, options, optimizer, parameters, step, out loss));
-            lossValue = loss;
-            return fault;
+            return UncheckedStep(task, options, optimizer, parameters, step, out lossValue);
         }
         catch (System.Runtime.InteropServices.ExternalException e) when (e.Message.Contains("Scalar", StringComparison.Ordinal) || e.Message.Contains("Expected", StringComparison.Ordinal))
         {
