@@ -2,8 +2,16 @@ using System.CommandLine;
 using GenSeg.Cli;
 using GenSeg.Runtime;
 
-// Native set-up (libstdc++ patch check, OpenMP wait policy) before anything touches a tensor.
-TorchRuntime.EnsureNativeLoaded();
+// Native set-up (libstdc++ patch check, OpenMP wait policy, CPU kernels) before anything touches a tensor.
+try
+{
+    TorchRuntime.EnsureNativeLoaded();
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
 var root = new RootCommand("GenSeg: training-free segmentation with a diffusion model's generations (G4Seg, PaintSeg).");
 root.Options.Add(CliCommon.Device);
 foreach (var command in CliCommands.All()) root.Subcommands.Add(command);

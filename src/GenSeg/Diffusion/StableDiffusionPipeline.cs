@@ -141,7 +141,15 @@ public sealed class StableDiffusionPipeline : IDisposable
         return z.mul(scale).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Decodes scaled latents to images [B, 3, H, W] in [-1, 1] (clamped).</summary>
+    /// <summary>
+    /// Output pixels (batch x height x width) the VAE decoder gets per call; a larger batch is decoded in slices. The
+    /// decoder's full-resolution activations of a large batch leave the CPU's caches: measured here on the embedded model
+    /// (64 px images), 14.5 ms per image at batch 32 against 5.3 at batch 16 and 5.1 at batch 8.
+    /// </summary>
+    public const long DecodePixelsPerCall = 16 * 64 * 64;
+
+    /// <summary>Decodes scaled latents to images [B, 3, H, W] in [-1, 1] (clamped), in slices of at most
+    /// <see cref="DecodePixelsPerCall"/> output pixels.</summary>
     public Tensor Decode(Tensor latents)
     {
         Check.Rank(latents, nameof(latents), 4, "[B, C, h, w]");
@@ -150,7 +158,13 @@ public sealed class StableDiffusionPipeline : IDisposable
         using var scale = Vae.ScalingFactor.ToScalar();
         using var lo = (-1.0).ToScalar();
         using var hi = 1.0.ToScalar();
-        return Vae.Decode(latents.to(Device).div(scale)).clamp(lo, hi).MoveToOuterDisposeScope();
+        long pixels = latents.shape[2] * latents.shape[3] * Vae.DownsampleFactor * (long)Vae.DownsampleFactor;
+        long slice = Math.Max(1, DecodePixelsPerCall / Math.Max(1, pixels));
+        var z = latents.to(Device).div(scale);
+        var parts = new List<Tensor>();
+        for (long i = 0; i < z.shape[0]; i += slice)
+            parts.Add(Vae.Decode(z[TensorIndex.Slice(i, Math.Min(i + slice, z.shape[0]))]).clamp(lo, hi));
+        return (parts.Count == 1 ? parts[0] : cat(parts, 0)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Tokenises (padded to the tokenizer's length) and encodes prompts.</summary>

@@ -76,3 +76,20 @@ public class NativePatchTests
         Assert.Contains("--device tpu", e.Message);
     }
 }
+
+/// <summary>The CPU-kernel setting is in the native environment before libtorch dispatches anything.</summary>
+public sealed class CpuKernelTests
+{
+    [Fact]
+    public void SafeKernelsAreTheDefaultAndInTheEnvironment()
+    {
+        GenSeg.Runtime.TorchRuntime.EnsureNativeLoaded();
+        if (!OperatingSystem.IsLinux()) return;
+        var chosen = Environment.GetEnvironmentVariable(GenSeg.Runtime.TorchRuntime.CpuKernelsVariable) ?? "safe";
+        Assert.Equal(chosen.Trim().ToLowerInvariant(), GenSeg.Runtime.TorchRuntime.CpuKernels);
+        if (GenSeg.Runtime.TorchRuntime.CpuKernels == "safe")
+            foreach (var (name, _) in GenSeg.Runtime.TorchRuntime.SafeCpuKernelVariables)
+                Assert.False(string.IsNullOrEmpty(Environment.GetEnvironmentVariable(name)), $"{name} is not set");
+        Assert.Contains("CPU kernels", GenSeg.Runtime.TorchRuntime.Describe());
+    }
+}
