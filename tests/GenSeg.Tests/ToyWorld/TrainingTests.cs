@@ -125,17 +125,24 @@ public sealed class TrainingTests : IDisposable
         Assert.Equal(Losses(straight), Losses(interrupted));
     }
 
+    /// <summary>A task that passes everything to another; fault injectors override <see cref="Loss"/>.</summary>
+    abstract class DelegatingTask(ITrainingTask inner) : ITrainingTask
+    {
+        protected ITrainingTask Inner { get; } = inner;
+        public string Name => Inner.Name;
+        public IReadOnlyDictionary<string, nn.Module> Trainable => Inner.Trainable;
+        public IReadOnlyDictionary<string, double> Evaluate() => Inner.Evaluate();
+        public void Export(string folder) => Inner.Export(folder);
+        public abstract Tensor Loss(int step, int batch, Generator generator);
+    }
+
     /// <summary>A task that fails once at a chosen step, as a corrupted Scalar would: a NaN loss or a native error.</summary>
-    sealed class FaultOnce(ITrainingTask inner, int faultStep, bool native) : ITrainingTask
+    sealed class FaultOnce(ITrainingTask inner, int faultStep, bool native) : DelegatingTask(inner)
     {
         bool done;
-        public string Name => inner.Name;
-        public IReadOnlyDictionary<string, nn.Module> Trainable => inner.Trainable;
-        public IReadOnlyDictionary<string, double> Evaluate() => inner.Evaluate();
-        public void Export(string folder) => inner.Export(folder);
-        public Tensor Loss(int step, int batch, Generator generator)
+        public override Tensor Loss(int step, int batch, Generator generator)
         {
-            var loss = inner.Loss(step, batch, generator);
+            var loss = Inner.Loss(step, batch, generator);
             if (step != faultStep || done) return loss;
             done = true;
             if (native) throw new System.Runtime.InteropServices.ExternalException("Expected false to be true, but got false. (toFloat at Scalar.h)");
@@ -143,10 +150,9 @@ public sealed class TrainingTests : IDisposable
         }
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void AFaultyStepIsRepeatedAndTheRunEndsWithTheSameWeights(bool native)
+    /// <summary>Trains a tiny VAE straight and through <paramref name="wrap"/>; asserts both end with the same weights
+    /// and loss log, and returns the wrapped run's last progress report.</summary>
+    static TrainingProgress RunAgainstUninterrupted(Func<ITrainingTask, ITrainingTask> wrap)
     {
         TrainingOptions Options(string dir) =>
             new() { Steps = 6, Batch = 2, LearningRate = 1e-3, WarmupSteps = 2, CheckpointEvery = 3, OutDir = dir, Seed = 5 };
@@ -157,16 +163,24 @@ public sealed class TrainingTests : IDisposable
         var faulty = Temp();
         torch.manual_seed(3);
         var reports = new List<TrainingProgress>();
-        TrainingLoop.Run(new FaultOnce(new VaeTask(AutoencoderKL.FromConfig(TinyVae), valCount: 2), faultStep: 4, native), Options(faulty),
-            new SyncProgress(reports.Add));
+        TrainingLoop.Run(wrap(new VaeTask(AutoencoderKL.FromConfig(TinyVae), valCount: 2)), Options(faulty), new SyncProgress(reports.Add));
 
-        Assert.Equal(1, reports[^1].RepeatedSteps);
-        Assert.Equal(0, reports[^1].Recoveries);
-        Assert.Contains("step 4", reports[^1].LastFault);
         var a = SafeTensors.Load(Path.Combine(straight, "checkpoint", "weights.safetensors"));
         var b = SafeTensors.Load(Path.Combine(faulty, "checkpoint", "weights.safetensors"));
-        foreach (var k in a.Keys) Assert.True((a[k] - b[k]).abs().max().item<float>() < 1e-6, $"{k} differs after the repeated step");
+        foreach (var k in a.Keys) Assert.True((a[k] - b[k]).abs().max().item<float>() < 1e-6, $"{k} differs from the uninterrupted run");
         Assert.Equal(Losses(straight), Losses(faulty));
+        return reports[^1];
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AFaultyStepIsRepeatedAndTheRunEndsWithTheSameWeights(bool native)
+    {
+        var last = RunAgainstUninterrupted(task => new FaultOnce(task, faultStep: 4, native));
+        Assert.Equal(1, last.RepeatedSteps);
+        Assert.Equal(0, last.Recoveries);
+        Assert.Contains("step 4", last.LastFault);
     }
 
     [Fact]
@@ -181,53 +195,31 @@ public sealed class TrainingTests : IDisposable
     }
 
     /// <summary>Corrupts one weight once at a chosen step while returning a finite loss, as a garbage update would.</summary>
-    sealed class CorruptOnce(ITrainingTask inner, int faultStep) : ITrainingTask
+    sealed class CorruptOnce(ITrainingTask inner, int faultStep) : DelegatingTask(inner)
     {
         bool done;
-        public string Name => inner.Name;
-        public IReadOnlyDictionary<string, nn.Module> Trainable => inner.Trainable;
-        public IReadOnlyDictionary<string, double> Evaluate() => inner.Evaluate();
-        public void Export(string folder) => inner.Export(folder);
-        public Tensor Loss(int step, int batch, Generator generator)
+        public override Tensor Loss(int step, int batch, Generator generator)
         {
             if (step == faultStep && !done)
             {
                 done = true;
                 using var noGrad = torch.no_grad();
-                inner.Trainable.Values.First().parameters().First().fill_(float.PositiveInfinity);
+                Inner.Trainable.Values.First().parameters().First().fill_(float.PositiveInfinity);
             }
-            return inner.Loss(step, batch, generator);
+            return Inner.Loss(step, batch, generator);
         }
     }
 
     [Fact]
     public void CorruptedWeightsAreNeverCheckpointedTheRunRollsBackAndEndsWithTheSameWeights()
     {
-        TrainingOptions Options(string dir) =>
-            new() { Steps = 6, Batch = 2, LearningRate = 1e-3, WarmupSteps = 2, CheckpointEvery = 3, OutDir = dir, Seed = 5 };
-        var straight = Temp();
-        torch.manual_seed(3);
-        TrainingLoop.Run(new VaeTask(AutoencoderKL.FromConfig(TinyVae), valCount: 2), Options(straight));
-
-        var faulty = Temp();
-        torch.manual_seed(3);
-        var reports = new List<TrainingProgress>();
-        TrainingLoop.Run(new CorruptOnce(new VaeTask(AutoencoderKL.FromConfig(TinyVae), valCount: 2), faultStep: 5), Options(faulty), new SyncProgress(reports.Add));
-
-        Assert.Equal(1, reports[^1].Recoveries);
-        var a = SafeTensors.Load(Path.Combine(straight, "checkpoint", "weights.safetensors"));
-        var b = SafeTensors.Load(Path.Combine(faulty, "checkpoint", "weights.safetensors"));
-        foreach (var k in a.Keys) Assert.True((a[k] - b[k]).abs().max().item<float>() < 1e-6, $"{k} differs after the rollback");
-        Assert.Equal(Losses(straight), Losses(faulty));
+        var last = RunAgainstUninterrupted(task => new CorruptOnce(task, faultStep: 5));
+        Assert.Equal(1, last.Recoveries);
     }
 
-    sealed class FaultEvery(ITrainingTask inner) : ITrainingTask
+    sealed class FaultEvery(ITrainingTask inner) : DelegatingTask(inner)
     {
-        public string Name => inner.Name;
-        public IReadOnlyDictionary<string, nn.Module> Trainable => inner.Trainable;
-        public IReadOnlyDictionary<string, double> Evaluate() => inner.Evaluate();
-        public void Export(string folder) => inner.Export(folder);
-        public Tensor Loss(int step, int batch, Generator generator) => inner.Loss(step, batch, generator) * float.NaN;
+        public override Tensor Loss(int step, int batch, Generator generator) => Inner.Loss(step, batch, generator) * float.NaN;
     }
 
     sealed class SyncProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
