@@ -111,9 +111,10 @@ public static class EvalPaintSegCommand
             {
                 var values = sweepValues!;
                 foreach (var v in values) Apply(settings, sweepKey, v); // every value checked before the first run
+                var order = values.ToList();
                 var runs = WithProgress($"sweep {sweepKey} ({values.Count} values)", settings.Count * values.Count,
                     report => PaintSegEvaluation.Sweep(settings, sweepKey, values, painters, extractor,
-                        (v, done, total) => report(values.ToList().IndexOf(v) * total + done, total * values.Count)));
+                        (v, done, total) => report(order.IndexOf(v) * total + done, total * values.Count)));
                 PrintSweep(sweepKey, runs);
                 if (parse.GetValue(json) is { } path) PaintSegEvaluation.WriteJson(PaintSegEvaluation.SweepJson(sweepKey, runs), path);
             }

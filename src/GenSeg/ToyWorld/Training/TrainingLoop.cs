@@ -42,10 +42,10 @@ public sealed record TrainingOptions
     public double ClipGradNorm { get; init; } = 1.0;
 
     /// <summary>
-    /// How many times a run may roll back to its last checkpoint after a fault (a non-finite loss or gradient, or a native
-    /// error) before it gives up. TorchSharp 0.107 does not keep temporary Scalars alive during native calls, so a
-    /// garbage collection on another thread can very rarely corrupt one step of a long run; a rollback repeats that
-    /// stretch exactly (data and noise depend only on the seed and the step).
+    /// How many times a run may roll back to its last checkpoint after a fault (a non-finite weight or figure, or a
+    /// native error) before it gives up. Faults seen here came from libtorch's vectorised CPU kernels (see
+    /// <c>TorchRuntime.SafeCpuKernelVariables</c>) and, under an artificial collecting thread, from TorchSharp freeing a
+    /// temporary Scalar mid-call; a rollback repeats that stretch exactly (data and noise depend only on the seed and the step).
     /// </summary>
     public int MaxRecoveries { get; init; } = 5;
 
@@ -118,8 +118,7 @@ public static class TrainingLoop
         options.Validate();
         Directory.CreateDirectory(options.OutDir);
         // Only the weights that are trained: a frozen weight (e.g. the text encoder with --freeze-text, the encoder in a
-        // decoder-only fine-tune) has no gradient, and TorchSharp's clip_grad_norm_ then reads an undefined one (measured:
-        // a NaN or arbitrary norm within the first steps, so a random clipping factor on every update).
+        // decoder-only fine-tune) has no gradient, so it needs neither optimizer state (two copies of it) nor clipping.
         var parameters = task.Trainable.Values.SelectMany(m => m.parameters()).Where(p => p.requires_grad).ToList();
         var optimizer = optim.AdamW(parameters, lr: options.LearningRate, weight_decay: options.WeightDecay);
         var state = new State(0, options.Seed, new List<double[]>(), null);
@@ -171,7 +170,8 @@ public static class TrainingLoop
             }
             catch (System.Runtime.InteropServices.ExternalException e)
             {
-                // in the evaluation after the step: the weights may be corrupted, so roll back
+                // a native error outside the step's own checks (the evaluation, or an unrecognised error in the step):
+                // the weights may be corrupted, so roll back
                 lossValue = double.NaN;
                 fault = $"native error: {e.Message.Split('\n')[0]}";
             }
@@ -240,7 +240,8 @@ public static class TrainingLoop
     /// <summary>
     /// Scales the gradients so that their global L2 norm is at most <paramref name="maxNorm"/> (as PyTorch's
     /// <c>clip_grad_norm_</c>); returns the norm before clipping. TorchSharp 0.107's <c>clip_grad_norm_</c> returned NaN
-    /// for finite gradients here (measured on the VAE decoder), which turned every weight into NaN on the first step.
+    /// for finite gradients here (measured on the VAE decoder, before the safe CPU kernels, so possibly the same fault),
+    /// which turned every weight into NaN on the first step; the norm is computed here in float64.
     /// </summary>
     public static double ClipGradNorm(IEnumerable<TorchSharp.Modules.Parameter> parameters, double maxNorm)
     {
