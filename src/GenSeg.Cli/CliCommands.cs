@@ -9,6 +9,7 @@ public static class CliCommands
     public static IEnumerable<Command> All()
     {
         yield return Commands.InfoCommand.Create();
+        yield return Commands.CheckKernelsCommand.Create();
         yield return Commands.NotebookCommand.Create();
         yield return Commands.DemoCommand.Create();
         yield return Commands.TrainToyCommand.Create();

@@ -97,8 +97,11 @@ public static class TorchRuntime
     /// 10-30 steps and got worse (validation loss 0.102 -> 0.16 in 100 steps), the VAE decoder's PSNR fell; in the test
     /// suite a convolution and a VAE gradient were wrong once each in 335 tests. With ATen limited to scalar kernels and
     /// oneDNN/MKL to SSE4: no fault in 300 UNet and inpainting steps, the loss held. With ATen at AVX2 and oneDNN/MKL at
-    /// SSE4: none in 140 VAE steps, PSNR rose. With ATen and oneDNN/MKL at AVX2 the faults stayed. Set
-    /// GENSEG_CPU_KERNELS=native on a machine whose vectorised kernels you trust: about twice as fast for training.
+    /// SSE4: none in 140 VAE steps, PSNR rose. With ATen and oneDNN/MKL at AVX2 the faults stayed. <c>genseg
+    /// check-kernels</c> (one training step repeated bit for bit) located them: a single process at native kernels is
+    /// consistent, two at once are not (ATen at AVX-512: 5 and 40 of 40 repetitions wrong; oneDNN at AVX-512 alone: 100
+    /// of 100 in one process), while two processes at these settings gave 0 of 2 x 100. Set GENSEG_CPU_KERNELS=native on
+    /// a machine whose vectorised kernels you trust (check-kernels, two at once): about twice as fast for training.
     /// </summary>
     public static IReadOnlyDictionary<string, string> SafeCpuKernelVariables { get; } = new Dictionary<string, string>
     {
