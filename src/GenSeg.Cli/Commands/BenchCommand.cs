@@ -12,6 +12,7 @@ using GenSeg.Runtime;
 using GenSeg.ToyWorld;
 using Spectre.Console;
 using TorchSharp;
+using GenSeg.Notebooks;
 
 namespace GenSeg.Cli.Commands;
 
@@ -114,7 +115,7 @@ public static class BenchCommand
             var unknown = only.Where(o => Benchmarks.All(b => b.Name != o)).ToList();
             if (unknown.Count > 0)
                 throw new ArgumentException($"--only {string.Join(",", unknown)}: unknown; benchmarks are {string.Join(", ", Benchmarks.Select(b => b.Name))}");
-            var ctx = new BenchContext(device, parse.GetValue(Model) ?? Path.Combine("data", "models", "toyworld-sd"));
+            var ctx = new BenchContext(device, parse.GetValue(Model) ?? NotebookPaths.EmbeddedModel);
             var table = new Table().AddColumns("benchmark", "figure", "value", "target", "met");
             var results = new Dictionary<string, object>();
             foreach (var b in Benchmarks.Where(b => only.Length == 0 || only.Contains(b.Name)))

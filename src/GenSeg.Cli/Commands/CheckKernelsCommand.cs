@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using GenSeg.Diffusion.Bench;
 using GenSeg.Runtime;
+using GenSeg.Notebooks;
 
 namespace GenSeg.Cli.Commands;
 
@@ -17,7 +18,7 @@ public static class CheckKernelsCommand
     {
         var repeats = new Option<int>("--repeats") { Description = "Repetitions compared with the first", DefaultValueFactory = _ => 40 };
         var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => 8 };
-        var model = new Option<string>("--model") { Description = "Model folder whose unet/ and vae/ are run", DefaultValueFactory = _ => Path.Combine("data", "models", "toyworld-sd") };
+        var model = new Option<string>("--model") { Description = "Model folder whose unet/ and vae/ are run", DefaultValueFactory = _ => NotebookPaths.EmbeddedModel };
         var cmd = new Command("check-kernels", "Check that the CPU kernels in force give the same numbers every time (exit 1 if not)") { repeats, batch, model };
         cmd.SetAction(parse =>
         {

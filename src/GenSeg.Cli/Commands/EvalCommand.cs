@@ -10,6 +10,7 @@ using GenSeg.Methods.G4Seg;
 using GenSeg.Runtime;
 using GenSeg.ToyWorld;
 using Spectre.Console;
+using GenSeg.Notebooks;
 
 namespace GenSeg.Cli.Commands;
 
@@ -21,7 +22,7 @@ namespace GenSeg.Cli.Commands;
 /// </summary>
 public static class EvalCommand
 {
-    const string DefaultModel = "data/models/toyworld-sd";
+    const string DefaultModel = NotebookPaths.EmbeddedModel;
 
     public static Command Create()
     {
