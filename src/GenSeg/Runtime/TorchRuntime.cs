@@ -99,8 +99,8 @@ public static class TorchRuntime
     /// oneDNN/MKL to SSE4: no fault in 300 UNet and inpainting steps, the loss held. With ATen at AVX2 and oneDNN/MKL at
     /// SSE4: none in 140 VAE steps, PSNR rose. With ATen and oneDNN/MKL at AVX2 the faults stayed. <c>genseg
     /// check-kernels</c> (one training step repeated bit for bit) located them: a single process at native kernels is
-    /// consistent, two at once are not (ATen at AVX-512: 5 and 40 of 40 repetitions wrong; oneDNN at AVX-512 alone: 100
-    /// of 100 in one process), while two processes at these settings gave 0 of 2 x 100. Set GENSEG_CPU_KERNELS=native on
+    /// consistent, two at once are not (ATen and oneDNN at AVX-512: 5 and 40 of 40 repetitions wrong; oneDNN alone at
+    /// AVX-512: 0 and 100 of 100), while two processes at these settings gave 0 of 2 x 100. Set GENSEG_CPU_KERNELS=native on
     /// a machine whose vectorised kernels you trust (check-kernels, two at once): about twice as fast for training.
     /// </summary>
     public static IReadOnlyDictionary<string, string> SafeCpuKernelVariables { get; } = new Dictionary<string, string>

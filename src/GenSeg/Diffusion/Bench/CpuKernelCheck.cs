@@ -40,9 +40,10 @@ public sealed record CpuKernelCheckResult(int Repeats, int Mismatches, int NonFi
 /// <summary>
 /// Checks that libtorch's CPU kernels compute the same numbers every time: one training step of the UNet (epsilon MSE)
 /// and of the VAE (reconstruction MSE) on fixed data, repeated on one torch thread, where the result must be identical to
-/// the bit. On this project's machines the vectorised kernels (oneDNN/MKL at AVX2 or AVX-512) gave intermittently wrong
-/// numbers, which is why <c>GENSEG_CPU_KERNELS=safe</c> is the default; this check tells whether a setting can be trusted
-/// (run it once per setting of the environment variables, since libtorch reads them when it loads).
+/// the bit. On this project's machines the vectorised kernels (oneDNN at AVX-512; all of libtorch's at AVX2) gave
+/// intermittently wrong numbers when two processes used them at once, which is why <c>GENSEG_CPU_KERNELS=safe</c> is the default; this
+/// check tells whether a setting can be trusted (run two at once, once per setting of the environment variables, since
+/// libtorch reads them when it loads).
 /// </summary>
 public static class CpuKernelCheck
 {
