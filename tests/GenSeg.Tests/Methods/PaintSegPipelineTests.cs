@@ -10,7 +10,9 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Methods;
 
-/// <summary>PaintSeg end to end on a tiny random pipeline (behaviour, not quality).</summary>
+/// <summary>PaintSeg end to end on a tiny random pipeline (behaviour, not quality). Its CLI test shows a progress display,
+/// which Spectre.Console allows only one of per process at a time, so the class runs with the other CLI tests.</summary>
+[Collection(GenSeg.Tests.Cli.CliCollection.Name)]
 public class PaintSegPipelineTests(TinyPipelineFixture tiny) : IClassFixture<TinyPipelineFixture>
 {
     static readonly PaintSegOptions Fast = new() { Steps = 3, Paints = 2, PaintIterations = 2 };
