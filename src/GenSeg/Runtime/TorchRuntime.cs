@@ -52,6 +52,7 @@ public static class TorchRuntime
             Environment.SetEnvironmentVariable("OMP_WAIT_POLICY", "PASSIVE");
         }
         ApplyCpuKernels();
+        ApplyMallocTuning();
         if (ElfVersionPatch.SystemLibStdCxxHasVersion()) return "default";
         // Find the shim beside TorchSharp.dll (GenSeg build outputs keep it flat) or in runtimes/<rid>/native.
         var dir = Path.GetDirectoryName(typeof(torch).Assembly.Location) ?? AppContext.BaseDirectory;
@@ -85,7 +86,7 @@ public static class TorchRuntime
     public const string CpuKernelsVariable = "GENSEG_CPU_KERNELS";
 
     /// <summary>
-    /// The CPU kernels in force: "safe" (ATen's AVX2 kernels, oneDNN up to SSE4.1, MKL up to SSE4.2) or "native"
+    /// The CPU kernels in force: "safe" (ATen's AVX2 kernels, oneDNN up to AVX, MKL up to SSE4.2) or "native"
     /// (whatever libtorch picks for the processor, AVX2 or AVX-512 here).
     /// </summary>
     public static string CpuKernels { get; private set; } = "native";
@@ -100,14 +101,17 @@ public static class TorchRuntime
     /// SSE4: none in 140 VAE steps, PSNR rose. With ATen and oneDNN/MKL at AVX2 the faults stayed. <c>genseg
     /// check-kernels</c> (one training step repeated bit for bit) located them: a single process at native kernels is
     /// consistent, two at once are not (ATen and oneDNN at AVX-512: 5 and 40 of 40 repetitions wrong; oneDNN alone at
-    /// AVX-512: 0 and 100 of 100), while two processes at these settings gave 0 of 2 x 100. Set GENSEG_CPU_KERNELS=native on
+    /// AVX-512: 0 and 100 of 100; oneDNN at AVX2: 55 and 60 of the first 55 and 60). oneDNN at AVX (256-bit, no FMA), the
+    /// setting here: 0 of 2 x 100 and 0 of 3 x 200 with three processes at once; at SSE4.1 (the setting before it) 0 of
+    /// 2 x 100 too, but its convolutions ran at about half the speed (G4Seg: 25-29 refined image-classes per second
+    /// against 42-45). Set GENSEG_CPU_KERNELS=native on
     /// a machine whose vectorised kernels you trust (check-kernels, two at once): about twice as fast for training.
     /// </summary>
     public static IReadOnlyDictionary<string, string> SafeCpuKernelVariables { get; } = new Dictionary<string, string>
     {
         ["ATEN_CPU_CAPABILITY"] = "avx2",
-        ["ONEDNN_MAX_CPU_ISA"] = "SSE41",
-        ["DNNL_MAX_CPU_ISA"] = "SSE41",
+        ["ONEDNN_MAX_CPU_ISA"] = "AVX",
+        ["DNNL_MAX_CPU_ISA"] = "AVX",
         ["MKL_ENABLE_INSTRUCTIONS"] = "SSE4_2",
     };
 
@@ -127,11 +131,48 @@ public static class TorchRuntime
         }
     }
 
+    /// <summary>The environment variable that turns <see cref="MallocTuning"/> off (<c>off</c>); default <c>on</c>.</summary>
+    public const string MallocTuningVariable = "GENSEG_MALLOC_TUNING";
+
+    /// <summary>Whether glibc's allocator keeps freed tensor memory for reuse (see <see cref="ApplyMallocTuning"/>).</summary>
+    public static bool MallocTuning { get; private set; }
+
+    [DllImport("libc", EntryPoint = "mallopt")]
+    static extern int MallOpt(int parameter, int value);
+
+    /// <summary>
+    /// glibc serves an allocation above its mmap threshold (128 KiB at first) with fresh pages from the kernel and returns
+    /// them on free, and trims the heap's top above 128 KiB; every activation tensor of a forward pass then costs its
+    /// pages' first-touch faults again (measured here: 10% of a UNet pass in the kernel's page-fault path; the embedded
+    /// UNet at batch 16 took 326 ms, 262 ms with the settings below). Raising both thresholds keeps freed blocks in the
+    /// heap for the next pass: the process's memory stays at its peak instead of falling back between passes.
+    /// GENSEG_MALLOC_TUNING=off leaves glibc's defaults.
+    /// </summary>
+    static void ApplyMallocTuning()
+    {
+        var mode = (Environment.GetEnvironmentVariable(MallocTuningVariable) ?? "on").Trim().ToLowerInvariant();
+        if (mode is not ("on" or "off"))
+            throw new ArgumentException($"{MallocTuningVariable}={mode}: expected on or off");
+        if (mode == "off") return;
+        const int TrimThreshold = -1, MmapThreshold = -3; // malloc.h: M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
+        const int Limit = 1 << 30;
+        try
+        {
+            // glibc caps the mmap threshold at HEAP_MAX_SIZE / 2 (32 MiB on 64-bit) in some versions: fall back to that
+            bool mmap = MallOpt(MmapThreshold, Limit) == 1 || MallOpt(MmapThreshold, 32 << 20) == 1;
+            MallocTuning = MallOpt(TrimThreshold, Limit) == 1 && mmap;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            MallocTuning = false; // not glibc
+        }
+    }
+
     /// <summary>Version strings for diagnostics (TorchSharp assembly and the libtorch it wraps).</summary>
     public static string Describe()
     {
         EnsureNativeLoaded();
         var ts = typeof(torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?";
-        return $"TorchSharp {ts}, threads {torch.get_num_threads()}, CUDA {(torch.cuda.is_available() ? "yes" : "no")}, CPU kernels {CpuKernels} ({CpuKernelsVariable})";
+        return $"TorchSharp {ts}, threads {torch.get_num_threads()}, CUDA {(torch.cuda.is_available() ? "yes" : "no")}, CPU kernels {CpuKernels} ({CpuKernelsVariable}), malloc tuning {(MallocTuning ? "on" : "off")} ({MallocTuningVariable})";
     }
 }

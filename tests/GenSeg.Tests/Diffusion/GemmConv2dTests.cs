@@ -25,12 +25,73 @@ public class GemmConv2dTests
         double scale = reference.abs().max().item<float>();
         Assert.True((y - reference).abs().max().item<float>() <= 1e-5 * Math.Max(1, scale));
 
-        // gradients agree too (training uses the same layer)
+        AssertSameGradients(y, reference, x, conv.Weight); // training uses the same layer
+    }
+
+    /// <summary>The gradients of <paramref name="y"/> and <paramref name="reference"/> for one random output gradient agree.</summary>
+    static void AssertSameGradients(Tensor y, Tensor reference, Tensor x, Tensor weight)
+    {
         var gy = torch.randn_like(y);
-        var gx = torch.autograd.grad(new[] { y }, new[] { x, conv.Weight }, new[] { gy });
-        var gr = torch.autograd.grad(new[] { reference }, new[] { x, conv.Weight }, new[] { gy });
+        var gx = torch.autograd.grad(new[] { y }, new[] { x, weight }, new[] { gy });
+        var gr = torch.autograd.grad(new[] { reference }, new[] { x, weight }, new[] { gy });
         for (int i = 0; i < 2; i++)
             Assert.True((gx[i] - gr[i]).abs().max().item<float>() <= 1e-4 * Math.Max(1, gr[i].abs().max().item<float>()));
+    }
+
+    [Theory]
+    [InlineData(3, 5, 1, 4, 4, true)]     // square
+    [InlineData(6, 2, 2, 3, 5, true)]     // odd, non-square sizes
+    [InlineData(4, 4, 1, 1, 1, true)]     // a single input pixel: every phase tap meets the padding
+    [InlineData(3, 5, 2, 4, 3, false)]    // no phase form (3x3, padding 0): upsampled, then convolved
+    public void UpsampledConvolutionEqualsUpsamplingThenConvolving(long cin, long cout, long b, long h, long w, bool phase)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var conv = new GemmConv2d(cin, cout, 3, padding: phase ? 1 : 0);
+        Assert.Equal(phase, conv.HasPhaseForm);
+        var x = torch.randn(b, cin, h, w, requires_grad: true);
+        var y = conv.ForwardUpsampled2x(x);
+        var reference = conv.call(nn.functional.interpolate(x, scale_factor: new[] { 2.0, 2.0 }, mode: InterpolationMode.Nearest));
+        Assert.Equal(reference.shape, y.shape);
+        double scale = Math.Max(1, reference.abs().max().item<float>());
+        Assert.True((y - reference).abs().max().item<float>() <= 1e-5 * scale);
+        AssertSameGradients(y, reference, x, conv.Weight);
+    }
+
+    [Theory]
+    [InlineData(9, 1)]     // the inpainting UNet's conv_in
+    [InlineData(13, 1)]
+    [InlineData(30, 2)]
+    [InlineData(65, 1)]
+    [InlineData(8, 1)]     // a multiple of ChannelMultiple: not padded
+    public void MatchesAFloat64ConvolutionForAnyChannelCount(long cin, long stride)
+    {
+        // oneDNN's AVX kernels computed these channel counts wrongly for batches of two or more (the reason for Convolve's padding)
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(7);
+        using var conv = new GemmConv2d(cin, 16, 3, stride, 1);
+        var x = torch.randn(3, cin, 9, 9, requires_grad: true);
+        var y = conv.call(x);
+        var x64 = x.detach().to_type(ScalarType.Float64).requires_grad_();
+        var w64 = conv.Weight.detach().to_type(ScalarType.Float64).requires_grad_();
+        var reference = nn.functional.conv2d(x64, w64, conv.parameters().Last().detach().to_type(ScalarType.Float64),
+            strides: new[] { stride, stride }, padding: new long[] { 1, 1 });
+        double scale = reference.abs().max().item<double>();
+        Assert.True((y.to_type(ScalarType.Float64) - reference).abs().max().item<double>() <= 1e-5 * scale);
+
+        var gy = torch.randn_like(reference);
+        var g = torch.autograd.grad(new[] { y }, new[] { x, conv.Weight }, new[] { gy.to_type(ScalarType.Float32) });
+        var gr = torch.autograd.grad(new[] { reference }, new[] { x64, w64 }, new[] { gy });
+        for (int i = 0; i < 2; i++)
+            Assert.True((g[i].to_type(ScalarType.Float64) - gr[i]).abs().max().item<double>() <= 1e-5 * gr[i].abs().max().item<double>());
+    }
+
+    [Fact]
+    public void UpsampledConvolutionNamesABadInput()
+    {
+        using var conv = new GemmConv2d(3, 4, 3, padding: 1);
+        using var x = torch.zeros(1, 5, 4, 4);
+        var e = Assert.Throws<ArgumentException>(() => conv.ForwardUpsampled2x(x));
+        Assert.Contains("expected 3 channels", e.Message);
     }
 
     [Fact]

@@ -64,6 +64,48 @@ public class CorrespondenceTests
         Assert.True(float.IsNaN(r.Similarity[0, 0].item<float>()));
     }
 
+    [Theory]
+    [InlineData(5, 7, 9)]    // few channels: the direct search; 63 pixels, so the vector loop leaves a tail
+    [InlineData(3, 2, 3)]    // fewer pixels than one vector
+    [InlineData(32, 7, 9)]   // many channels: the matrix product
+    public void GlobalSearchFindsTheBruteForceArgmax(int channels, int h, int w)
+    {
+        torch.manual_seed(5);
+        var orig = randn(2, channels, h, w);
+        var gen = orig.roll(1, 3) + 0.3 * randn(2, channels, h, w);
+        var mask = rand(2, h, w) < 0.6;
+        var r = Correspondence.Match(gen, orig, mask);
+        var g = nn.functional.normalize(gen, p: 2, dim: 1).reshape(2, channels, h * w);
+        var o = nn.functional.normalize(orig, p: 2, dim: 1).reshape(2, channels, h * w);
+        var sims = g.transpose(1, 2).matmul(o); // [B, N, N]: generated pixel j against original pixel i
+        for (int bi = 0; bi < 2; bi++)
+            for (int j = 0; j < h * w; j++)
+            {
+                if (!mask[bi].reshape(h * w)[j].item<bool>())
+                {
+                    Assert.Equal(j, r.Index[bi, j].item<long>());
+                    continue;
+                }
+                var row = sims[bi, j];
+                long found = r.Index[bi, j].item<long>();
+                float best = row.max().item<float>();
+                Assert.True(row[found].item<float>() >= best - 1e-5f, $"item {bi} pixel {j}: matched {found} with {row[found].item<float>()}, best {best}");
+                Assert.True(Math.Abs(row[found].item<float>() - r.Similarity[bi, j].item<float>()) <= 1e-5, $"item {bi} pixel {j}: similarity {r.Similarity[bi, j].item<float>()} for {row[found].item<float>()}");
+            }
+    }
+
+    [Fact]
+    public void DirectSearchTakesTheFirstOfEqualMatches()
+    {
+        // original pixels 5, 21 and 40 hold the same feature; every generated pixel holds it too
+        var orig = randn(1, 5, 6, 8);
+        var same = randn(5);
+        foreach (int i in new[] { 40, 21, 5 }) orig[0, .., i / 8, i % 8] = same;
+        var gen = same.view(1, 5, 1, 1).expand(1, 5, 6, 8).contiguous();
+        var r = Correspondence.Match(gen, orig);
+        Assert.All(r.Index[0].data<long>().ToArray(), i => Assert.Equal(5, i));
+    }
+
     [Fact]
     public void MismatchedShapesNameBothInputs()
     {

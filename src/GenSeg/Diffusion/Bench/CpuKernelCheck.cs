@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GenSeg.Diffusion.Models;
+using GenSeg.Diffusion.Models.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,6 +46,18 @@ public sealed record CpuKernelCheckResult(int Repeats, int Mismatches, int NonFi
 /// check tells whether a setting can be trusted (run two at once, once per setting of the environment variables, since
 /// libtorch reads them when it loads).
 /// </summary>
+/// <summary>Result of <see cref="CpuKernelCheck.ScanConvolutions"/>.</summary>
+/// <param name="Shapes">Convolution shapes checked.</param>
+/// <param name="Wrong">The shapes whose forward result or a gradient differed from float64 by more than <see cref="Tolerance"/> (relative to its largest value).</param>
+public sealed record ConvolutionScanResult(int Shapes, IReadOnlyList<string> Wrong)
+{
+    /// <summary>Largest relative difference from the float64 convolution taken as float rounding.</summary>
+    public const double Tolerance = 1e-4;
+
+    /// <summary>True when every shape matched.</summary>
+    public bool Passed => Wrong.Count == 0;
+}
+
 public static class CpuKernelCheck
 {
     /// <summary>Runs the check and counts repetitions that differ from the first.</summary>
@@ -107,5 +120,48 @@ public static class CpuKernelCheck
         {
             torch.set_num_threads(previousThreads);
         }
+    }
+
+    /// <summary>
+    /// Checks that the convolutions GenSeg's models run (<see cref="GemmConv2d"/>, forward and both gradients) match a
+    /// float64 convolution over a grid of shapes: kernels 1-3, strides 1-2, batches 1, 2 and 5, 1-40 and some larger
+    /// input channel counts, 3-40 output channels, 9 x 9 inputs. Run on the current torch thread setting.
+    /// </summary>
+    /// <param name="raw">Check libtorch's <c>conv2d</c> itself instead of <see cref="GemmConv2d"/> (to see what its
+    /// channel padding works around).</param>
+    public static ConvolutionScanResult ScanConvolutions(bool raw = false)
+    {
+        using var scope = torch.NewDisposeScope();
+        var generator = new Generator(11);
+        var channels = Enumerable.Range(1, 40).Concat(new[] { 48, 64, 65, 96, 130 }).ToArray();
+        int shapes = 0;
+        var wrong = new List<string>();
+        foreach (long k in new long[] { 1, 2, 3 })
+        foreach (long stride in new long[] { 1, 2 })
+        foreach (long batch in new long[] { 1, 2, 5 })
+        foreach (long cout in new long[] { 3, 16, 40 })
+        foreach (long cin in channels)
+        {
+            using var inner = torch.NewDisposeScope();
+            shapes++;
+            using var conv = new GemmConv2d(cin, cout, k, stride, k / 2);
+            var x = torch.randn(new[] { batch, cin, 9L, 9L }, generator: generator).requires_grad_();
+            var bias = conv.parameters().Last();
+            var y = raw
+                ? nn.functional.conv2d(x, conv.Weight, bias, strides: new[] { stride, stride }, padding: new[] { k / 2, k / 2 })
+                : conv.call(x);
+            var x64 = x.detach().to_type(ScalarType.Float64).requires_grad_();
+            var w64 = conv.Weight.detach().to_type(ScalarType.Float64).requires_grad_();
+            var reference = nn.functional.conv2d(x64, w64, bias.detach().to_type(ScalarType.Float64),
+                strides: new[] { stride, stride }, padding: new[] { k / 2, k / 2 });
+            var gy = torch.randn(reference.shape, dtype: ScalarType.Float64, generator: generator);
+            var g = torch.autograd.grad(new[] { y }, new[] { x, conv.Weight }, new[] { gy.to_type(ScalarType.Float32) });
+            var gr = torch.autograd.grad(new[] { reference }, new[] { x64, w64 }, new[] { gy });
+            double Error(Tensor a, Tensor r) => (a.to_type(ScalarType.Float64) - r).abs().max().item<double>() / Math.Max(1e-12, r.abs().max().item<double>());
+            double forward = Error(y, reference), dx = Error(g[0], gr[0]), dw = Error(g[1], gr[1]);
+            if (Math.Max(forward, Math.Max(dx, dw)) > ConvolutionScanResult.Tolerance)
+                wrong.Add(FormattableString.Invariant($"k{k} stride {stride} batch {batch} {cin}->{cout}: relative error forward {forward:G2}, input gradient {dx:G2}, weight gradient {dw:G2}"));
+        }
+        return new ConvolutionScanResult(shapes, wrong);
     }
 }

@@ -201,7 +201,7 @@ public sealed class VaeEncoder : nn.Module<Tensor, Tensor>
     public VaeEncoder(long inChannels, long outChannels, IReadOnlyList<string> downBlockTypes, IReadOnlyList<long> blockOutChannels,
         int layersPerBlock, long normNumGroups, string actFn, bool doubleZ = true, bool midBlockAddAttention = true) : base("Encoder")
     {
-        conv_in = nn.Conv2d(inChannels, blockOutChannels[0], 3, stride: 1, padding: 1);
+        conv_in = new GemmConv2d(inChannels, blockOutChannels[0], 3, padding: 1);
         var blocks = new List<DownEncoderBlock2D>();
         long output = blockOutChannels[0];
         for (int i = 0; i < downBlockTypes.Count; i++)
@@ -220,7 +220,7 @@ public sealed class VaeEncoder : nn.Module<Tensor, Tensor>
             addAttention: midBlockAddAttention, attentionHeadDim: last, outputScaleFactor: 1);
         conv_norm_out = nn.GroupNorm(normNumGroups, last, 1e-6);
         conv_act = nn.SiLU();
-        conv_out = nn.Conv2d(last, doubleZ ? 2 * outChannels : outChannels, 3, padding: 1);
+        conv_out = new GemmConv2d(last, doubleZ ? 2 * outChannels : outChannels, 3, padding: 1);
         RegisterComponents();
     }
 
@@ -254,7 +254,7 @@ public sealed class VaeDecoder : nn.Module<Tensor, Tensor>
         int layersPerBlock, long normNumGroups, string actFn, bool midBlockAddAttention = true) : base("Decoder")
     {
         long last = blockOutChannels[^1];
-        conv_in = nn.Conv2d(inChannels, last, 3, stride: 1, padding: 1);
+        conv_in = new GemmConv2d(inChannels, last, 3, padding: 1);
         mid_block = new UNetMidBlock2D(last, tembChannels: null, resnetEps: 1e-6, resnetActFn: actFn, resnetGroups: normNumGroups,
             addAttention: midBlockAddAttention, attentionHeadDim: last, outputScaleFactor: 1);
         var reversed = blockOutChannels.Reverse().ToArray();
@@ -273,7 +273,7 @@ public sealed class VaeDecoder : nn.Module<Tensor, Tensor>
         up_blocks = nn.ModuleList(blocks.ToArray());
         conv_norm_out = nn.GroupNorm(normNumGroups, blockOutChannels[0], 1e-6);
         conv_act = nn.SiLU();
-        conv_out = nn.Conv2d(blockOutChannels[0], outChannels, 3, padding: 1);
+        conv_out = new GemmConv2d(blockOutChannels[0], outChannels, 3, padding: 1);
         RegisterComponents();
     }
 

@@ -1,3 +1,4 @@
+using GenSeg.Common;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;

@@ -1,3 +1,4 @@
+using GenSeg.Common;
 using System.Runtime.CompilerServices;
 
 namespace GenSeg.Methods.Crf;

@@ -1,6 +1,6 @@
 using System.Runtime.ExceptionServices;
 
-namespace GenSeg.Methods.Crf;
+namespace GenSeg.Common;
 
 /// <summary>Splits work into at most one contiguous range per core and runs the ranges in parallel.</summary>
 internal static class ParallelRanges
