@@ -143,8 +143,9 @@ public static class TorchRuntime
     /// <summary>
     /// glibc serves an allocation above its mmap threshold (128 KiB at first) with fresh pages from the kernel and returns
     /// them on free, and trims the heap's top above 128 KiB; every activation tensor of a forward pass then costs its
-    /// pages' first-touch faults again (measured here: 10% of a UNet pass in the kernel's page-fault path; the embedded
-    /// UNet at batch 16 took 326 ms, 262 ms with the settings below). Raising both thresholds keeps freed blocks in the
+    /// pages' first-touch faults again (timed with a scratch program under perf, not in the repository: 10% of a UNet
+    /// pass in the kernel's page-fault path; the embedded UNet at batch 16 took 326 ms, 262 ms with the settings below;
+    /// <c>genseg bench --only g4seg</c> showed no difference beyond its run-to-run noise). Raising both thresholds keeps freed blocks in the
     /// heap for the next pass: the process's memory stays at its peak instead of falling back between passes.
     /// GENSEG_MALLOC_TUNING=off leaves glibc's defaults.
     /// </summary>

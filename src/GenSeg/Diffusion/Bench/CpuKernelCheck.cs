@@ -38,14 +38,6 @@ public sealed record CpuKernelCheckResult(int Repeats, int Mismatches, int NonFi
     public bool Passed => Mismatches == 0 && NonFinite == 0;
 }
 
-/// <summary>
-/// Checks that libtorch's CPU kernels compute the same numbers every time: one training step of the UNet (epsilon MSE)
-/// and of the VAE (reconstruction MSE) on fixed data, repeated on one torch thread, where the result must be identical to
-/// the bit. On this project's machines the vectorised kernels (oneDNN at AVX-512; all of libtorch's at AVX2) gave
-/// intermittently wrong numbers when two processes used them at once, which is why <c>GENSEG_CPU_KERNELS=safe</c> is the default; this
-/// check tells whether a setting can be trusted (run two at once, once per setting of the environment variables, since
-/// libtorch reads them when it loads).
-/// </summary>
 /// <summary>Result of <see cref="CpuKernelCheck.ScanConvolutions"/>.</summary>
 /// <param name="Shapes">Convolution shapes checked.</param>
 /// <param name="Wrong">The shapes whose forward result or a gradient differed from float64 by more than <see cref="Tolerance"/> (relative to its largest value).</param>
@@ -58,6 +50,14 @@ public sealed record ConvolutionScanResult(int Shapes, IReadOnlyList<string> Wro
     public bool Passed => Wrong.Count == 0;
 }
 
+/// <summary>
+/// Checks that libtorch's CPU kernels compute the same numbers every time: one training step of the UNet (epsilon MSE)
+/// and of the VAE (reconstruction MSE) on fixed data, repeated on one torch thread, where the result must be identical to
+/// the bit. On this project's machines the vectorised kernels (oneDNN at AVX-512; all of libtorch's at AVX2) gave
+/// intermittently wrong numbers when two processes used them at once, which is why <c>GENSEG_CPU_KERNELS=safe</c> is the default; this
+/// check tells whether a setting can be trusted (run two at once, once per setting of the environment variables, since
+/// libtorch reads them when it loads).
+/// </summary>
 public static class CpuKernelCheck
 {
     /// <summary>Runs the check and counts repetitions that differ from the first.</summary>

@@ -1,7 +1,7 @@
-using GenSeg.Common;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using GenSeg.Common;
 
 namespace GenSeg.Methods.Crf;
 

@@ -1,5 +1,5 @@
-using GenSeg.Common;
 using System.Runtime.CompilerServices;
+using GenSeg.Common;
 
 namespace GenSeg.Methods.Crf;
 

@@ -59,8 +59,8 @@ public static class Correspondence
     /// <summary>
     /// Features with at most this many channels (colour+position: 5) are matched on the CPU by a direct search
     /// (<see cref="BestMatches"/>) instead of a matrix product: with so few channels the product's [queries, N]
-    /// similarity matrix, written and read once, is the whole cost (measured here: 6 ms per 64x64 item with a quarter of
-    /// its pixels queried, against about 1 ms searched directly). Same argmax, first index on ties.
+    /// similarity matrix, written and read once, is the whole cost (timed with a scratch program, not in the repository:
+    /// 6 ms per 64x64 item with a quarter of its pixels queried, about 1 ms searched directly). Same argmax, first index on ties.
     /// </summary>
     public const int DirectSearchMaxChannels = 16;
 

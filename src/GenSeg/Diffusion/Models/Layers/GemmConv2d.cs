@@ -101,10 +101,10 @@ public sealed class GemmConv2d : nn.Module<Tensor, Tensor>
     /// <summary>
     /// libtorch's <c>conv2d</c>, with the input channels padded with zeros (input and weight alike, so the result is the
     /// same function) to a multiple of <see cref="ChannelMultiple"/> when a k x k kernel (k &gt; 1) meets more than that
-    /// many channels that are not a multiple of it. Measured here against a float64 convolution: oneDNN's AVX kernels
-    /// (GenSeg's safe CPU kernels) give wrong forward results (relative error up to 1) for every batch of two or more
-    /// with such a channel count (9-15, 17-23, ..., 65, 130: 682 of 2646 shapes wrong; the inpainting UNet's 9-channel
-    /// conv_in among them), and none with the channels padded (0 of 2646, gradients included).
+    /// many channels that are not a multiple of it. Measured here against a float64 convolution by <c>genseg
+    /// check-kernels</c>: oneDNN's AVX kernels (GenSeg's safe CPU kernels) give wrong forward results for batches of two
+    /// or more with such a channel count (9-15, 17-23, ..., 65, 130; the inpainting UNet's 9-channel conv_in among them):
+    /// 655 of 2430 shapes wrong unpadded, 0 with the channels padded (gradients included).
     /// </summary>
     static Tensor Convolve(Tensor x, Tensor weight, Tensor? bias, long stride, long padding)
     {
@@ -127,8 +127,7 @@ public sealed class GemmConv2d : nn.Module<Tensor, Tensor>
     /// [B, out, 2H, 2W], without forming the upsampled input. Output pixel (2i + a, 2j + b) sees upsampled rows
     /// 2i + a - 1 .. 2i + a + 1, which are input rows i - 1, i, i for a = 0 and i, i, i + 1 for a = 1 (likewise for
     /// columns), so each of the four phases (a, b) is a 2x2 convolution of x whose taps are sums of the 3x3 kernel's
-    /// taps: one convolution with 4 x out channels does 16 of the 36 multiply-adds per output pixel (measured here: the
-    /// embedded VAE's two upsampling convolutions 1.6x faster). Same function as <c>conv(interpolate(x, 2, nearest))</c>
+    /// taps: one convolution with 4 x out channels does 16 of the 36 multiply-adds per output pixel. Same function as <c>conv(interpolate(x, 2, nearest))</c>
     /// up to float rounding; autograd flows through it. Layers without <see cref="HasPhaseForm"/> upsample and convolve.
     /// </summary>
     public Tensor ForwardUpsampled2x(Tensor x)
