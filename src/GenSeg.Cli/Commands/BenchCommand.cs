@@ -24,6 +24,7 @@ public static class BenchCommand
 {
     static readonly Option<string[]> Only = new("--only") { Description = "Run only these benchmarks (toyworld, unet, densecrf, g4seg, paintseg)", AllowMultipleArgumentsPerToken = true };
     static readonly Option<int> Threads = new("--threads") { Description = "Torch threads (0 = default)", DefaultValueFactory = _ => 0 };
+    static readonly Option<int> Workers = new("--workers") { Description = "G4Seg: groups of images refined side by side, one torch thread each (0 = the refiner's default, the core count)", DefaultValueFactory = _ => 0 };
     static readonly Option<string?> Json = new("--json") { Description = "Also write the figures as JSON" };
     static readonly Option<string?> Model = new("--model") { Description = "Model folder for the method benchmarks (default data/models/toyworld-sd)" };
 
@@ -34,7 +35,7 @@ public static class BenchCommand
     public sealed record Figure(string Name, double Value, string Unit, string? Target, bool? Met);
 
     /// <summary>What a benchmark may use.</summary>
-    public sealed record BenchContext(torch.Device Device, string ModelFolder);
+    public sealed record BenchContext(torch.Device Device, string ModelFolder, int? Workers = null);
 
     /// <summary>Every benchmark, in the order they run.</summary>
     public static IReadOnlyList<Benchmark> Benchmarks { get; } = new List<Benchmark>
@@ -93,8 +94,12 @@ public static class BenchCommand
         new("g4seg", "G4Seg refinement with the embedded model: image-classes per second and time share per stage", ctx =>
         {
             using var pipeline = StableDiffusionPipeline.Load(ctx.ModelFolder, ctx.Device);
-            var r = G4SegBenchmark.Run(pipeline);
-            var figures = new List<Figure> { new("image-classes per second", r.ImageClassesPerSecond, "1/s", ">= 50", r.ImageClassesPerSecond >= 50) };
+            var r = G4SegBenchmark.Run(pipeline, new G4SegBenchmarkOptions { Workers = ctx.Workers });
+            var figures = new List<Figure>
+            {
+                new("image-classes per second", r.ImageClassesPerSecond, "1/s", ">= 50", r.ImageClassesPerSecond >= 50),
+                new("workers (one torch thread each)", r.Workers, "", null, null),
+            };
             figures.AddRange(r.StageShares.Select(kv => new Figure($"share: {kv.Key}", kv.Value * 100, "%", null, null)));
             return figures;
         }),
@@ -105,6 +110,7 @@ public static class BenchCommand
         var cmd = new Command("bench", "Measure the kit's speed figures on this machine against their targets");
         cmd.Options.Add(Only);
         cmd.Options.Add(Threads);
+        cmd.Options.Add(Workers);
         cmd.Options.Add(Json);
         cmd.Options.Add(Model);
         cmd.SetAction(parse =>
@@ -115,7 +121,9 @@ public static class BenchCommand
             var unknown = only.Where(o => Benchmarks.All(b => b.Name != o)).ToList();
             if (unknown.Count > 0)
                 throw new ArgumentException($"--only {string.Join(",", unknown)}: unknown; benchmarks are {string.Join(", ", Benchmarks.Select(b => b.Name))}");
-            var ctx = new BenchContext(device, parse.GetValue(Model) ?? NotebookPaths.EmbeddedModel);
+            int workers = parse.GetValue(Workers);
+            if (workers < 0) throw new ArgumentException($"--workers {workers}: expected 0 (default) or more");
+            var ctx = new BenchContext(device, parse.GetValue(Model) ?? NotebookPaths.EmbeddedModel, workers > 0 ? workers : null);
             var table = new Table().AddColumns("benchmark", "figure", "value", "target", "met");
             var results = new Dictionary<string, object>();
             foreach (var b in Benchmarks.Where(b => only.Length == 0 || only.Contains(b.Name)))

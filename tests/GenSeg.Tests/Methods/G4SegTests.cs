@@ -10,13 +10,13 @@ namespace GenSeg.Tests.Methods;
 
 public sealed class G4SegTests : IClassFixture<TinyPipeline>
 {
-    static readonly string[] Names = { "circle", "square", "star" };
+    internal static readonly string[] Names = { "circle", "square", "star" };
     readonly TinyPipeline tiny;
 
     public G4SegTests(TinyPipeline tiny) => this.tiny = tiny;
 
     /// <summary>Two 64 px images; class maps: a soft disc of class 0 in image 0, a soft square of class 2 in image 1, the rest empty.</summary>
-    static (Tensor Images, Tensor Probabilities) Inputs()
+    internal static (Tensor Images, Tensor Probabilities) Inputs()
     {
         var g = new Generator(3);
         var images = rand(2, 3, 64, 64, generator: g) * 2 - 1;
@@ -222,12 +222,13 @@ public sealed class G4SegTests : IClassFixture<TinyPipeline>
     {
         using var pipe = tiny.Load();
         var (images, p) = Inputs();
-        using var refiner = new G4SegRefiner(pipe, G4SegOptions.ToyWorld with { Inversion = true, InversionSteps = 5 });
+        // one group: every tensor is made on this thread (the per-thread count; RefiningSideBySideKeepsNoTensors checks workers)
+        using var refiner = new G4SegRefiner(pipe, G4SegOptions.ToyWorld with { Inversion = true, InversionSteps = 5 }) { Workers = 1 };
         Memory.AssertNoTensorGrowth(() =>
         {
             using var r = refiner.Refine(images, p, Names);
         }, 3);
-        using var segment = new G4SegRefiner(pipe, new G4SegOptions { Injection = new InjectionOptions { Mode = InjectionMode.DenseDiffusion } });
+        using var segment = new G4SegRefiner(pipe, new G4SegOptions { Injection = new InjectionOptions { Mode = InjectionMode.DenseDiffusion } }) { Workers = 1 };
         Memory.AssertNoTensorGrowth(() =>
         {
             using var r = segment.Refine(images, p, Names);
@@ -235,14 +236,103 @@ public sealed class G4SegTests : IClassFixture<TinyPipeline>
     }
 
     [Fact]
+    public void ImagesRefinedSideBySideGiveWhatOneGroupGives()
+    {
+        using var pipe = tiny.Load();
+        var (images, p) = Inputs();
+        using var one = new G4SegRefiner(pipe, G4SegOptions.ToyWorld) { Workers = 1 };
+        using var two = new G4SegRefiner(pipe, G4SegOptions.ToyWorld) { Workers = 2 };
+        using var a = one.Refine(images, p, Names);
+        using var b = two.Refine(images, p, Names);
+        Assert.Equal(a.Items, b.Items);
+        Assert.Equal(a.Seconds.Keys.Order(), b.Seconds.Keys.Order());
+        foreach (var (x, y) in new[] { (a.Noisy!, b.Noisy!), (a.X0!, b.X0!), (a.Generated!, b.Generated!), (a.OriginalFeatures!, b.OriginalFeatures!),
+                     (a.Refined, b.Refined), (a.Combined.Probabilities, b.Combined.Probabilities) })
+        {
+            Assert.Equal(x.shape, y.shape);
+            Assert.True(allclose(x, y, rtol: 1e-4, atol: 1e-4), $"max difference {(x - y).abs().max().item<float>()}");
+        }
+        Assert.True(a.Confusion!.eq(b.Confusion!).all().item<bool>());
+        Assert.Equal(a.Labels.shape, b.Labels.shape);
+        // the second image's items point at image 1 of the whole batch, not of its group
+        Assert.Equal(1, b.Items[1].Image);
+    }
+
+    [Theory]
+    [InlineData(new[] { 2, 0, 1, 1 }, 2, new[] { 0, 1, 4 })]
+    [InlineData(new[] { 0, 0, 3 }, 2, new[] { 0, 3 })]
+    [InlineData(new[] { 0, 0, 0 }, 2, new[] { 0, 3 })]
+    [InlineData(new[] { 1, 1, 1, 1 }, 1, new[] { 0, 4 })]
+    [InlineData(new[] { 1, 1, 1, 1 }, 8, new[] { 0, 1, 2, 3, 4 })]
+    [InlineData(new[] { 0, 2, 2, 0, 2, 2, 0 }, 2, new[] { 0, 3, 7 })]
+    public void ImageGroupsAreContiguousBalancedAndNeverEmpty(int[] counts, int workers, int[] bounds)
+    {
+        var groups = G4SegRefiner.ImageGroups(Flags(counts, 3), counts.Length, 3, workers);
+        Assert.Equal(bounds.Zip(bounds.Skip(1)).Select(z => (z.First, z.Second)), groups);
+    }
+
+    [Fact]
+    public void ImageGroupsCoverEveryImageWithAboutEqualWork()
+    {
+        var random = new Random(7);
+        for (int trial = 0; trial < 500; trial++)
+        {
+            var counts = Enumerable.Range(0, random.Next(1, 20)).Select(_ => random.Next(0, 4)).ToArray();
+            int workers = random.Next(1, 6), total = counts.Sum();
+            var groups = G4SegRefiner.ImageGroups(Flags(counts, 3), counts.Length, 3, workers);
+            Assert.Equal(0, groups[0].Start);
+            Assert.Equal(counts.Length, groups[^1].End);
+            Assert.All(groups.Zip(groups.Skip(1)), z => Assert.Equal(z.First.End, z.Second.Start));
+            Assert.True(groups.Count <= Math.Max(1, Math.Min(workers, total)));
+            var work = groups.Select(g => counts[g.Start..g.End].Sum()).ToArray();
+            if (groups.Count > 1) Assert.All(work, n => Assert.True(n >= 1));
+            // no group exceeds its share by more than one image's items
+            Assert.All(work, n => Assert.True(n <= Math.Ceiling((double)total / groups.Count) + counts.Max(), $"{string.Join(",", counts)} / {workers}: {string.Join(",", work)}"));
+        }
+    }
+
+    static bool[] Flags(int[] counts, int classes) =>
+        counts.SelectMany(n => Enumerable.Range(0, classes).Select(c => c < n)).ToArray();
+
+    [Fact]
     public void TheBenchmarkReportsThroughputAndStageShares()
     {
         using var pipe = tiny.Load();
-        var r = GenSeg.Evaluation.G4SegBenchmark.Run(pipe, new GenSeg.Evaluation.G4SegBenchmarkOptions { ScenesPerBatch = 2, Batches = 1, Threads = 1 });
+        var r = GenSeg.Evaluation.G4SegBenchmark.Run(pipe, new GenSeg.Evaluation.G4SegBenchmarkOptions { ScenesPerBatch = 2, Batches = 1, Threads = 1, Workers = 2 });
         Assert.True(r.ImageClasses >= 2);
         Assert.True(r.ImageClassesPerSecond > 0);
         Assert.Equal(1.0, r.StageShares.Values.Sum(), 6);
         Assert.Contains("unet", r.StageShares.Keys);
         Assert.Equal(1, r.Threads);
+        Assert.Equal(2, r.Workers);
+    }
+}
+
+/// <summary>Counts every live tensor of the process, so it runs alone.</summary>
+[Collection(GenSeg.Tests.Runtime.TorchThreadsCollection.Name)]
+public sealed class G4SegWorkerMemoryTests : IClassFixture<TinyPipeline>
+{
+    readonly TinyPipeline tiny;
+
+    public G4SegWorkerMemoryTests(TinyPipeline tiny) => this.tiny = tiny;
+
+    [Fact]
+    public void RefiningSideBySideKeepsNoTensors()
+    {
+        using var pipe = tiny.Load();
+        var (images, p) = G4SegTests.Inputs();
+        using var refiner = new G4SegRefiner(pipe, G4SegOptions.ToyWorld) { Workers = 2 };
+        using (var r = refiner.Refine(images, p, G4SegTests.Names)) { }
+        // every live tensor of the process (a worker's tensors are not in this thread's count); earlier tests' garbage first
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        long before = Tensor.TotalCount;
+        for (int i = 0; i < 3; i++)
+        {
+            using var r = refiner.Refine(images, p, G4SegTests.Names);
+        }
+        long after = Tensor.TotalCount; // no collection here: it would finalize leaked tensors and hide them
+        Assert.True(after <= before, $"live tensors grew from {before} to {after} over 3 calls");
+        Assert.Throws<ArgumentOutOfRangeException>(() => new G4SegRefiner(pipe) { Workers = 0 });
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using GenSeg.Common;
 using GenSeg.Diffusion;
 using GenSeg.Features;
+using GenSeg.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -84,6 +85,11 @@ public sealed class G4SegResult : IDisposable
         Combined.Dispose();
         foreach (var t in new[] { Noisy, X0, Generated, OriginalFeatures, GeneratedFeatures, Index, Similarity, Confusion }) t?.Dispose();
     }
+
+    /// <summary>Every tensor of the result.</summary>
+    internal IEnumerable<Tensor> Tensors() =>
+        new[] { Refined, Combined.Probabilities, Combined.Labels, Noisy, X0, Generated, OriginalFeatures, GeneratedFeatures, Index, Similarity, Confusion }
+            .Where(t => t is not null).Select(t => t!);
 }
 
 /// <summary>
@@ -99,6 +105,8 @@ public sealed class G4SegRefiner : IDisposable
 {
     readonly Dictionary<string, Tensor> prompts = new(StringComparer.Ordinal);
     readonly bool ownsFeatures;
+    readonly int workerCount;
+    TorchWorkerPool? workers;
 
     /// <summary>
     /// A refiner over <paramref name="pipeline"/>. <paramref name="features"/> overrides the extractor the options name
@@ -111,6 +119,7 @@ public sealed class G4SegRefiner : IDisposable
         Options.Validate(pipeline.Scheduler.NumTrainTimesteps);
         ownsFeatures = features is null;
         Features = features ?? CreateFeatures(pipeline, Options);
+        workerCount = pipeline.Device.type == DeviceType.CPU ? Environment.ProcessorCount : 1;
     }
 
     /// <summary>The diffusion pipeline.</summary>
@@ -124,6 +133,17 @@ public sealed class G4SegRefiner : IDisposable
 
     /// <summary>Most image-class pairs per UNet call.</summary>
     public int MaxBatch { get; init; } = 64;
+
+    /// <summary>
+    /// Groups of images refined side by side, each on its own thread with one torch thread (<see cref="TorchWorkerPool"/>);
+    /// default: the processor count on the CPU, 1 on a GPU. The groups are contiguous runs of images with about equal
+    /// numbers of image-classes; the results are the same as one group's up to the float rounding of batch composition.
+    /// </summary>
+    public int Workers
+    {
+        get => workerCount;
+        init => workerCount = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(Workers), value, "workers: expected >= 1");
+    }
 
     /// <summary>Builds the extractor <paramref name="options"/> names (CLIP and DINO load their model folder).</summary>
     public static IFeatureExtractor CreateFeatures(StableDiffusionPipeline pipeline, G4SegOptions options)
@@ -184,6 +204,101 @@ public sealed class G4SegRefiner : IDisposable
         // every class name must be usable in a prompt, present or not
         var tokens = classNames.Select(c => G4SegStages.ClassTokens(Pipeline.Tokenizer, Options.PromptFor(c), c)).ToArray();
 
+        using var scope = NewDisposeScope();
+        var s = probabilities.to_type(ScalarType.Float32);
+        var isPresent = (present is null ? s.amax(new long[] { 2, 3 }) > 0 : present.to_type(ScalarType.Bool)).cpu();
+        var presentFlags = isPresent.data<bool>().ToArray();
+        var imageSeeds = seeds ?? Enumerable.Range(0, (int)b).Select(i => Pcg32.Derive(Options.Seed, (ulong)i)).ToArray();
+        // the prompts' encodings, made here (the cache is not shared with the workers)
+        var contexts = new Tensor?[k];
+        for (int c = 0; c < k; c++)
+            if (Enumerable.Range(0, (int)b).Any(i => presentFlags[i * k + c])) contexts[c] = PromptHidden(classNames[c]);
+
+        var groups = ImageGroups(presentFlags, (int)b, (int)k, Workers);
+        if (groups.Count == 1) return Keep(RefineImages(images, s, isPresent, presentFlags, tokens, contexts, imageSeeds));
+        workers ??= new TorchWorkerPool(Workers);
+        var jobs = groups.Select(g =>
+        {
+            // sliced here, in this call's dispose scope (a worker's tensors are its own)
+            var (gi, gs, gp) = (images[g.Start..g.End], s[g.Start..g.End], isPresent[g.Start..g.End]);
+            var flags = presentFlags[(g.Start * (int)k)..(g.End * (int)k)];
+            var groupSeeds = imageSeeds.Skip(g.Start).Take(g.End - g.Start).ToArray();
+            return (Func<G4SegResult>)(() => RefineImages(gi, gs, gp, flags, tokens, contexts, groupSeeds));
+        }).ToArray();
+        var parts = workers.Run(jobs);
+        try
+        {
+            return Keep(Merge(parts, groups));
+        }
+        finally
+        {
+            foreach (var part in parts) part.Dispose();
+        }
+
+        // the result outlives this call's dispose scope
+        G4SegResult Keep(G4SegResult result)
+        {
+            scope.MoveToOuter(result.Tensors());
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// Cuts images [0, <paramref name="images"/>) into at most <paramref name="workers"/> contiguous groups with about
+    /// equal numbers of present image-classes, each with at least one (images without any join a neighbour's group).
+    /// </summary>
+    internal static IReadOnlyList<(int Start, int End)> ImageGroups(IReadOnlyList<bool> presentFlags, int images, int classes, int workers)
+    {
+        var counts = Enumerable.Range(0, images).Select(i => Enumerable.Range(0, classes).Count(c => presentFlags[i * classes + c])).ToArray();
+        int total = counts.Sum();
+        int groups = Math.Clamp(Math.Min(workers, total), 1, Math.Max(1, images));
+        if (groups == 1) return new[] { (0, images) };
+        var result = new List<(int Start, int End)>();
+        int start = 0, cumulative = 0, inGroup = 0;
+        for (int i = 0; i < images; i++)
+        {
+            cumulative += counts[i];
+            inGroup += counts[i];
+            // close group g when the running count reaches its share, keeping items for the groups still to come
+            int g = result.Count;
+            if (g < groups - 1 && inGroup > 0 && (long)cumulative * groups >= (long)total * (g + 1) && total - cumulative >= groups - 1 - g)
+            {
+                result.Add((start, i + 1));
+                start = i + 1;
+                inGroup = 0;
+            }
+        }
+        result.Add((start, images));
+        return result;
+    }
+
+    /// <summary>Joins the groups' results in image order (items, per-item and per-image tensors, summed stage times).</summary>
+    static G4SegResult Merge(IReadOnlyList<G4SegResult> parts, IReadOnlyList<(int Start, int End)> groups)
+    {
+        using var scope = NewDisposeScope();
+        static Tensor? Cat(IEnumerable<Tensor?> ts)
+        {
+            var list = ts.ToList();
+            return list.Any(t => t is null) ? null : cat(list.Select(t => t!).ToArray(), 0);
+        }
+        var items = parts.SelectMany((p, g) => p.Items.Select(it => it with { Image = it.Image + groups[g].Start })).ToArray();
+        var seconds = new Dictionary<string, double>();
+        foreach (var p in parts)
+            foreach (var (stage, sec) in p.Seconds) seconds[stage] = seconds.GetValueOrDefault(stage) + sec;
+        var refined = cat(parts.Select(p => p.Refined).ToArray(), 0);
+        var combined = new CombinedLabels(cat(parts.Select(p => p.Combined.Probabilities).ToArray(), 0), cat(parts.Select(p => p.Combined.Labels).ToArray(), 0));
+        return new G4SegResult(refined.MoveToOuterDisposeScope(), Move(combined), items, parts[0].Timestep,
+            Cat(parts.Select(p => p.Noisy))?.MoveToOuterDisposeScope(), Cat(parts.Select(p => p.X0))?.MoveToOuterDisposeScope(),
+            Cat(parts.Select(p => p.Generated))?.MoveToOuterDisposeScope(), Cat(parts.Select(p => p.OriginalFeatures))?.MoveToOuterDisposeScope(),
+            Cat(parts.Select(p => p.GeneratedFeatures))?.MoveToOuterDisposeScope(), Cat(parts.Select(p => p.Index))?.MoveToOuterDisposeScope(),
+            Cat(parts.Select(p => p.Similarity))?.MoveToOuterDisposeScope(), Cat(parts.Select(p => p.Confusion))?.MoveToOuterDisposeScope(), seconds);
+    }
+
+    /// <summary>Stages 1-8 for a batch of images (on the calling thread; the prompts' encodings are given).</summary>
+    G4SegResult RefineImages(Tensor images, Tensor s, Tensor isPresent, IReadOnlyList<bool> presentFlags, int[][] tokens, Tensor?[] contexts,
+        IReadOnlyList<ulong> imageSeeds)
+    {
+        long b = images.shape[0], k = s.shape[1], h = images.shape[2], w = images.shape[3];
         var o = Options;
         var seconds = new Dictionary<string, double>();
         var watch = Stopwatch.StartNew();
@@ -195,14 +310,10 @@ public sealed class G4SegRefiner : IDisposable
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var s = probabilities.to_type(ScalarType.Float32);
-        var isPresent = present is null ? s.amax(new long[] { 2, 3 }) > 0 : present.to_type(ScalarType.Bool).cpu();
-        var presentFlags = isPresent.cpu().data<bool>().ToArray();
         var items = new List<G4SegItem>();
         for (int i = 0; i < b; i++)
             for (int c = 0; c < k; c++)
-                if (presentFlags[i * k + c]) items.Add(new G4SegItem(i, c));
-        var imageSeeds = seeds ?? Enumerable.Range(0, (int)b).Select(i => Pcg32.Derive(o.Seed, (ulong)i)).ToArray();
+                if (presentFlags[i * (int)k + c]) items.Add(new G4SegItem(i, c));
 
         if (items.Count == 0)
         {
@@ -218,7 +329,7 @@ public sealed class G4SegRefiner : IDisposable
         var latents = Pipeline.EncodeImage(images);
         Lap("encode");
         var itemLatents = latents.index_select(0, imageIndex.to(latents.device));
-        var context = cat(items.Select(it => PromptHidden(classNames[it.Class])).ToArray(), 0);
+        var context = cat(items.Select(it => contexts[it.Class]!).ToArray(), 0);
         long timestep = o.Timestep;
         Tensor noisy;
         if (o.Inversion)
@@ -306,5 +417,7 @@ public sealed class G4SegRefiner : IDisposable
         foreach (var t in prompts.Values) t.Dispose();
         prompts.Clear();
         if (ownsFeatures && Features is IDisposable d) d.Dispose();
+        workers?.Dispose();
+        workers = null;
     }
 }
