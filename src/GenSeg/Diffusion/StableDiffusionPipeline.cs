@@ -236,8 +236,11 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <summary>
     /// Inpaints: repaints where <paramref name="masks"/> [B, 1, H, W] is 1 and keeps the rest, from the masked image
     /// (SD-inpainting's 9-channel conditioning), with DDIM and classifier-free guidance. Returns [B, 3, H, W] in [-1, 1].
+    /// The starting noise is <paramref name="latents"/> when given (as diffusers' pipelines take it), else drawn from
+    /// <paramref name="generator"/>: <see cref="InpaintNoiseShape"/>.
     /// </summary>
-    public Tensor Inpaint(Tensor images, Tensor masks, IReadOnlyList<string> prompts, int steps = 50, double guidance = 7.5, Generator? generator = null)
+    public Tensor Inpaint(Tensor images, Tensor masks, IReadOnlyList<string> prompts, int steps = 50, double guidance = 7.5, Generator? generator = null,
+        Tensor? latents = null)
     {
         var unet = InpaintUnet ?? throw new InvalidOperationException($"{Folder}: no inpainting UNet (expected {InpaintFolder}/ or a 9-channel unet)");
         Check.Shape(images, nameof(images), -1, 3, -1, -1);
@@ -254,7 +257,9 @@ public sealed class StableDiffusionPipeline : IDisposable
         var maskLatent = F.interpolate(m, new[] { ls[2], ls[3] }, mode: InterpolationMode.Nearest);
         var cond = EncodePrompt(prompts).Hidden;
         var uncond = guidance == 1.0 ? null : EncodePrompt(prompts.Select(_ => "").ToArray()).Hidden;
-        var x = randn(new long[] { ls[0], unet.Config.OutChannels, ls[2], ls[3] }, generator: generator).to(Device);
+        var shape = new[] { ls[0], unet.Config.OutChannels, ls[2], ls[3] };
+        if (latents is not null) Check.Shape(latents, nameof(latents), shape);
+        var x = (latents ?? randn(shape, generator: generator)).to(Device);
         foreach (var t in Scheduler.Timesteps(steps))
         {
             using var inner = NewDisposeScope();
@@ -265,6 +270,14 @@ public sealed class StableDiffusionPipeline : IDisposable
         var painted = Decode(x);
         // keep the unmasked pixels exactly
         return (img * keep + painted * m).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The shape [B, C, h, w] of <see cref="Inpaint"/>'s starting noise for <paramref name="batch"/> images of
+    /// <paramref name="height"/> x <paramref name="width"/> pixels.</summary>
+    public long[] InpaintNoiseShape(long batch, long height, long width)
+    {
+        var unet = InpaintUnet ?? throw new InvalidOperationException($"{Folder}: no inpainting UNet (expected {InpaintFolder}/ or a 9-channel unet)");
+        return new[] { batch, unet.Config.OutChannels, height / Vae.DownsampleFactor, width / Vae.DownsampleFactor };
     }
 
     /// <inheritdoc />

@@ -16,13 +16,24 @@ namespace GenSeg.Runtime;
 /// libtorch keeps the intra-op thread count per thread (OpenMP's and MKL's settings are per thread) but also in a
 /// process-wide default that a thread adopts on its first parallel operation; each worker adopts that default first and
 /// then sets its own count to one, and the constructor then restores the default for every other thread. A job runs on
-/// its worker with that worker's dispose scopes and grad mode (both per thread): a job returns tensors it owns.
+/// its worker with that worker's dispose scopes and grad mode (both per thread): a job returns tensors it owns. Jobs
+/// submitted from one of the pool's own workers run inline, one after another (a worker never waits on its own queue).
 /// </remarks>
 public sealed class TorchWorkerPool : IDisposable
 {
+    static readonly Lazy<TorchWorkerPool> shared = new(() => new TorchWorkerPool(Environment.ProcessorCount), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    [ThreadStatic] static TorchWorkerPool? current;
+
     readonly BlockingCollection<Action>[] queues;
     readonly Thread[] threads;
     bool disposed;
+
+    /// <summary>
+    /// The process's pool, one worker per core, started on first use and never disposed (its threads are background
+    /// threads that wait for work); what G4Seg's refiner and PaintSeg's painter use. A pool of one's own is for tests.
+    /// </summary>
+    public static TorchWorkerPool Shared => shared.Value;
 
     /// <summary>Starts <paramref name="workers"/> threads (at least one).</summary>
     public TorchWorkerPool(int workers)
@@ -40,6 +51,7 @@ public sealed class TorchWorkerPool : IDisposable
             {
                 torch.get_num_threads(); // adopt the process default now, so that it cannot overwrite the count set next
                 torch.set_num_threads(1);
+                current = this;
                 ready.Signal();
                 foreach (var job in queue.GetConsumingEnumerable()) job();
             })
@@ -65,6 +77,7 @@ public sealed class TorchWorkerPool : IDisposable
     {
         ArgumentNullException.ThrowIfNull(jobs);
         ObjectDisposedException.ThrowIf(disposed, this);
+        if (current == this) return RunInline(jobs);
         var results = new T[jobs.Count];
         var errors = new ExceptionDispatchInfo?[jobs.Count];
         using var done = new CountdownEvent(jobs.Count == 0 ? 1 : jobs.Count);
@@ -95,6 +108,21 @@ public sealed class TorchWorkerPool : IDisposable
             first.Throw();
         }
         return results;
+    }
+
+    static T[] RunInline<T>(IReadOnlyList<Func<T>> jobs)
+    {
+        var results = new T[jobs.Count];
+        try
+        {
+            for (int j = 0; j < jobs.Count; j++) results[j] = jobs[j]();
+            return results;
+        }
+        catch
+        {
+            foreach (var r in results) (r as IDisposable)?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Lets the workers finish their queued jobs and ends them.</summary>

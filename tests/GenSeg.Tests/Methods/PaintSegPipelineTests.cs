@@ -48,6 +48,41 @@ public class PaintSegPipelineTests(TinyPipelineFixture tiny) : IClassFixture<Tin
     }
 
     [Fact]
+    public void PaintsSideBySideAreTheOneBatchPaints()
+    {
+        using var pipeline = StableDiffusionPipeline.Load(tiny.Model);
+        var image = SceneGenerator.Generate(100_004).ImageTensor();
+        var region = zeros(64, 64);
+        region[TensorIndex.Slice(16, 40), TensorIndex.Slice(8, 48)] = 1;
+        using var one = new Painter(pipeline, Fast) { Workers = 1 }.Paint(image, region, StepKind.Inpaint, 5, seed: 11);
+        using var two = new Painter(pipeline, Fast) { Workers = 2 }.Paint(image, region, StepKind.Inpaint, 5, seed: 11);
+        Assert.Equal(new long[] { 5, 3, 64, 64 }, two.Paints.shape);
+        Assert.True(allclose(one.Paints, two.Paints, rtol: 1e-4, atol: 1e-4), $"max difference {(one.Paints - two.Paints).abs().max().item<float>()}");
+        Assert.True(one.Region.SameAs(two.Region));
+        // the paints differ from each other (each has its own noise) and from another seed's
+        Assert.False(allclose(two.Paints[0], two.Paints[4], atol: 1e-3));
+        using var other = new Painter(pipeline, Fast) { Workers = 2 }.Paint(image, region, StepKind.Inpaint, 5, seed: 12);
+        Assert.False(allclose(other.Paints, two.Paints, atol: 1e-3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Painter(pipeline, Fast) { Workers = 0 });
+    }
+
+    [Fact]
+    public void InpaintStartsFromGivenLatentsAsFromTheGeneratorsDraw()
+    {
+        using var pipeline = StableDiffusionPipeline.Load(tiny.Model);
+        var images = SceneGenerator.Generate(100_004).ImageTensor().unsqueeze(0).expand(2, 3, 64, 64);
+        var masks = zeros(2, 1, 64, 64);
+        masks[.., .., TensorIndex.Slice(0, 32)] = 1;
+        var prompts = new[] { "", "" };
+        var drawn = pipeline.Inpaint(images, masks, prompts, steps: 3, guidance: 1, generator: new Generator(5));
+        var noise = randn(pipeline.InpaintNoiseShape(2, 64, 64), generator: new Generator(5));
+        var given = pipeline.Inpaint(images, masks, prompts, steps: 3, guidance: 1, latents: noise);
+        Assert.True(drawn.SameAs(given));
+        var error = Assert.Throws<ArgumentException>(() => pipeline.Inpaint(images, masks, prompts, steps: 3, guidance: 1, latents: randn(2, 3, 5, 5)));
+        Assert.Contains("latents", error.Message);
+    }
+
+    [Fact]
     public void APipelineWithoutAnInpaintingUNetIsAClearError()
     {
         var folder = Path.Combine(tiny.Folder, "no-inpaint");

@@ -106,7 +106,6 @@ public sealed class G4SegRefiner : IDisposable
     readonly Dictionary<string, Tensor> prompts = new(StringComparer.Ordinal);
     readonly bool ownsFeatures;
     readonly int workerCount;
-    TorchWorkerPool? workers;
 
     /// <summary>
     /// A refiner over <paramref name="pipeline"/>. <paramref name="features"/> overrides the extractor the options name
@@ -135,8 +134,8 @@ public sealed class G4SegRefiner : IDisposable
     public int MaxBatch { get; init; } = 64;
 
     /// <summary>
-    /// Groups of images refined side by side, each on its own thread with one torch thread (<see cref="TorchWorkerPool"/>);
-    /// default: the processor count on the CPU, 1 on a GPU. The groups are contiguous runs of images with about equal
+    /// Groups of images refined side by side, each on a thread of <see cref="TorchWorkerPool.Shared"/> with one torch
+    /// thread; default: the processor count on the CPU, 1 on a GPU. The groups are contiguous runs of images with about equal
     /// numbers of image-classes; the results are the same as one group's up to the float rounding of batch composition.
     /// </summary>
     public int Workers
@@ -216,7 +215,6 @@ public sealed class G4SegRefiner : IDisposable
 
         var groups = ImageGroups(presentFlags, (int)b, (int)k, Workers);
         if (groups.Count == 1) return Keep(RefineImages(images, s, isPresent, presentFlags, tokens, contexts, imageSeeds));
-        workers ??= new TorchWorkerPool(Workers);
         var jobs = groups.Select(g =>
         {
             // sliced here, in this call's dispose scope (a worker's tensors are its own)
@@ -225,7 +223,7 @@ public sealed class G4SegRefiner : IDisposable
             var groupSeeds = imageSeeds.Skip(g.Start).Take(g.End - g.Start).ToArray();
             return (Func<G4SegResult>)(() => RefineImages(gi, gs, gp, flags, tokens, contexts, groupSeeds));
         }).ToArray();
-        var parts = workers.Run(jobs);
+        var parts = TorchWorkerPool.Shared.Run(jobs);
         try
         {
             return Keep(Merge(parts, groups));
@@ -417,7 +415,5 @@ public sealed class G4SegRefiner : IDisposable
         foreach (var t in prompts.Values) t.Dispose();
         prompts.Clear();
         if (ownsFeatures && Features is IDisposable d) d.Dispose();
-        workers?.Dispose();
-        workers = null;
     }
 }

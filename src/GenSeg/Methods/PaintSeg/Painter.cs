@@ -1,6 +1,7 @@
 using GenSeg.Common;
 using GenSeg.Diffusion;
 using GenSeg.Imaging;
+using GenSeg.Runtime;
 using GenSeg.ToyWorld;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -52,7 +53,23 @@ public sealed class Painter : IPainter
         _options.Validate();
         if (pipeline.InpaintUnet is null)
             throw new ArgumentException($"{pipeline.Folder}: no inpainting UNet ({StableDiffusionPipeline.InpaintFolder}/ or a 9-channel unet); PaintSeg paints with one", nameof(pipeline));
+        _workers = pipeline.Device.type == DeviceType.CPU ? Environment.ProcessorCount : 1;
     }
+
+    /// <summary>
+    /// Groups of paints painted side by side, each on a thread of <see cref="TorchWorkerPool.Shared"/> with one torch
+    /// thread; default: the processor count on the CPU, 1 on a GPU. The starting noise of all N paints is drawn first,
+    /// as one batch would draw it, so the paints are those of one batch up to float rounding. Measured here with the
+    /// embedded inpainting UNet (a scratch program): a batch of 5 took 80 ms per UNet pass on two torch threads and 77 on
+    /// one, while batches of 3 and 2 side by side took 45.
+    /// </summary>
+    public int Workers
+    {
+        get => _workers;
+        init => _workers = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(Workers), value, "workers: expected >= 1");
+    }
+
+    readonly int _workers;
 
     /// <inheritdoc />
     public string Name => $"inpaint({Path.GetFileName(Path.TrimEndingDirectorySeparator(_pipeline.Folder))}, {_options.PaintIterations} it)";
@@ -116,7 +133,27 @@ public sealed class Painter : IPainter
         // With an empty prompt the conditional and unconditional predictions coincide: guidance changes nothing.
         double guidance = string.IsNullOrEmpty(_options.PaintPrompt) ? 1.0 : _options.Guidance;
         var generator = new Generator(seed);
-        var paints = _pipeline.Inpaint(images, masks, prompts, _options.PaintIterations, guidance, generator).to(image.device);
+        int groups = Math.Min(Workers, count);
+        Tensor paints;
+        if (groups == 1)
+        {
+            paints = _pipeline.Inpaint(images, masks, prompts, _options.PaintIterations, guidance, generator);
+        }
+        else
+        {
+            var noise = randn(_pipeline.InpaintNoiseShape(count, h, w), generator: generator);
+            var jobs = Enumerable.Range(0, groups).Select(g =>
+            {
+                int start = ParallelRanges.Start(count, groups, g), end = ParallelRanges.Start(count, groups, g + 1);
+                var (gi, gm, gn) = (images[start..end], masks[start..end], noise[start..end]); // sliced in this call's scope
+                var gp = prompts[start..end];
+                return (Func<Tensor>)(() => _pipeline.Inpaint(gi, gm, gp, _options.PaintIterations, guidance, latents: gn));
+            }).ToArray();
+            var parts = TorchWorkerPool.Shared.Run(jobs);
+            paints = cat(parts, 0);
+            foreach (var part in parts) part.Dispose();
+        }
+        paints = paints.to(image.device);
         return new PaintBatch(r.MoveToOuterDisposeScope(), paints.MoveToOuterDisposeScope());
     }
 }
