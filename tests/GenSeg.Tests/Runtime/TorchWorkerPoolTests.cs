@@ -57,6 +57,28 @@ public sealed class TorchWorkerPoolTests
         Assert.Empty(pool.Run(Array.Empty<Func<int>>()));
     }
 
+    [Fact]
+    public async Task JobsSubmittedFromAWorkerRunInlineInsteadOfWaitingOnTheirOwnQueue()
+    {
+        var pool = new TorchWorkerPool(1); // disposed only when the jobs ended (Dispose waits for the worker)
+        // on a task with a time limit: were the inner jobs queued behind the outer one, this would never end
+        var task = Task.Run(() => pool.Run(new Func<(int Sum, bool SameThread)>[]
+        {
+            () =>
+            {
+                int id = Environment.CurrentManagedThreadId;
+                var inner = pool.Run(new Func<(int Value, int Id)>[] { () => (1, Environment.CurrentManagedThreadId), () => (2, Environment.CurrentManagedThreadId) });
+                return (inner.Sum(r => r.Value), inner.All(r => r.Id == id));
+            },
+        }));
+        var outer = await task.WaitAsync(TimeSpan.FromSeconds(60)); // TimeoutException: it never ended
+        Assert.Equal(3, outer[0].Sum);
+        Assert.True(outer[0].SameThread);
+        pool.Dispose();
+        Assert.True(TorchWorkerPool.Shared.Count >= 1);
+        Assert.Same(TorchWorkerPool.Shared, TorchWorkerPool.Shared);
+    }
+
     sealed class Probe : IDisposable
     {
         public bool Disposed { get; private set; }
