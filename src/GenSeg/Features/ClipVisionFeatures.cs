@@ -15,7 +15,7 @@ public sealed class ClipVisionFeatures : VitFeatures
 
     /// <summary>Uses <paramref name="model"/>; <paramref name="layer"/> null takes the last layer.</summary>
     public ClipVisionFeatures(ClipVisionModel model, int? layer = null, int? inputSize = null)
-        : base("CLIP", layer ?? Checked(model).Config.NumHiddenLayers, 0, model.Config.NumHiddenLayers,
+        : base(Checked(model), "CLIP", layer ?? model.Config.NumHiddenLayers, 0, model.Config.NumHiddenLayers,
             inputSize ?? model.Config.ImageSize, model.Config.PatchSize, ImageNormalisation.ClipMean, ImageNormalisation.ClipStd) =>
         this.model = model;
 
@@ -27,15 +27,6 @@ public sealed class ClipVisionFeatures : VitFeatures
 
     /// <inheritdoc />
     public override string Name => $"clip-vision:L{Layer}@{InputSize}";
-
-    private protected override (Device Device, ScalarType DType) Placement
-    {
-        get
-        {
-            var p = model.parameters().First();
-            return (p.device, p.dtype);
-        }
-    }
 
     private protected override Tensor PatchMaps(Tensor pixels, int layer) => model.PatchTokens(pixels, layer);
 }

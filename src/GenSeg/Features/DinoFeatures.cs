@@ -13,7 +13,7 @@ public sealed class DinoFeatures : VitFeatures
 
     /// <summary>Uses <paramref name="model"/>; <paramref name="layer"/> null takes the last block.</summary>
     public DinoFeatures(DinoVisionTransformer model, int? layer = null, int? inputSize = null)
-        : base("DINO", layer ?? Checked(model).Config.Depth, 1, model.Config.Depth,
+        : base(Checked(model), "DINO", layer ?? model.Config.Depth, 1, model.Config.Depth,
             inputSize ?? model.Config.ImgSize, model.Config.PatchSize, ImageNormalisation.ImageNetMean, ImageNormalisation.ImageNetStd) =>
         this.model = model;
 
@@ -25,15 +25,6 @@ public sealed class DinoFeatures : VitFeatures
 
     /// <inheritdoc />
     public override string Name => $"dino:B{Layer}@{InputSize}";
-
-    private protected override (Device Device, ScalarType DType) Placement
-    {
-        get
-        {
-            var p = model.parameters().First();
-            return (p.device, p.dtype);
-        }
-    }
 
     private protected override Tensor PatchMaps(Tensor pixels, int layer) => model.PatchFeatures(pixels, layer);
 }

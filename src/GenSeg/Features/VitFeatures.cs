@@ -11,11 +11,14 @@ namespace GenSeg.Features;
 public abstract class VitFeatures : IFeatureExtractor
 {
     readonly double[] mean, std;
+    readonly TorchSharp.torch.nn.Module encoder;
 
     /// <summary>Checks <paramref name="layer"/> against [<paramref name="firstLayer"/>, <paramref name="lastLayer"/>] and the input size
     /// against one patch; errors name the encoder <paramref name="what"/>.</summary>
-    private protected VitFeatures(string what, int layer, int firstLayer, int lastLayer, int inputSize, int patchSize, double[] mean, double[] std)
+    private protected VitFeatures(TorchSharp.torch.nn.Module encoder, string what, int layer, int firstLayer, int lastLayer, int inputSize, int patchSize,
+        double[] mean, double[] std)
     {
+        this.encoder = encoder;
         if (layer < firstLayer || layer > lastLayer)
             throw new ArgumentOutOfRangeException(nameof(layer), layer, $"{what} layer: expected {firstLayer}..{lastLayer}");
         if (inputSize < patchSize)
@@ -35,9 +38,6 @@ public abstract class VitFeatures : IFeatureExtractor
     /// <inheritdoc />
     public abstract string Name { get; }
 
-    /// <summary>The model's device and floating-point type.</summary>
-    private protected abstract (Device Device, ScalarType DType) Placement { get; }
-
     /// <summary>Patch maps [B, C, h, w] of normalised images at hidden state <paramref name="layer"/>.</summary>
     private protected abstract Tensor PatchMaps(Tensor pixels, int layer);
 
@@ -47,8 +47,8 @@ public abstract class VitFeatures : IFeatureExtractor
         Check.Shape(images, nameof(images), -1, 3, -1, -1);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var (device, dtype) = Placement;
-        var x = ImageNormalisation.Prepare(images.to(device), InputSize, InputSize, mean, std, dtype);
+        var weight = encoder.parameters().First();
+        var x = ImageNormalisation.Prepare(images.to(weight.device), InputSize, InputSize, mean, std, weight.dtype);
         return PatchMaps(x, Layer).MoveToOuterDisposeScope();
     }
 }
