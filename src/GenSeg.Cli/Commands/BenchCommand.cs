@@ -45,7 +45,7 @@ public static class BenchCommand
                 throw new ArgumentException($"--only {string.Join(",", unknown)}: unknown; benchmarks are {string.Join(", ", BenchmarkSuite.All.Select(b => b.Name))}");
             int workers = parse.GetValue(Workers);
             if (workers < 0) throw new ArgumentException($"--workers {workers}: expected 0 (default) or more");
-            var ctx = new BenchContext(device, parse.GetValue(Model) ?? KitPaths.EmbeddedModel, workers > 0 ? workers : null);
+            var ctx = new BenchContext(device, parse.GetValue(Model) ?? KitPaths.EmbeddedModel, workers > 0 ? workers : null, CliCommon.DTypeOf(parse));
             var table = new Table().AddColumns("benchmark", "figure", "value", "target", "met");
             var results = new Dictionary<string, object>();
             foreach (var b in BenchmarkSuite.All.Where(b => only.Length == 0 || only.Contains(b.Name)))

@@ -12,7 +12,7 @@ public sealed record Benchmark(string Name, string What, Func<BenchContext, IRea
 public sealed record BenchFigure(string Name, double Value, string Unit, string? Target, bool? Met);
 
 /// <summary>What a benchmark may use.</summary>
-public sealed record BenchContext(torch.Device Device, string ModelFolder, int? Workers = null);
+public sealed record BenchContext(torch.Device Device, string ModelFolder, int? Workers = null, torch.ScalarType DType = torch.ScalarType.Float32);
 
 /// <summary>
 /// Every <c>genseg bench</c> figure with its target, in one place (speed targets live here, not in timed tests).
@@ -64,7 +64,7 @@ public static class BenchmarkSuite
             }
             try
             {
-                using var pipeline = StableDiffusionPipeline.Load(folder, ctx.Device);
+                using var pipeline = StableDiffusionPipeline.Load(folder, ctx.Device, ctx.DType);
                 var r = PaintSegBenchmark.Run(pipeline);
                 return new[] { new BenchFigure(trained ? "per object" : "per object (random weights)", r.SecondsPerObject, "s", "< 5 s", r.SecondsPerObject < 5) };
             }
@@ -75,7 +75,7 @@ public static class BenchmarkSuite
         }),
         new("g4seg", "G4Seg refinement with the embedded model: image-classes per second and time share per stage", ctx =>
         {
-            using var pipeline = StableDiffusionPipeline.Load(ctx.ModelFolder, ctx.Device);
+            using var pipeline = StableDiffusionPipeline.Load(ctx.ModelFolder, ctx.Device, ctx.DType);
             var r = G4SegBenchmark.Run(pipeline, new G4SegBenchmarkOptions { Workers = ctx.Workers });
             var figures = new List<BenchFigure>
             {
