@@ -75,7 +75,7 @@ public static class EvalCommand
             if (!Directory.Exists(folder))
                 throw new DirectoryNotFoundException($"--model {folder}: model folder not found" + (folder == DefaultModel
                     ? " (the embedded model is not assembled yet: pass a folder from `genseg train-toy assemble --out DIR`)" : ""));
-            return StableDiffusionPipeline.Load(folder, device);
+            return StableDiffusionPipeline.Load(folder, device, CliCommon.DTypeOf(parse));
         }
     }
 
