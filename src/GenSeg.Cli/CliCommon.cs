@@ -13,6 +13,21 @@ public static class CliCommon
         Recursive = true,
     };
 
+    /// <summary><c>--dtype float32|float16|bfloat16</c>: the inference type of every command that loads a model.</summary>
+    public static readonly Option<string> DType = new("--dtype")
+    {
+        Description = "Inference type of the model's weights and activations: float32, float16 or bfloat16 (CPU bfloat16 needs AVX512-BF16/AMX to be fast)",
+        DefaultValueFactory = _ => "float32",
+        Recursive = true,
+    };
+
+    /// <summary>The parsed <see cref="DType"/>; an error names the flag and the choices.</summary>
+    public static TorchSharp.torch.ScalarType DTypeOf(ParseResult parse)
+    {
+        try { return GenSeg.Diffusion.StableDiffusionPipeline.ParseDType(parse.GetValue(DType) ?? "float32"); }
+        catch (ArgumentException e) { throw new ArgumentException($"--dtype: {PlainMessage(e)}"); }
+    }
+
     /// <summary>Parses and runs; parse errors and user errors print one line each ("error: ...") on stderr and exit 2.</summary>
     public static int Run(RootCommand root, string[] args)
     {

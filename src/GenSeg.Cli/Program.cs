@@ -14,5 +14,6 @@ catch (ArgumentException e)
 }
 var root = new RootCommand("GenSeg: training-free segmentation with a diffusion model's generations (G4Seg, PaintSeg).");
 root.Options.Add(CliCommon.Device);
+root.Options.Add(CliCommon.DType);
 foreach (var command in CliCommands.All()) root.Subcommands.Add(command);
 return CliCommon.Run(root, args);

@@ -35,7 +35,7 @@ public static class BenchCommand
     public sealed record Figure(string Name, double Value, string Unit, string? Target, bool? Met);
 
     /// <summary>What a benchmark may use.</summary>
-    public sealed record BenchContext(torch.Device Device, string ModelFolder, int? Workers = null);
+    public sealed record BenchContext(torch.Device Device, string ModelFolder, int? Workers = null, torch.ScalarType DType = torch.ScalarType.Float32);
 
     /// <summary>Every benchmark, in the order they run.</summary>
     public static IReadOnlyList<Benchmark> Benchmarks { get; } = new List<Benchmark>
@@ -82,7 +82,7 @@ public static class BenchCommand
             }
             try
             {
-                using var pipeline = StableDiffusionPipeline.Load(folder, ctx.Device);
+                using var pipeline = StableDiffusionPipeline.Load(folder, ctx.Device, ctx.DType);
                 var r = PaintSegBenchmark.Run(pipeline);
                 return new[] { new Figure(trained ? "per object" : "per object (random weights)", r.SecondsPerObject, "s", "< 5 s", r.SecondsPerObject < 5) };
             }
@@ -93,7 +93,7 @@ public static class BenchCommand
         }),
         new("g4seg", "G4Seg refinement with the embedded model: image-classes per second and time share per stage", ctx =>
         {
-            using var pipeline = StableDiffusionPipeline.Load(ctx.ModelFolder, ctx.Device);
+            using var pipeline = StableDiffusionPipeline.Load(ctx.ModelFolder, ctx.Device, ctx.DType);
             var r = G4SegBenchmark.Run(pipeline, new G4SegBenchmarkOptions { Workers = ctx.Workers });
             var figures = new List<Figure>
             {
@@ -123,7 +123,7 @@ public static class BenchCommand
                 throw new ArgumentException($"--only {string.Join(",", unknown)}: unknown; benchmarks are {string.Join(", ", Benchmarks.Select(b => b.Name))}");
             int workers = parse.GetValue(Workers);
             if (workers < 0) throw new ArgumentException($"--workers {workers}: expected 0 (default) or more");
-            var ctx = new BenchContext(device, parse.GetValue(Model) ?? NotebookPaths.EmbeddedModel, workers > 0 ? workers : null);
+            var ctx = new BenchContext(device, parse.GetValue(Model) ?? NotebookPaths.EmbeddedModel, workers > 0 ? workers : null, CliCommon.DTypeOf(parse));
             var table = new Table().AddColumns("benchmark", "figure", "value", "target", "met");
             var results = new Dictionary<string, object>();
             foreach (var b in Benchmarks.Where(b => only.Length == 0 || only.Contains(b.Name)))

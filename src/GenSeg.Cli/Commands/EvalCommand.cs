@@ -30,6 +30,7 @@ public static class EvalCommand
         cmd.Subcommands.Add(G4SegCommand());
         cmd.Subcommands.Add(AttentionCommand());
         foreach (var c in EvalPaintSegCommand.Subcommands()) cmd.Subcommands.Add(c);
+        cmd.Subcommands.Add(EvalDatasetCommand.Merge());
         return cmd;
     }
 
@@ -74,7 +75,7 @@ public static class EvalCommand
             if (!Directory.Exists(folder))
                 throw new DirectoryNotFoundException($"--model {folder}: model folder not found" + (folder == DefaultModel
                     ? " (the embedded model is not assembled yet: pass a folder from `genseg train-toy assemble --out DIR`)" : ""));
-            return StableDiffusionPipeline.Load(folder, device);
+            return StableDiffusionPipeline.Load(folder, device, CliCommon.DTypeOf(parse));
         }
     }
 
@@ -113,8 +114,22 @@ public static class EvalCommand
         var flags = SettingFlags(G4SegSettings.Names, "", "G4Seg");
         var attentionFlags = SettingFlags(G4SegSettings.AttentionNames, "attention-", "--coarse attention");
         foreach (var f in flags.Values.Concat(attentionFlags.Values)) cmd.Options.Add(f);
+        var data = EvalDatasetCommand.Options.Create();
+        data.AddTo(cmd);
         cmd.SetAction(parse =>
         {
+            if (data.Selected(parse))
+            {
+                G4SegOptions first;
+                try { first = G4SegOptions.Preset(parse.GetValue(preset)!); }
+                catch (ArgumentException e) { throw new ArgumentException($"--preset: {CliCommon.PlainMessage(e)}"); }
+                var rows = Settings(parse, common.Sweep, ApplyFlags(parse, first, flags, G4SegSettings.Set), G4SegSettings.Set, "g4seg");
+                int? limit = parse.GetResult(common.Count) is { Implicit: false } ? parse.GetValue(common.Count) : null;
+                using var dataThreads = TorchThreads.Use(parse.GetValue(common.Threads));
+                using var dataPipeline = common.Load(parse);
+                return EvalDatasetCommand.RunG4Seg(parse, data, dataPipeline, parse.GetValue(common.Split)!, parse.GetValue(common.FirstSeed), limit, rows,
+                    o => Describe(o).ToDictionary(kv => kv.Key, kv => Convert.ToString(kv.Value, CultureInfo.InvariantCulture) ?? "null"), parse.GetValue(common.Json));
+            }
             var (split, count) = common.Scenes(parse);
             var source = parse.GetValue(coarse)!.Trim().ToLowerInvariant() switch
             {

@@ -81,7 +81,7 @@ public static class EvalPaintSegCommand
             switch (parse.GetValue(painter)!.Trim().ToLowerInvariant())
             {
                 case "diffusion":
-                    pipeline = StableDiffusionPipeline.Load(parse.GetValue(model)!, device);
+                    pipeline = StableDiffusionPipeline.Load(parse.GetValue(model)!, device, CliCommon.DTypeOf(parse));
                     if (pipeline.InpaintUnet is null)
                     {
                         pipeline.Dispose();

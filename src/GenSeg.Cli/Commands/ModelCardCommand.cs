@@ -35,7 +35,7 @@ public static class ModelCardCommand
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
             var folder = parse.GetValue(Model)!;
-            using var pipeline = StableDiffusionPipeline.Load(folder, device);
+            using var pipeline = StableDiffusionPipeline.Load(folder, device, CliCommon.DTypeOf(parse));
             var figures = new Dictionary<string, object>();
             AnsiConsole.Status().Start("VAE reconstruction on 200 val scenes", ctx =>
             {

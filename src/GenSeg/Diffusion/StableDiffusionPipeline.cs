@@ -34,6 +34,10 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <summary>The device every component lives on.</summary>
     public Device Device { get; }
 
+    /// <summary>The floating-point type of every component's weights and of every tensor the pipeline makes (float32,
+    /// float16 or bfloat16); images and latents handed in are converted to it.</summary>
+    public ScalarType DType { get; }
+
     /// <summary>The text-conditioned UNet (4 input channels; 9 for a real inpainting folder).</summary>
     public UNet2DConditionModel Unet { get; }
 
@@ -52,11 +56,12 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <summary>The 9-channel inpainting UNet, when the folder has one.</summary>
     public UNet2DConditionModel? InpaintUnet { get; }
 
-    StableDiffusionPipeline(string folder, Device device, UNet2DConditionModel unet, AutoencoderKL vae, ClipTextModel text,
+    StableDiffusionPipeline(string folder, Device device, ScalarType dtype, UNet2DConditionModel unet, AutoencoderKL vae, ClipTextModel text,
         ClipTokenizer tokenizer, DDIMScheduler scheduler, UNet2DConditionModel? inpaint)
     {
         Folder = folder;
         Device = device;
+        DType = dtype;
         Unet = unet;
         Vae = vae;
         TextEncoder = text;
@@ -68,10 +73,30 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <summary>The latent size of an image side: image side / the VAE's downsampling factor.</summary>
     public int LatentSide(int imageSide) => imageSide / Vae.DownsampleFactor;
 
-    /// <summary>Loads a diffusers folder. Errors name the folder and the missing component or file.</summary>
-    public static StableDiffusionPipeline Load(string folder, Device? device = null)
+    /// <summary>The inference types <see cref="Load"/> takes, by the names the CLI uses.</summary>
+    public static readonly IReadOnlyDictionary<string, ScalarType> InferenceTypes = new Dictionary<string, ScalarType>(StringComparer.Ordinal)
+    {
+        ["float32"] = ScalarType.Float32,
+        ["float16"] = ScalarType.Float16,
+        ["bfloat16"] = ScalarType.BFloat16,
+    };
+
+    /// <summary>The <see cref="InferenceTypes"/> entry named <paramref name="name"/>; an error names the choices.</summary>
+    public static ScalarType ParseDType(string name) =>
+        InferenceTypes.TryGetValue(name, out var t) ? t
+            : throw new ArgumentException($"dtype '{name}': expected one of {string.Join(", ", InferenceTypes.Keys)}", nameof(name));
+
+    /// <summary>
+    /// Loads a diffusers folder on <paramref name="device"/> (default CPU) with every component's weights in
+    /// <paramref name="dtype"/> (default float32; see <see cref="InferenceTypes"/>), as diffusers'
+    /// <c>from_pretrained(torch_dtype=...)</c>. Errors name the folder and the missing component or file.
+    /// </summary>
+    public static StableDiffusionPipeline Load(string folder, Device? device = null, ScalarType? dtype = null)
     {
         device ??= CPU;
+        var dt = dtype ?? ScalarType.Float32;
+        if (!InferenceTypes.Values.Contains(dt))
+            throw new ArgumentException($"dtype {dt}: expected one of {string.Join(", ", InferenceTypes.Keys)}", nameof(dtype));
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: model folder not found");
         var index = Path.Combine(folder, "model_index.json");
         if (!File.Exists(index)) throw new FileNotFoundException($"{folder}: no model_index.json (expected a diffusers Stable Diffusion folder)", index);
@@ -83,18 +108,18 @@ public sealed class StableDiffusionPipeline : IDisposable
         foreach (var key in components)
             if (!Directory.Exists(Path.Combine(folder, key)))
                 throw new DirectoryNotFoundException($"{folder}: component folder '{key}/' is missing");
-        var unet = UNet2DConditionModel.FromFolder(Path.Combine(folder, "unet"), device);
-        var vae = AutoencoderKL.FromFolder(Path.Combine(folder, "vae"), device);
-        var text = ClipTextModel.FromFolder(Path.Combine(folder, "text_encoder"), device);
+        var unet = UNet2DConditionModel.FromFolder(Path.Combine(folder, "unet"), device, dt);
+        var vae = AutoencoderKL.FromFolder(Path.Combine(folder, "vae"), device, dt);
+        var text = ClipTextModel.FromFolder(Path.Combine(folder, "text_encoder"), device, dt);
         var tokenizer = ClipTokenizer.FromFolder(Path.Combine(folder, "tokenizer"));
         var scheduler = DDIMScheduler.FromFolder(Path.Combine(folder, "scheduler"));
         UNet2DConditionModel? inpaint = null;
         var inpaintDir = Path.Combine(folder, InpaintFolder);
-        if (Directory.Exists(inpaintDir)) inpaint = UNet2DConditionModel.FromFolder(inpaintDir, device);
+        if (Directory.Exists(inpaintDir)) inpaint = UNet2DConditionModel.FromFolder(inpaintDir, device, dt);
         else if (unet.Config.InChannels == 9) inpaint = unet;
         if (inpaint is not null && inpaint.Config.InChannels != 9)
             throw new InvalidDataException($"{inpaintDir}: an inpainting UNet needs in_channels 9, got {inpaint.Config.InChannels}");
-        return new StableDiffusionPipeline(folder, device, unet, vae, text, tokenizer, scheduler, inpaint);
+        return new StableDiffusionPipeline(folder, device, dt, unet, vae, text, tokenizer, scheduler, inpaint);
     }
 
     /// <summary>Writes the pipeline in the diffusers layout (model_index.json and one folder per component).</summary>
@@ -135,7 +160,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         Check.Shape(images, nameof(images), -1, Vae.Config.InChannels, -1, -1);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var posterior = Vae.Encode(images.to(Device));
+        var posterior = Vae.Encode(images.to(DType, Device));
         var z = generator is null ? posterior.Mode() : posterior.Sample(generator);
         using var scale = Vae.ScalingFactor.ToScalar(); // explicit Scalars throughout: see torchsharp-pitfalls.md
         return z.mul(scale).MoveToOuterDisposeScope();
@@ -160,7 +185,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         using var hi = 1.0.ToScalar();
         long pixels = latents.shape[2] * latents.shape[3] * Vae.DownsampleFactor * (long)Vae.DownsampleFactor;
         long slice = Math.Max(1, DecodePixelsPerCall / Math.Max(1, pixels));
-        var z = latents.to(Device).div(scale);
+        var z = latents.to(DType, Device).div(scale);
         var parts = new List<Tensor>();
         for (long i = 0; i < z.shape[0]; i += slice)
             parts.Add(Vae.Decode(z[TensorIndex.Slice(i, Math.Min(i + slice, z.shape[0]))]).clamp(lo, hi));
@@ -181,7 +206,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     public (Tensor Noisy, Tensor Noise) NoiseAt(Tensor latents, long t, Generator? generator = null)
     {
         using var scope = NewDisposeScope();
-        var noise = randn(latents.shape, generator: generator).to(latents.device);
+        var noise = randn(latents.shape, generator: generator).to(DType, latents.device);
         var noisy = Scheduler.AddNoise(latents, noise, t);
         return (noisy.MoveToOuterDisposeScope(), noise.MoveToOuterDisposeScope());
     }
@@ -193,7 +218,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         using var noGrad = no_grad();
         var model = unet ?? Unet;
         var ts = tensor(new[] { t }, device: Device).expand(noisy.shape[0]);
-        return model.Forward(noisy.to(Device), ts, context.to(Device), control, taps).MoveToOuterDisposeScope();
+        return model.Forward(noisy.to(DType, Device), ts, context.to(DType, Device), control, taps).MoveToOuterDisposeScope();
     }
 
     /// <summary>x0 predicted in one UNet step from x_t (Eq. 2 of G4Seg; epsilon or v-prediction as the scheduler says).</summary>
@@ -223,7 +248,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         int ls = LatentSide(side);
         var cond = EncodePrompt(prompts).Hidden;
         var uncond = guidance == 1.0 ? null : EncodePrompt(prompts.Select(_ => "").ToArray()).Hidden;
-        var x = randn(new long[] { prompts.Count, Unet.Config.OutChannels, ls, ls }, generator: generator).to(Device);
+        var x = randn(new long[] { prompts.Count, Unet.Config.OutChannels, ls, ls }, generator: generator).to(DType, Device);
         foreach (var t in Scheduler.Timesteps(steps))
         {
             using var inner = NewDisposeScope();
@@ -249,9 +274,9 @@ public sealed class StableDiffusionPipeline : IDisposable
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         using var half = 0.5.ToScalar();
-        var m = masks.to(Device).gt(half).to_type(ScalarType.Float32);
+        var m = masks.to(Device).gt(half).to_type(DType);
         var keep = ones_like(m).sub_(m);
-        var img = images.to(Device);
+        var img = images.to(DType, Device);
         var maskedLatents = EncodeImage(img * keep);
         var ls = maskedLatents.shape;
         var maskLatent = F.interpolate(m, new[] { ls[2], ls[3] }, mode: InterpolationMode.Nearest);
@@ -259,7 +284,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         var uncond = guidance == 1.0 ? null : EncodePrompt(prompts.Select(_ => "").ToArray()).Hidden;
         var shape = new[] { ls[0], unet.Config.OutChannels, ls[2], ls[3] };
         if (latents is not null) Check.Shape(latents, nameof(latents), shape);
-        var x = (latents ?? randn(shape, generator: generator)).to(Device);
+        var x = (latents ?? randn(shape, generator: generator)).to(DType, Device);
         foreach (var t in Scheduler.Timesteps(steps))
         {
             using var inner = NewDisposeScope();

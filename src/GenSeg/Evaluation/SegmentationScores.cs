@@ -36,21 +36,36 @@ public sealed class SegmentationScores
     public void Add(Tensor predicted, Tensor truth)
     {
         using var scope = NewDisposeScope();
-        var c = Metrics.ConfusionMatrix(predicted, truth, NumClasses).cpu().contiguous().data<long>().ToArray();
+        Add(Metrics.ConfusionMatrix(predicted, truth, NumClasses).cpu().contiguous().data<long>().ToArray());
+    }
+
+    /// <summary>Adds one image's confusion matrix (row-major, rows = truth, [C * C] counts), e.g. read back from a results file.</summary>
+    public void Add(long[] c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        if (c.Length != NumClasses * NumClasses)
+            throw new ArgumentException($"confusion: expected {NumClasses}x{NumClasses} = {NumClasses * NumClasses} counts, got {c.Length}", nameof(c));
         matrices.Add(c);
-        var iou = new double[NumClasses];
-        for (int k = 0; k < NumClasses; k++)
+        classIous.Add(ImageIous(c, NumClasses));
+    }
+
+    /// <summary>Each class's IoU in one image from its confusion matrix [n * n]; NaN for a class absent from the truth.</summary>
+    public static double[] ImageIous(long[] c, int n)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        var iou = new double[n];
+        for (int k = 0; k < n; k++)
         {
-            long tp = c[k * NumClasses + k], row = 0, col = 0;
-            for (int j = 0; j < NumClasses; j++)
+            long tp = c[k * n + k], row = 0, col = 0;
+            for (int j = 0; j < n; j++)
             {
-                row += c[k * NumClasses + j];
-                col += c[j * NumClasses + k];
+                row += c[k * n + j];
+                col += c[j * n + k];
             }
             long union = row + col - tp;
             iou[k] = row == 0 ? double.NaN : (double)tp / union; // only classes present in the truth
         }
-        classIous.Add(iou);
+        return iou;
     }
 
     /// <summary>Class k's IoU in image i (NaN when the class is absent from the image's truth).</summary>

@@ -1,50 +1,30 @@
-using GenSeg.Common;
 using GenSeg.Diffusion.Models;
 using static TorchSharp.torch;
 
 namespace GenSeg.Features;
 
 /// <summary>
-/// DINO ViT patch features: images resized to <see cref="InputSize"/>, normalised with ImageNet's statistics, the
-/// normed output of block <see cref="Layer"/> laid out on the patch grid, [B, D, InputSize/patch, InputSize/patch].
+/// DINO ViT patch features: images resized to <see cref="VitFeatures.InputSize"/>, normalised with ImageNet's
+/// statistics, the normed output of block <see cref="VitFeatures.Layer"/> (1-based) laid out on the patch grid.
 /// </summary>
-public sealed class DinoFeatures : IFeatureExtractor
+public sealed class DinoFeatures : VitFeatures
 {
     readonly DinoVisionTransformer model;
 
     /// <summary>Uses <paramref name="model"/>; <paramref name="layer"/> null takes the last block.</summary>
     public DinoFeatures(DinoVisionTransformer model, int? layer = null, int? inputSize = null)
-    {
-        this.model = model ?? throw new ArgumentNullException(nameof(model));
-        Layer = layer ?? model.Config.Depth;
-        if (Layer < 1 || Layer > model.Config.Depth)
-            throw new ArgumentOutOfRangeException(nameof(layer), layer, $"DINO block: expected 1..{model.Config.Depth}");
-        InputSize = inputSize ?? model.Config.ImgSize;
-        if (InputSize < model.Config.PatchSize)
-            throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, $"DINO input size: expected at least one {model.Config.PatchSize}-pixel patch");
-    }
+        : base(Checked(model), "DINO", layer ?? model.Config.Depth, 1, model.Config.Depth,
+            inputSize ?? model.Config.ImgSize, model.Config.PatchSize, ImageNormalisation.ImageNetMean, ImageNormalisation.ImageNetStd) =>
+        this.model = model;
 
-    /// <summary>Loads a DINO folder (config.json + safetensors with DINO's key names).</summary>
-    public static DinoFeatures FromFolder(string folder, int? layer = null, int? inputSize = null, Device? device = null) =>
-        new(DinoVisionTransformer.FromFolder(folder, device), layer, inputSize);
+    static DinoVisionTransformer Checked(DinoVisionTransformer model) => model ?? throw new ArgumentNullException(nameof(model));
 
-    /// <summary>The block whose normed output is taken (1-based).</summary>
-    public int Layer { get; }
-
-    /// <summary>The side images are resized to.</summary>
-    public int InputSize { get; }
+    /// <summary>Loads a DINO folder (DINO's layout or transformers' ViTModel layout).</summary>
+    public static DinoFeatures FromFolder(string folder, int? layer = null, int? inputSize = null, Device? device = null, ScalarType? dtype = null) =>
+        new(DinoVisionTransformer.FromFolder(folder, device, dtype), layer, inputSize);
 
     /// <inheritdoc />
-    public string Name => $"dino:B{Layer}@{InputSize}";
+    public override string Name => $"dino:B{Layer}@{InputSize}";
 
-    /// <inheritdoc />
-    public Tensor Extract(Tensor images)
-    {
-        Check.Shape(images, nameof(images), -1, 3, -1, -1);
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var device = model.parameters().First().device;
-        var x = ImageNormalisation.Prepare(images.to(device), InputSize, InputSize, ImageNormalisation.ImageNetMean, ImageNormalisation.ImageNetStd);
-        return model.PatchFeatures(x, Layer).MoveToOuterDisposeScope();
-    }
+    private protected override Tensor PatchMaps(Tensor pixels, int layer) => model.PatchFeatures(pixels, layer);
 }

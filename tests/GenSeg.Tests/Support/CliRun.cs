@@ -10,6 +10,7 @@ public static class CliRun
     {
         var root = new RootCommand("test");
         root.Options.Add(CliCommon.Device);
+        root.Options.Add(CliCommon.DType);
         foreach (var c in CliCommands.All()) root.Subcommands.Add(c);
         return CliCommon.Run(root, args);
     }

@@ -120,7 +120,7 @@ public sealed record DiagonalGaussian(Tensor Mean, Tensor LogVar)
 /// checkpoint keys. Images are [B, 3, H, W] in [-1, 1]; latents are unscaled (multiply by <see cref="ScalingFactor"/>
 /// before a UNet, divide after). Trainable: no call here disables gradients; wrap inference in <c>torch.no_grad()</c>.
 /// </summary>
-public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
+public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>, IPretrainedModel<AutoencoderKL, AutoencoderKLConfig>
 {
     /// <summary>diffusers' weight file name, written by <see cref="Save"/>.</summary>
     public const string WeightsFileName = "diffusion_pytorch_model.safetensors";
@@ -164,34 +164,38 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Loads a diffusers VAE folder (<c>config.json</c> + safetensors weights) with strict key checking, in eval mode.
-    /// Older key layouts are converted first (see <see cref="ConvertLegacyKeys"/>).
+    /// Loads a diffusers VAE folder (config.json and weights in any format <see cref="Checkpoint"/> reads) with strict key
+    /// checking, in eval mode; older key layouts are converted first (see <see cref="ConvertLegacyKeys"/>).
     /// </summary>
-    public static AutoencoderKL FromFolder(string folder, Device? device = null, ScalarType? dtype = null)
-    {
-        var configPath = ModelFiles.Config(folder);
-        var config = ConfigJson.Read<AutoencoderKLConfig>(configPath);
-        config.Validate(configPath);
-        var model = new AutoencoderKL(config);
-        var weightsPath = ModelFiles.Weights(folder);
-        using (var scope = torch.NewDisposeScope())
-        {
-            var weights = SafeTensors.Load(weightsPath, ScalarType.Float32);
-            StateDict.Load(model, ConvertLegacyKeys(weights, config.BlockOutChannels.Length), weightsPath);
-        }
-        if (dtype is ScalarType dt) model.to(dt);
-        if (device is not null) model.to(device);
-        model.eval();
-        return model;
-    }
+    public static AutoencoderKL FromFolder(string folder, Device? device = null, ScalarType? dtype = null) =>
+        PretrainedModel.Load<AutoencoderKL, AutoencoderKLConfig>(folder, device, dtype);
 
     /// <summary>Writes <c>config.json</c> and <c>diffusion_pytorch_model.safetensors</c> (diffusers layout) into <paramref name="folder"/>.</summary>
-    public void Save(string folder)
+    public void Save(string folder) => PretrainedModel.Save<AutoencoderKL, AutoencoderKLConfig>(this, folder);
+
+    static PretrainedLayout IPretrainedModel<AutoencoderKL, AutoencoderKLConfig>.Layout { get; } =
+        new(WeightsFileName, nameof(AutoencoderKL), new Dictionary<string, string> { ["format"] = "pt" });
+
+    static AutoencoderKLConfig IPretrainedModel<AutoencoderKL, AutoencoderKLConfig>.ReadConfig(string configPath)
     {
-        Directory.CreateDirectory(folder);
-        ConfigJson.Write(Path.Combine(folder, "config.json"), Config, nameof(AutoencoderKL));
-        using var scope = torch.NewDisposeScope();
-        SafeTensors.Save(Path.Combine(folder, WeightsFileName), StateDict.Export(this), new Dictionary<string, string> { ["format"] = "pt" });
+        var config = ConfigJson.Read<AutoencoderKLConfig>(configPath);
+        config.Validate(configPath);
+        return config;
+    }
+
+    static AutoencoderKL IPretrainedModel<AutoencoderKL, AutoencoderKLConfig>.Create(AutoencoderKLConfig config, IReadOnlyCollection<string> keys) => new(config);
+
+    static Dictionary<string, Tensor> IPretrainedModel<AutoencoderKL, AutoencoderKLConfig>.ToModelKeys(AutoencoderKLConfig config,
+        Dictionary<string, Tensor> checkpoint, string configPath, string weightsPath)
+    {
+        try
+        {
+            return ConvertLegacyKeys(checkpoint, config.BlockOutChannels.Length);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{weightsPath}: {e.Message}", e);
+        }
     }
 
     /// <summary>Image [B, in_channels, H, W] in [-1, 1] -> the posterior over unscaled latents [B, latent, H/f, W/f].</summary>

@@ -236,3 +236,24 @@ internal static class ConfigSection
         }
     }
 }
+
+/// <summary>What the CLIP text and vision models share about their checkpoints.</summary>
+internal static class ClipCheckpoint
+{
+    /// <summary>transformers' layout: model.safetensors, no <c>_class_name</c>.</summary>
+    public static readonly PretrainedLayout Layout = new("model.safetensors");
+
+    /// <summary>
+    /// One tower's keys: the <c>position_ids</c> buffer older transformers saved is dropped; when the config is a full
+    /// CLIP model's (its <paramref name="section"/> nested), only keys under <paramref name="prefix"/> and
+    /// <paramref name="projectionPrefix"/> are kept, otherwise every key stays so that strict loading reports strays.
+    /// </summary>
+    public static Dictionary<string, Tensor> Tower(Dictionary<string, Tensor> checkpoint, string configPath, string section, string prefix, string projectionPrefix)
+    {
+        ConfigSection.Read<JsonElement>(configPath, section, out bool combined);
+        var positionIds = prefix + "embeddings.position_ids";
+        return checkpoint
+            .Where(kv => kv.Key != positionIds && (!combined || kv.Key.StartsWith(prefix, StringComparison.Ordinal) || kv.Key.StartsWith(projectionPrefix, StringComparison.Ordinal)))
+            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+    }
+}

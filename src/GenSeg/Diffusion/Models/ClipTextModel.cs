@@ -156,7 +156,7 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor>
 /// Hugging Face <c>CLIPTextModel</c> (keys <c>text_model.*</c>), optionally with <c>text_projection</c> as
 /// <c>CLIPTextModelWithProjection</c> has it. Built from config; loading is a strict state-dict copy.
 /// </summary>
-public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>
+public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>, IPretrainedModel<ClipTextModel, ClipTextConfig>
 {
     readonly ClipTextTransformer text_model;
     readonly Linear? text_projection;
@@ -193,22 +193,32 @@ public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>
     }
 
     /// <summary>
-    /// Loads a transformers folder (config.json + safetensors weights). The projection is built when the weights carry
-    /// <c>text_projection.weight</c>. A full CLIP model's folder (config with <c>text_config</c>) contributes only its
-    /// text keys. The <c>position_ids</c> buffer older transformers saved is ignored; every other key must match.
+    /// Loads a transformers folder (config.json and weights in any format <see cref="Checkpoint"/> reads). The projection
+    /// is built when the weights carry <c>text_projection.weight</c>. A full CLIP model's folder (config with
+    /// <c>text_config</c>) contributes only its text keys. The <c>position_ids</c> buffer older transformers saved is
+    /// ignored; every other key must match.
     /// </summary>
-    public static ClipTextModel FromFolder(string folder, Device? device = null)
-    {
-        var configPath = ModelFiles.Config(folder);
-        var config = ConfigSection.Read<ClipTextConfig>(configPath, "text_config", out bool nested);
-        config.Validate(configPath);
-        return ModelFolder.Load(folder, device, nested, new[] { "text_model.", "text_projection." },
-            new[] { "text_model.embeddings.position_ids" },
-            weights => new ClipTextModel(config, weights.ContainsKey("text_projection.weight")));
-    }
+    public static ClipTextModel FromFolder(string folder, Device? device = null, ScalarType? dtype = null) =>
+        PretrainedModel.Load<ClipTextModel, ClipTextConfig>(folder, device, dtype);
 
     /// <summary>Writes config.json and model.safetensors into <paramref name="folder"/> (created if needed).</summary>
-    public void Save(string folder) => ModelFolder.Save(folder, this, Config);
+    public void Save(string folder) => PretrainedModel.Save<ClipTextModel, ClipTextConfig>(this, folder);
+
+    static PretrainedLayout IPretrainedModel<ClipTextModel, ClipTextConfig>.Layout => ClipCheckpoint.Layout;
+
+    static ClipTextConfig IPretrainedModel<ClipTextModel, ClipTextConfig>.ReadConfig(string configPath)
+    {
+        var config = ClipTextConfig.Read(configPath);
+        config.Validate(configPath);
+        return config;
+    }
+
+    static ClipTextModel IPretrainedModel<ClipTextModel, ClipTextConfig>.Create(ClipTextConfig config, IReadOnlyCollection<string> keys) =>
+        new(config, keys.Contains("text_projection.weight"));
+
+    static Dictionary<string, Tensor> IPretrainedModel<ClipTextModel, ClipTextConfig>.ToModelKeys(ClipTextConfig config,
+        Dictionary<string, Tensor> checkpoint, string configPath, string weightsPath) =>
+        ClipCheckpoint.Tower(checkpoint, configPath, "text_config", "text_model.", "text_projection.");
 
     /// <summary>Runs every layer; see <see cref="Forward"/>.</summary>
     public override ClipTextOutput forward(Tensor inputIds) => Forward(inputIds);

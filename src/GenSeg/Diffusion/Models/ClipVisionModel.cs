@@ -199,7 +199,7 @@ public sealed class ClipVisionTransformer : nn.Module<Tensor, Tensor>
 /// Hugging Face <c>CLIPVisionModel</c> (keys <c>vision_model.*</c>), optionally with <c>visual_projection</c> as
 /// <c>CLIPVisionModelWithProjection</c> has it.
 /// </summary>
-public sealed class ClipVisionModel : nn.Module<Tensor, ClipVisionOutput>
+public sealed class ClipVisionModel : nn.Module<Tensor, ClipVisionOutput>, IPretrainedModel<ClipVisionModel, ClipVisionConfig>
 {
     readonly ClipVisionTransformer vision_model;
     readonly Linear? visual_projection;
@@ -233,22 +233,31 @@ public sealed class ClipVisionModel : nn.Module<Tensor, ClipVisionOutput>
     }
 
     /// <summary>
-    /// Loads a transformers folder (config.json + safetensors weights). The projection is built when the weights carry
-    /// <c>visual_projection.weight</c>; a full CLIP model's folder contributes only its vision keys; the
-    /// <c>position_ids</c> buffer older transformers saved is ignored; every other key must match.
+    /// Loads a transformers folder (config.json and weights in any format <see cref="Checkpoint"/> reads). The projection
+    /// is built when the weights carry <c>visual_projection.weight</c>; a full CLIP model's folder contributes only its
+    /// vision keys; the <c>position_ids</c> buffer older transformers saved is ignored; every other key must match.
     /// </summary>
-    public static ClipVisionModel FromFolder(string folder, Device? device = null)
-    {
-        var configPath = ModelFiles.Config(folder);
-        var config = ConfigSection.Read<ClipVisionConfig>(configPath, "vision_config", out bool nested);
-        config.Validate(configPath);
-        return ModelFolder.Load(folder, device, nested, new[] { "vision_model.", "visual_projection." },
-            new[] { "vision_model.embeddings.position_ids" },
-            weights => new ClipVisionModel(config, weights.ContainsKey("visual_projection.weight")));
-    }
+    public static ClipVisionModel FromFolder(string folder, Device? device = null, ScalarType? dtype = null) =>
+        PretrainedModel.Load<ClipVisionModel, ClipVisionConfig>(folder, device, dtype);
 
     /// <summary>Writes config.json and model.safetensors into <paramref name="folder"/> (created if needed).</summary>
-    public void Save(string folder) => ModelFolder.Save(folder, this, Config);
+    public void Save(string folder) => PretrainedModel.Save<ClipVisionModel, ClipVisionConfig>(this, folder);
+
+    static PretrainedLayout IPretrainedModel<ClipVisionModel, ClipVisionConfig>.Layout => ClipCheckpoint.Layout;
+
+    static ClipVisionConfig IPretrainedModel<ClipVisionModel, ClipVisionConfig>.ReadConfig(string configPath)
+    {
+        var config = ClipVisionConfig.Read(configPath);
+        config.Validate(configPath);
+        return config;
+    }
+
+    static ClipVisionModel IPretrainedModel<ClipVisionModel, ClipVisionConfig>.Create(ClipVisionConfig config, IReadOnlyCollection<string> keys) =>
+        new(config, keys.Contains("visual_projection.weight"));
+
+    static Dictionary<string, Tensor> IPretrainedModel<ClipVisionModel, ClipVisionConfig>.ToModelKeys(ClipVisionConfig config,
+        Dictionary<string, Tensor> checkpoint, string configPath, string weightsPath) =>
+        ClipCheckpoint.Tower(checkpoint, configPath, "vision_config", "vision_model.", "visual_projection.");
 
     /// <summary>Runs at the native size; see <see cref="Forward"/>.</summary>
     public override ClipVisionOutput forward(Tensor pixelValues) => Forward(pixelValues);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using System.Text.Json.Serialization;
 using GenSeg.Common;
 using GenSeg.Diffusion.Checkpoints;
@@ -257,7 +258,7 @@ public sealed class DinoBlock : nn.Module<Tensor, Tensor>
 /// <c>patch_embed.proj</c>, <c>blocks.i.*</c>, <c>norm</c>). Any input size works: position embeddings are resized
 /// by DINO's interpolate_pos_encoding (bicubic with scale factors ((h + 0.1) / N^0.5, (w + 0.1) / N^0.5)).
 /// </summary>
-public sealed class DinoVisionTransformer : nn.Module<Tensor, Tensor>
+public sealed class DinoVisionTransformer : nn.Module<Tensor, Tensor>, IPretrainedModel<DinoVisionTransformer, DinoConfig>
 {
     readonly DinoPatchEmbed patch_embed;
     readonly Parameter cls_token;
@@ -299,17 +300,32 @@ public sealed class DinoVisionTransformer : nn.Module<Tensor, Tensor>
         return model;
     }
 
-    /// <summary>Loads a folder of config.json and safetensors weights with DINO's key names (strict).</summary>
-    public static DinoVisionTransformer FromFolder(string folder, Device? device = null)
+    /// <summary>
+    /// Loads a DINO folder: DINO's own layout (its constructor arguments as config.json, its key names) or the
+    /// transformers layout (<c>ViTModel</c>, e.g. <c>facebook/dino-vitb8</c>: a <c>ViTConfig</c> with hidden_size etc. and
+    /// <c>embeddings.*</c> / <c>encoder.layer.i.*</c> keys, renamed by <see cref="DinoTransformersLayout"/>), weights in
+    /// any format <see cref="Checkpoint"/> reads, strictly.
+    /// </summary>
+    public static DinoVisionTransformer FromFolder(string folder, Device? device = null, ScalarType? dtype = null) =>
+        PretrainedModel.Load<DinoVisionTransformer, DinoConfig>(folder, device, dtype);
+
+    /// <summary>Writes config.json (DINO's layout) and model.safetensors into <paramref name="folder"/> (created if needed).</summary>
+    public void Save(string folder) => PretrainedModel.Save<DinoVisionTransformer, DinoConfig>(this, folder);
+
+    static PretrainedLayout IPretrainedModel<DinoVisionTransformer, DinoConfig>.Layout { get; } = new("model.safetensors");
+
+    static DinoConfig IPretrainedModel<DinoVisionTransformer, DinoConfig>.ReadConfig(string configPath)
     {
-        var configPath = ModelFiles.Config(folder);
-        var config = DinoConfig.Read(configPath);
+        var config = DinoTransformersLayout.IsViTConfig(configPath) ? DinoTransformersLayout.ReadConfig(configPath) : DinoConfig.Read(configPath);
         config.Validate(configPath);
-        return ModelFolder.Load(folder, device, false, Array.Empty<string>(), Array.Empty<string>(), _ => new DinoVisionTransformer(config));
+        return config;
     }
 
-    /// <summary>Writes config.json and model.safetensors into <paramref name="folder"/> (created if needed).</summary>
-    public void Save(string folder) => ModelFolder.Save(folder, this, Config);
+    static DinoVisionTransformer IPretrainedModel<DinoVisionTransformer, DinoConfig>.Create(DinoConfig config, IReadOnlyCollection<string> keys) => new(config);
+
+    static Dictionary<string, Tensor> IPretrainedModel<DinoVisionTransformer, DinoConfig>.ToModelKeys(DinoConfig config,
+        Dictionary<string, Tensor> checkpoint, string configPath, string weightsPath) =>
+        DinoTransformersLayout.IsViTCheckpoint(checkpoint) ? DinoTransformersLayout.ToDinoKeys(checkpoint, weightsPath) : checkpoint;
 
     /// <summary>DINO's <c>forward</c>: norm of the last block's output at the CLS token, [B, D].</summary>
     public override Tensor forward(Tensor x) => Forward(x);
@@ -394,5 +410,120 @@ public sealed class DinoVisionTransformer : nn.Module<Tensor, Tensor>
             throw new InvalidOperationException($"position interpolation gave a {resized.shape[2]}x{resized.shape[3]} grid, expected {(long)h0}x{(long)w0}");
         var flat = resized.permute(0, 2, 3, 1).reshape(1, resized.shape[2] * resized.shape[3], -1);
         return torch.cat(new[] { pos_embed[.., ..1], flat }, 1);
+    }
+}
+
+/// <summary>
+/// transformers' <c>ViTModel</c> layout of a DINO checkpoint (<c>facebook/dino-vits16</c>, <c>dino-vitb8</c>, ...):
+/// its <c>ViTConfig</c> read as a <see cref="DinoConfig"/>, and its keys renamed to DINO's own (the separate
+/// query/key/value projections concatenated into <c>qkv</c>), as transformers' conversion script maps them the other
+/// way. The pooler (and a classifier head) are not part of DINO's backbone and are dropped.
+/// </summary>
+public static class DinoTransformersLayout
+{
+    /// <summary>Whether the config.json is a transformers <c>ViTConfig</c> (model_type "vit" or a hidden_size key).</summary>
+    public static bool IsViTConfig(string configPath)
+    {
+        using var doc = ConfigJson.ReadDocument(configPath);
+        var root = doc.RootElement;
+        return root.ValueKind == JsonValueKind.Object &&
+               ((root.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() == "vit") || root.TryGetProperty("hidden_size", out _));
+    }
+
+    /// <summary>A transformers <c>ViTConfig</c> (its defaults where a key is absent) as the DINO config it describes.</summary>
+    public static DinoConfig ReadConfig(string configPath)
+    {
+        var vit = ConfigJson.Read<ViTConfig>(configPath);
+        if (vit.HiddenAct != "gelu")
+            throw new InvalidDataException($"{configPath}: hidden_act '{vit.HiddenAct}' is not supported (DINO's ViT uses 'gelu')");
+        if (vit.HiddenSize <= 0 || vit.IntermediateSize <= 0)
+            throw new InvalidDataException($"{configPath}: hidden_size and intermediate_size must be positive, got {vit.HiddenSize} and {vit.IntermediateSize}");
+        return new DinoConfig
+        {
+            ImgSize = vit.ImageSize, PatchSize = vit.PatchSize, InChans = vit.NumChannels, EmbedDim = vit.HiddenSize,
+            Depth = vit.NumHiddenLayers, NumHeads = vit.NumAttentionHeads, MlpRatio = (double)vit.IntermediateSize / vit.HiddenSize,
+            QkvBias = vit.QkvBias, LayerNormEps = vit.LayerNormEps,
+        };
+    }
+
+    /// <summary>Whether the checkpoint's keys are transformers' (<c>embeddings.*</c>, optionally under <c>vit.</c>).</summary>
+    public static bool IsViTCheckpoint(IReadOnlyDictionary<string, Tensor> checkpoint) =>
+        checkpoint.Keys.Any(k => k.StartsWith("embeddings.", StringComparison.Ordinal) || k.StartsWith("vit.embeddings.", StringComparison.Ordinal));
+
+    static readonly Regex LayerKey = new(@"^encoder\.layer\.(\d+)\.(.+)$");
+
+    static readonly Dictionary<string, string> BlockNames = new(StringComparer.Ordinal)
+    {
+        ["layernorm_before"] = "norm1",
+        ["layernorm_after"] = "norm2",
+        ["attention.output.dense"] = "attn.proj",
+        ["intermediate.dense"] = "mlp.fc1",
+        ["output.dense"] = "mlp.fc2",
+    };
+
+    /// <summary>
+    /// Renames transformers' keys to DINO's. A key that is neither transformers' backbone nor its pooler/classifier is
+    /// an error naming <paramref name="source"/> and the key; so is a layer missing one of query, key and value.
+    /// </summary>
+    public static Dictionary<string, Tensor> ToDinoKeys(IReadOnlyDictionary<string, Tensor> checkpoint, string source)
+    {
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var qkv = new Dictionary<(int Layer, string Param), Tensor[]>();
+        void Add(string name, Tensor t, string from)
+        {
+            if (!result.TryAdd(name, t)) throw new InvalidDataException($"{source}: two tensors for '{name}' (the second from '{from}')");
+        }
+        foreach (var (raw, t) in checkpoint)
+        {
+            var key = raw.StartsWith("vit.", StringComparison.Ordinal) ? raw[4..] : raw;
+            if (key.StartsWith("pooler.", StringComparison.Ordinal) || key.StartsWith("classifier.", StringComparison.Ordinal)) continue;
+            switch (key)
+            {
+                case "embeddings.cls_token": Add("cls_token", t, raw); continue;
+                case "embeddings.position_embeddings": Add("pos_embed", t, raw); continue;
+                case "embeddings.patch_embeddings.projection.weight": Add("patch_embed.proj.weight", t, raw); continue;
+                case "embeddings.patch_embeddings.projection.bias": Add("patch_embed.proj.bias", t, raw); continue;
+                case "layernorm.weight": Add("norm.weight", t, raw); continue;
+                case "layernorm.bias": Add("norm.bias", t, raw); continue;
+            }
+            var m = LayerKey.Match(key);
+            if (!m.Success) throw new InvalidDataException($"{source}: key '{raw}' is not part of a transformers ViTModel checkpoint");
+            int layer = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            var rest = m.Groups[2].Value;
+            int dot = rest.LastIndexOf('.');
+            string module = dot < 0 ? rest : rest[..dot], param = dot < 0 ? "" : rest[(dot + 1)..];
+            int part = module switch { "attention.attention.query" => 0, "attention.attention.key" => 1, "attention.attention.value" => 2, _ => -1 };
+            if (part >= 0)
+            {
+                if (!qkv.TryGetValue((layer, param), out var parts)) qkv[(layer, param)] = parts = new Tensor[3];
+                parts[part] = t;
+                continue;
+            }
+            if (!BlockNames.TryGetValue(module, out var name)) throw new InvalidDataException($"{source}: key '{raw}' is not part of a transformers ViTModel checkpoint");
+            Add($"blocks.{layer}.{name}.{param}", t, raw);
+        }
+        foreach (var ((layer, param), parts) in qkv)
+        {
+            int missing = Array.FindIndex(parts, p => p is null);
+            if (missing >= 0)
+                throw new InvalidDataException($"{source}: key 'encoder.layer.{layer}.attention.attention.{new[] { "query", "key", "value" }[missing]}.{param}' is missing");
+            Add($"blocks.{layer}.attn.qkv.{param}", torch.cat(parts, 0), $"encoder.layer.{layer}.attention.attention.*.{param}");
+        }
+        return result;
+    }
+
+    /// <summary>The keys of transformers' <c>ViTConfig</c> that describe the backbone (transformers' defaults).</summary>
+    sealed record ViTConfig
+    {
+        public int HiddenSize { get; init; } = 768;
+        public int NumHiddenLayers { get; init; } = 12;
+        public int NumAttentionHeads { get; init; } = 12;
+        public int IntermediateSize { get; init; } = 3072;
+        public string HiddenAct { get; init; } = "gelu";
+        public double LayerNormEps { get; init; } = 1e-12;
+        public int ImageSize { get; init; } = 224;
+        public int PatchSize { get; init; } = 16;
+        public int NumChannels { get; init; } = 3;
+        public bool QkvBias { get; init; } = true;
     }
 }

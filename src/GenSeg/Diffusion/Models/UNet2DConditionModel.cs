@@ -15,7 +15,7 @@ namespace GenSeg.Diffusion.Models;
 /// Every attention layer accepts the per-call hooks of <see cref="AttentionControl"/>; <see cref="UNetFeatureTaps"/>
 /// returns chosen up-block outputs.
 /// </summary>
-public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Tensor>
+public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Tensor>, IPretrainedModel<UNet2DConditionModel, UNet2DConditionConfig>
 {
     /// <summary>The <c>_class_name</c> diffusers writes into the config.</summary>
     public const string ClassName = "UNet2DConditionModel";
@@ -120,14 +120,20 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
     }
 
     /// <summary>
-    /// Loads a diffusers <c>unet</c> folder: <c>config.json</c> and the safetensors weights, strictly (missing,
-    /// unexpected and wrong-shape keys are reported together). The model is put in eval mode on
-    /// <paramref name="device"/> (default CPU) with floating-point type <paramref name="dtype"/> (default float32;
-    /// weights are read as float32 and converted after loading).
+    /// Loads a diffusers <c>unet</c> folder (config.json and weights in any format <see cref="Checkpoint"/> reads),
+    /// strictly, in eval mode on <paramref name="device"/> (default CPU) with floating-point type
+    /// <paramref name="dtype"/> (default float32); see <see cref="PretrainedModel.Load{TSelf, TConfig}"/>.
     /// </summary>
-    public static UNet2DConditionModel FromFolder(string folder, Device? device = null, ScalarType? dtype = null)
+    public static UNet2DConditionModel FromFolder(string folder, Device? device = null, ScalarType? dtype = null) =>
+        PretrainedModel.Load<UNet2DConditionModel, UNet2DConditionConfig>(folder, device, dtype);
+
+    /// <summary>Writes <c>config.json</c> (with <c>_class_name</c>) and the weights as safetensors into <paramref name="folder"/>.</summary>
+    public void Save(string folder) => PretrainedModel.Save<UNet2DConditionModel, UNet2DConditionConfig>(this, folder);
+
+    static PretrainedLayout IPretrainedModel<UNet2DConditionModel, UNet2DConditionConfig>.Layout { get; } = new(WeightsFileName, ClassName);
+
+    static UNet2DConditionConfig IPretrainedModel<UNet2DConditionModel, UNet2DConditionConfig>.ReadConfig(string configPath)
     {
-        var configPath = ModelFiles.Config(folder);
         var config = ConfigJson.Read<UNet2DConditionConfig>(configPath);
         try
         {
@@ -137,27 +143,13 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         {
             throw new NotSupportedException($"{configPath}: {e.Message}", e);
         }
-        var weightsPath = ModelFiles.Weights(folder);
-        var model = FromConfig(config);
-        using (var scope = torch.NewDisposeScope())
-        {
-            var weights = SafeTensors.Load(weightsPath, ScalarType.Float32);
-            StateDict.Load(model, weights, weightsPath);
-        }
-        if (dtype is ScalarType dt) model.to(dt);
-        if (device is not null) model.to(device);
-        model.eval();
-        return model;
+        return config;
     }
 
-    /// <summary>Writes <c>config.json</c> (with <c>_class_name</c>) and the weights as safetensors into <paramref name="folder"/>.</summary>
-    public void Save(string folder)
-    {
-        Directory.CreateDirectory(folder);
-        ConfigJson.Write(Path.Combine(folder, "config.json"), Config with { Extra = null }, ClassName);
-        using var scope = torch.NewDisposeScope();
-        SafeTensors.Save(Path.Combine(folder, WeightsFileName), StateDict.Export(this));
-    }
+    static UNet2DConditionModel IPretrainedModel<UNet2DConditionModel, UNet2DConditionConfig>.Create(UNet2DConditionConfig config, IReadOnlyCollection<string> keys) =>
+        new(config);
+
+    static UNet2DConditionConfig IPretrainedModel<UNet2DConditionModel, UNet2DConditionConfig>.ConfigToSave(UNet2DConditionConfig config) => config with { Extra = null };
 
     /// <summary>
     /// Every attention layer of the model with its query resolution for a latent of
