@@ -114,7 +114,7 @@ public static class EvalCommand
         var flags = SettingFlags(G4SegSettings.Names, "", "G4Seg");
         var attentionFlags = SettingFlags(G4SegSettings.AttentionNames, "attention-", "--coarse attention");
         foreach (var f in flags.Values.Concat(attentionFlags.Values)) cmd.Options.Add(f);
-        var data = EvalDatasetCommand.Options.Create();
+        var data = EvalDatasetCommand.Options.Create(coarse: true);
         data.AddTo(cmd);
         cmd.SetAction(parse =>
         {
