@@ -10,7 +10,6 @@ using GenSeg.Methods.G4Seg;
 using GenSeg.Runtime;
 using GenSeg.ToyWorld;
 using Spectre.Console;
-using GenSeg.Notebooks;
 
 namespace GenSeg.Cli.Commands;
 
@@ -22,7 +21,7 @@ namespace GenSeg.Cli.Commands;
 /// </summary>
 public static class EvalCommand
 {
-    const string DefaultModel = NotebookPaths.EmbeddedModel;
+    const string DefaultModel = KitPaths.EmbeddedModel;
 
     public static Command Create()
     {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using GenSeg.Methods.Inputs;
 using GenSeg.Runtime;
 using GenSeg.ToyWorld;
 using Spectre.Console;
