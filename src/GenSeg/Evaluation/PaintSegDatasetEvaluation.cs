@@ -4,6 +4,7 @@ using GenSeg.Common;
 using GenSeg.Datasets;
 using GenSeg.Features;
 using GenSeg.Imaging;
+using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.ToyWorld;
 using static TorchSharp.torch;
@@ -128,7 +129,7 @@ public static class PaintSegDatasetEvaluation
         PromptKind.Box => Prompts.Box(truth, width, height, s.PromptNoise, seed),
         PromptKind.Point => Prompts.Point(truth, width, height, s.PointMode, s.PromptNoise, seed),
         PromptKind.Scribble => Prompts.Scribble(truth, width, height, s.PromptNoise, seed),
-        _ => Prompts.FromCoarse(CoarseMasks.Make(truthTensor.to_type(ScalarType.Float32), s.Severity, seed)),
+        _ => ScenePrompts.FromCoarse(CoarseMasks.Make(truthTensor.to_type(ScalarType.Float32), s.Severity, seed)),
     };
 
     /// <summary>IoU of two bool masks [H, W] over the pixels <paramref name="scored"/> (the truth's non-ignore pixels); 1 when both are empty.</summary>

@@ -4,6 +4,7 @@ using GenSeg.Datasets;
 using GenSeg.Evaluation;
 using GenSeg.Features;
 using GenSeg.Imaging;
+using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.ToyWorld;
 using static TorchSharp.torch;
