@@ -10,7 +10,6 @@ using GenSeg.Methods.G4Seg;
 using GenSeg.Runtime;
 using GenSeg.ToyWorld;
 using Spectre.Console;
-using GenSeg.Notebooks;
 
 namespace GenSeg.Cli.Commands;
 
@@ -22,7 +21,7 @@ namespace GenSeg.Cli.Commands;
 /// </summary>
 public static class EvalCommand
 {
-    const string DefaultModel = NotebookPaths.EmbeddedModel;
+    const string DefaultModel = KitPaths.EmbeddedModel;
 
     public static Command Create()
     {
@@ -30,6 +29,7 @@ public static class EvalCommand
         cmd.Subcommands.Add(G4SegCommand());
         cmd.Subcommands.Add(AttentionCommand());
         foreach (var c in EvalPaintSegCommand.Subcommands()) cmd.Subcommands.Add(c);
+        cmd.Subcommands.Add(EvalDatasetCommand.Merge());
         return cmd;
     }
 
@@ -113,8 +113,22 @@ public static class EvalCommand
         var flags = SettingFlags(G4SegSettings.Names, "", "G4Seg");
         var attentionFlags = SettingFlags(G4SegSettings.AttentionNames, "attention-", "--coarse attention");
         foreach (var f in flags.Values.Concat(attentionFlags.Values)) cmd.Options.Add(f);
+        var data = EvalDatasetCommand.Options.Create();
+        data.AddTo(cmd);
         cmd.SetAction(parse =>
         {
+            if (data.Selected(parse))
+            {
+                G4SegOptions first;
+                try { first = G4SegOptions.Preset(parse.GetValue(preset)!); }
+                catch (ArgumentException e) { throw new ArgumentException($"--preset: {CliCommon.PlainMessage(e)}"); }
+                var rows = Settings(parse, common.Sweep, ApplyFlags(parse, first, flags, G4SegSettings.Set), G4SegSettings.Set, "g4seg");
+                int? limit = parse.GetResult(common.Count) is { Implicit: false } ? parse.GetValue(common.Count) : null;
+                using var dataThreads = TorchThreads.Use(parse.GetValue(common.Threads));
+                using var dataPipeline = common.Load(parse);
+                return EvalDatasetCommand.RunG4Seg(parse, data, dataPipeline, parse.GetValue(common.Split)!, parse.GetValue(common.FirstSeed), limit, rows,
+                    o => Describe(o).ToDictionary(kv => kv.Key, kv => Convert.ToString(kv.Value, CultureInfo.InvariantCulture) ?? "null"), parse.GetValue(common.Json));
+            }
             var (split, count) = common.Scenes(parse);
             var source = parse.GetValue(coarse)!.Trim().ToLowerInvariant() switch
             {

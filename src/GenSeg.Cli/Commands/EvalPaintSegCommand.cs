@@ -1,14 +1,15 @@
 using System.CommandLine;
 using System.Globalization;
+using GenSeg.Common;
 using GenSeg.Diffusion;
 using GenSeg.Evaluation;
 using GenSeg.Features;
-using GenSeg.Methods.Crf;
+using GenSeg.Methods.DenseCrf;
+using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.Runtime;
 using GenSeg.ToyWorld;
 using Spectre.Console;
-using GenSeg.Notebooks;
 
 namespace GenSeg.Cli.Commands;
 
@@ -39,7 +40,7 @@ public static class EvalPaintSegCommand
         var json = JsonOption();
         var threads = ThreadsOption();
         var prompt = new Option<string>("--prompt") { Description = "Prompt type: box, mask, scribble or point", DefaultValueFactory = _ => "box" };
-        var model = new Option<string>("--model") { Description = "Model folder with an inpainting UNet", DefaultValueFactory = _ => NotebookPaths.EmbeddedModel };
+        var model = new Option<string>("--model") { Description = "Model folder with an inpainting UNet", DefaultValueFactory = _ => KitPaths.EmbeddedModel };
         var painter = new Option<string>("--painter") { Description = "diffusion (the model's inpainting UNet) or oracle (ToyWorld's exact renders: the ideal painter)", DefaultValueFactory = _ => "diffusion" };
         var features = new Option<string>("--features") { Description = "E of Eq. 1: colour (pixel RGB)", DefaultValueFactory = _ => "colour" };
         var sweep = new Option<string?>("--sweep") { Description = "Run once per value of one setting: key=v1,v2,... (e.g. k=2,3,4; box-rate=0.9,1.0,1.1,1.2; modules=i,o,io,io+adv; prompt-noise=0,0.15,0.3)" };

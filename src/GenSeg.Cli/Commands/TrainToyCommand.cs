@@ -1,11 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
+using GenSeg.Common;
 using GenSeg.Diffusion.Models;
 using GenSeg.Runtime;
 using GenSeg.ToyWorld.Training;
 using Spectre.Console;
 using TorchSharp;
-using GenSeg.Notebooks;
 
 namespace GenSeg.Cli.Commands;
 
@@ -27,13 +27,17 @@ public static class TrainToyCommand
     static readonly Option<string?> Init = new("--init") { Description = "Continue training from the weights of this diffusers folder (e.g. data/models/toyworld-sd): vae from its vae/, unet from unet/ and text_encoder/, inpaint from unet-inpaint/. A fresh optimizer; the run's own --resume still works." };
     static readonly Option<bool> DecoderOnly = new("--decoder-only") { Description = "vae: fine-tune only the decoder (the latent space and scaling factor stay, so a UNet trained on them stays valid)" };
     static readonly Option<int> Crop = new("--crop") { Description = "vae: train on random square crops of this side (0 = full images)", DefaultValueFactory = _ => 32 };
+    static readonly Option<string> Masks = new("--masks") { Description = "inpaint: training masks, mixed (the first recipe) or paintseg (the masks PaintSeg's I- and O-steps make, ideal painter's targets, mostly empty captions)", DefaultValueFactory = _ => "mixed" };
+    static readonly Option<double> MinSnr = new("--min-snr") { Description = "inpaint: Min-SNR-gamma loss weighting (0 = off; the paper's gamma 5)", DefaultValueFactory = _ => 0 };
+    static readonly Option<double> Ema = new("--ema") { Description = "inpaint: EMA decay of the weights, exported and assembled instead of the raw weights (0 = off)", DefaultValueFactory = _ => 0 };
+    static readonly Option<int> Warmup = new("--warmup") { Description = "Linear learning-rate warm-up steps (then cosine decay to 10%)", DefaultValueFactory = _ => 100 };
     static readonly Option<int> Threads = new("--threads") { Description = "Torch intra-op threads (0 = default)", DefaultValueFactory = _ => 0 };
 
     public static Command Create()
     {
         var cmd = new Command("train-toy", "Train a component of the embedded model on ToyWorld (resumable, deterministic given --seed)");
         cmd.Arguments.Add(Component);
-        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, InpaintRun, FreezeText, Init, DecoderOnly, Crop, Threads }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, InpaintRun, FreezeText, Init, DecoderOnly, Crop, Masks, MinSnr, Ema, Warmup, Threads }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
@@ -41,7 +45,7 @@ public static class TrainToyCommand
             var component = parse.GetValue(Component)!.Trim().ToLowerInvariant();
             if (component == "assemble")
             {
-                var target = parse.GetValue(Out) ?? NotebookPaths.EmbeddedModel;
+                var target = parse.GetValue(Out) ?? KitPaths.EmbeddedModel;
                 var inpaintRun = parse.GetValue(InpaintRun)
                                  ?? (ToyTraining.HasWeights(Path.Combine("runs", "toy-inpaint")) ? Path.Combine("runs", "toy-inpaint") : null);
                 if (inpaintRun is not null && !ToyTraining.HasWeights(inpaintRun))
@@ -60,6 +64,7 @@ public static class TrainToyCommand
                 CheckpointEvery = parse.GetValue(CheckpointEvery),
                 OutDir = parse.GetValue(Out) ?? Path.Combine("runs", "toy-" + component),
                 Resume = parse.GetValue(Resume),
+                WarmupSteps = parse.GetValue(Warmup),
             };
             options.Validate();
             torch.manual_seed(options.Seed);
@@ -72,7 +77,8 @@ public static class TrainToyCommand
                                      crop: parse.GetValue(Crop), decoderOnly: parse.GetValue(DecoderOnly)),
                 "unet" => ToyTraining.TextToImage(options.OutDir, parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"), device, parse.GetValue(FreezeText), init),
                 "inpaint" => ToyTraining.Inpainting(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
-                                                    parse.GetValue(From) ?? Path.Combine("runs", "toy-unet", "export"), device, init),
+                                                    parse.GetValue(From) ?? Path.Combine("runs", "toy-unet", "export"), device, init,
+                                                    ParseMasks(parse.GetValue(Masks)!), new DiffusionRecipe(parse.GetValue(MinSnr), parse.GetValue(Ema))),
                 _ => throw new ArgumentException($"component '{component}': expected vae, unet or inpaint"),
             };
             Train(task, options);
@@ -81,6 +87,13 @@ public static class TrainToyCommand
         });
         return cmd;
     }
+
+    static InpaintMasks ParseMasks(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "mixed" => InpaintMasks.Mixed,
+        "paintseg" => InpaintMasks.PaintSeg,
+        _ => throw new ArgumentException($"--masks '{value}': expected mixed or paintseg"),
+    };
 
     static void Train(ITrainingTask task, TrainingOptions options)
     {

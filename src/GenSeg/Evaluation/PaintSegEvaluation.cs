@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using GenSeg.Common;
 using GenSeg.Features;
+using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.ToyWorld;
 using static TorchSharp.torch;
@@ -100,12 +101,12 @@ public static class PaintSegEvaluation
         ulong seed = PromptSeed(scene.Seed, objectIndex);
         switch (settings.Prompt)
         {
-            case PromptKind.Box: return Prompts.Box(o, scene.Size, settings.PromptNoise, seed);
-            case PromptKind.Point: return Prompts.Point(o, scene.Size, settings.PointMode, settings.PromptNoise, seed);
-            case PromptKind.Scribble: return Prompts.Scribble(o, scene.Size, settings.PromptNoise, seed);
+            case PromptKind.Box: return ScenePrompts.Box(o, scene.Size, settings.PromptNoise, seed);
+            case PromptKind.Point: return ScenePrompts.Point(o, scene.Size, settings.PointMode, settings.PromptNoise, seed);
+            case PromptKind.Scribble: return ScenePrompts.Scribble(o, scene.Size, settings.PromptNoise, seed);
             default:
                 // the caller's dispose scope owns the coarse mask's tensors
-                return Prompts.FromCoarse(CoarseMasks.Make(scene.InstanceTensor(objectIndex), settings.Severity, CoarseMasks.SeedFor(scene.Seed, objectIndex)));
+                return ScenePrompts.FromCoarse(CoarseMasks.Make(scene.InstanceTensor(objectIndex), settings.Severity, CoarseMasks.SeedFor(scene.Seed, objectIndex)));
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.ToyWorld;
 

@@ -3,6 +3,7 @@ using GenSeg.Diffusion;
 using GenSeg.Evaluation;
 using GenSeg.Features;
 using GenSeg.Imaging;
+using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.Tests.Diffusion;
 using GenSeg.ToyWorld;
@@ -24,7 +25,7 @@ public class PaintSegPipelineTests(TinyPipelineFixture tiny) : IClassFixture<Tin
         var scene = SceneGenerator.Generate(100_004);
         var image = scene.ImageTensor();
         var seg = new PaintSegSegmenter(new Painter(pipeline, Fast), new ColourPositionFeatures(1, 0), Fast);
-        var prompt = Prompts.Box(scene.Objects[0], 64);
+        var prompt = ScenePrompts.Box(scene.Objects[0], 64);
         using var r = seg.Segment(image, prompt, seed: 7);
         Assert.Equal(new[] { StepKind.Inpaint, StepKind.Outpaint, StepKind.Inpaint }, r.Steps.Select(s => s.Kind));
         Assert.True(r.InitialMask.SameAs(Boxes.ToMask(prompt.Box!.Value, 64, 64)));

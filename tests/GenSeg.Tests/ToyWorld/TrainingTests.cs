@@ -14,16 +14,8 @@ namespace GenSeg.Tests.ToyWorld;
 /// The class runs alone on one torch thread: Adam turns the last-bit differences of a multi-threaded reduction into
 /// learning-rate-sized ones, and the resume and rollback tests compare weights to 1e-6.</summary>
 [Collection(SingleThreadedTrainingCollection.Name)]
-public sealed class TrainingTests : IDisposable
+public sealed class TrainingTests : OneTorchThread
 {
-    readonly int savedThreads = torch.get_num_threads();
-
-    /// <summary>Every test of the class on one intra-op thread (restored afterwards).</summary>
-    public TrainingTests() => torch.set_num_threads(1);
-
-    /// <inheritdoc />
-    public void Dispose() => torch.set_num_threads(savedThreads);
-
     static AutoencoderKLConfig TinyVae => ToyModelConfigs.Vae with { BlockOutChannels = new[] { 8, 16, 16 }, NormNumGroups = 4 };
 
     static string Temp() => Directory.CreateTempSubdirectory("genseg-train").FullName;
@@ -265,6 +257,23 @@ public sealed class TrainingTests : IDisposable
             Assert.Equal(3, tok.Encode(w).Length); // start, the word, end
         Assert.Single(tok.TokenPositions("a photo of a star and a red ring", "star"));
         Assert.True(tok.Vocabulary < 1000);
+    }
+}
+
+/// <summary>A test class whose tests run on one intra-op torch thread (restored afterwards); use with
+/// <see cref="SingleThreadedTrainingCollection"/>.</summary>
+public abstract class OneTorchThread : IDisposable
+{
+    readonly int savedThreads = torch.get_num_threads();
+
+    /// <summary>Sets one intra-op thread.</summary>
+    protected OneTorchThread() => torch.set_num_threads(1);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        torch.set_num_threads(savedThreads);
+        GC.SuppressFinalize(this);
     }
 }
 

@@ -5,23 +5,11 @@ using GenSeg.Diffusion.Models;
 using GenSeg.Diffusion.Schedulers;
 using GenSeg.Diffusion.Text;
 using GenSeg.Features;
+using GenSeg.Methods.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GenSeg.Methods.G4Seg;
-
-/// <summary>Multi-class combination: background and class probabilities and the label map.</summary>
-/// <param name="Probabilities">[B, 1 + K, H, W]: background first, then each class; each pixel sums to 1.</param>
-/// <param name="Labels">[B, H, W] int64: 0 = background, k + 1 = class k.</param>
-public sealed record CombinedLabels(Tensor Probabilities, Tensor Labels) : IDisposable
-{
-    /// <summary>Disposes both tensors.</summary>
-    public void Dispose()
-    {
-        Probabilities.Dispose();
-        Labels.Dispose();
-    }
-}
 
 /// <summary>
 /// G4Seg's stages as separate calls (each can be run and inspected on its own in a notebook):
@@ -72,23 +60,8 @@ public static class G4SegStages
         return (last, inv.Timesteps[^1]);
     }
 
-    /// <summary>
-    /// Positions of <paramref name="className"/>'s tokens in <paramref name="prompt"/>. A class the model's vocabulary
-    /// does not know (its name falls apart into single characters, as an unknown word does with a byte-level BPE
-    /// vocabulary) or that the prompt does not contain is an error naming the class and the prompt.
-    /// </summary>
-    public static int[] ClassTokens(ClipTokenizer tokenizer, string prompt, string className)
-    {
-        ArgumentNullException.ThrowIfNull(className);
-        if (string.IsNullOrWhiteSpace(className)) throw new ArgumentException("class name: empty", nameof(className));
-        var positions = tokenizer.TokenPositions(prompt, className);
-        var ids = tokenizer.EncodePadded(prompt);
-        var pieces = positions.Select(p => tokenizer.Decode(new[] { (int)ids[p] }).Trim()).ToArray();
-        if (className.Trim().Length > 1 && pieces.All(p => p.Length <= 1))
-            throw new ArgumentException($"class '{className}': not in the model's vocabulary (it tokenises into single characters: {string.Join(" ", pieces)}); " +
-                                        "the text encoder has no word for it", nameof(className));
-        return positions;
-    }
+    /// <summary>Positions of <paramref name="className"/>'s tokens in <paramref name="prompt"/>; see <see cref="ClassMaps.ClassTokens"/>.</summary>
+    public static int[] ClassTokens(ClipTokenizer tokenizer, string prompt, string className) => ClassMaps.ClassTokens(tokenizer, prompt, className);
 
     /// <summary>
     /// Explicit mask injection (Eq. 3-5) for the UNet's attention: from binary coarse masks <paramref name="masks"/>
@@ -191,24 +164,6 @@ public static class G4SegStages
     /// <summary>Eq. 9 inside the confusion area: S*[j] = b S[j] + (1 - b) S[d_j].</summary>
     public static Tensor Mix(Tensor probabilities, Tensor index, Tensor area, double b) => Mixing.Mix(probabilities, index, area, b);
 
-    /// <summary>
-    /// Multi-class combination: each class's map S_k [B, K, H, W] is its foreground probability against all others as
-    /// background; the background score is 1 - max_k S_k, the scores [background, S_1..S_K] are normalised to sum to
-    /// one per pixel, and the label is their argmax (so a pixel takes the most probable class when that class has
-    /// S_k &gt; 0.5). Classes not present (<paramref name="present"/> [B, K] false) score 0.
-    /// </summary>
-    public static CombinedLabels Combine(Tensor probabilities, Tensor? present = null)
-    {
-        Check.Rank(probabilities, nameof(probabilities), 4, "[B, K, H, W]");
-        long b = probabilities.shape[0], k = probabilities.shape[1];
-        if (present is not null) Check.Shape(present, nameof(present), b, k);
-        using var scope = NewDisposeScope();
-        var s = probabilities.to_type(ScalarType.Float32).clamp(0, 1);
-        if (present is not null) s = s * present.to_type(ScalarType.Float32).view(b, k, 1, 1);
-        var background = k == 0 ? ones(b, 1, s.shape[2], s.shape[3], device: s.device) : 1 - s.amax(new long[] { 1 }, keepdim: true);
-        var scores = cat(new[] { background, s }, 1);
-        var probs = scores / scores.sum(1, keepdim: true).clamp_min(1e-12);
-        var labels = scores.argmax(1);
-        return new CombinedLabels(probs.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
-    }
+    /// <summary>Multi-class combination and argmax of class maps [B, K, H, W]; see <see cref="ClassMaps.Combine"/>.</summary>
+    public static CombinedLabels Combine(Tensor probabilities, Tensor? present = null) => ClassMaps.Combine(probabilities, present);
 }

@@ -123,10 +123,25 @@ public sealed class InpaintTask : ITrainingTask
     readonly DDIMScheduler scheduler;
     readonly CaptionMix captions;
 
-    /// <summary>Creates the task; <paramref name="text"/> and <paramref name="vae"/> are frozen.</summary>
-    public InpaintTask(UNet2DConditionModel unet, ClipTextModel text, AutoencoderKL vae, ClipTokenizer tokenizer, DDIMScheduler scheduler, CaptionMix? captions = null)
+    readonly InpaintMasks maskKind;
+    readonly DiffusionRecipe recipe;
+    readonly EmaWeights? ema;
+
+    /// <summary>Creates the task; <paramref name="text"/> and <paramref name="vae"/> are frozen. <paramref name="masks"/>
+    /// chooses the training masks, <paramref name="recipe"/> the loss weighting and the EMA of the weights.</summary>
+    public InpaintTask(UNet2DConditionModel unet, ClipTextModel text, AutoencoderKL vae, ClipTokenizer tokenizer, DDIMScheduler scheduler, CaptionMix? captions = null,
+        InpaintMasks masks = InpaintMasks.Mixed, DiffusionRecipe? recipe = null)
     {
         if (unet.Config.InChannels != 9) throw new ArgumentException($"inpainting UNet: expected in_channels 9, got {unet.Config.InChannels}");
+        maskKind = masks;
+        this.recipe = recipe ?? new DiffusionRecipe();
+        this.recipe.Validate();
+        if (this.recipe.EmaDecay > 0)
+        {
+            var average = UNet2DConditionModel.FromConfig(unet.Config);
+            average.to(unet.parameters().First().device);
+            ema = new EmaWeights(unet, average);
+        }
         this.unet = unet;
         this.text = text;
         this.vae = vae;
@@ -145,12 +160,15 @@ public sealed class InpaintTask : ITrainingTask
     public string Name => "inpaint";
 
     /// <inheritdoc />
-    public IReadOnlyDictionary<string, nn.Module> Trainable => new Dictionary<string, nn.Module> { ["unet"] = unet };
+    /// <remarks>With an EMA its average is checkpointed too, under "ema" (frozen, so the optimizer leaves it alone).</remarks>
+    public IReadOnlyDictionary<string, nn.Module> Trainable => ema is null
+        ? new Dictionary<string, nn.Module> { ["unet"] = unet }
+        : new Dictionary<string, nn.Module> { ["unet"] = unet, [EmaPrefix] = ema.Average };
 
-    /// <summary>One training example: the input image, its mask (1 = paint), the target image and caption.</summary>
-    sealed record Example(Tensor Image, Tensor Mask, Tensor Target, string Caption);
+    /// <summary>The checkpoint key prefix of the EMA weights (what <see cref="ToyTraining.Assemble"/> prefers when present).</summary>
+    public const string EmaPrefix = "ema";
 
-    Example Make(Scene scene, double u1, double u2, double u3, int blobSeed)
+    InpaintExample Make(Scene scene, double u1, double u2, double u3, int blobSeed)
     {
         int size = scene.Size;
         var image = scene.ImageTensor();
@@ -161,7 +179,7 @@ public sealed class InpaintTask : ITrainingTask
             int k = (int)(u2 * scene.Objects.Count) % scene.Objects.Count;
             var mask = Morphology.Dilate(scene.InstanceTensor(k), Kernel.Square(3), 1 + (int)(u3 * 3));
             var without = SceneGenerator.Generate(scene.Seed, null, new[] { k });
-            return new Example(image, mask, without.ImageTensor(), captions.For(without, u3 < 0.2 ? 0 : 0.2 + u3 * 0.8));
+            return new InpaintExample(image, mask, without.ImageTensor(), captions.For(without, u3 < 0.2 ? 0 : 0.2 + u3 * 0.8));
         }
         if (kind < 0.55 && scene.Objects.Count > 0)
         {
@@ -169,7 +187,7 @@ public sealed class InpaintTask : ITrainingTask
             int k = (int)(u2 * scene.Objects.Count) % scene.Objects.Count;
             var obj = scene.InstanceTensor(k);
             var ring = Morphology.Dilate(obj, Kernel.Square(3), 2 + (int)(u3 * 6)) - obj;
-            return new Example(image, ring.clamp(0, 1), image, captions.For(scene, u3));
+            return new InpaintExample(image, ring.clamp(0, 1), image, captions.For(scene, u3));
         }
         if (kind < 0.75)
         {
@@ -178,7 +196,7 @@ public sealed class InpaintTask : ITrainingTask
             int x0 = (int)((size - w) * u3), y0 = (int)((size - h) * u2);
             var mask = zeros(size, size);
             mask[TensorIndex.Slice(y0, y0 + h), TensorIndex.Slice(x0, x0 + w)] = tensor(1f);
-            return new Example(image, mask, image, captions.For(scene, u2));
+            return new InpaintExample(image, mask, image, captions.For(scene, u2));
         }
         if (kind < 0.9)
         {
@@ -186,11 +204,11 @@ public sealed class InpaintTask : ITrainingTask
             var g = new Generator((ulong)blobSeed);
             var noise = F.interpolate(rand(1, 1, 6, 6, generator: g), new long[] { size, size }, mode: InterpolationMode.Bilinear, align_corners: false)[0, 0];
             var mask = (noise > 0.45 + 0.3 * u2).to_type(ScalarType.Float32);
-            return new Example(image, mask, image, captions.For(scene, u3));
+            return new InpaintExample(image, mask, image, captions.For(scene, u3));
         }
         return kind < 0.95
-            ? new Example(image, ones(size, size), image, captions.For(scene, u3))
-            : new Example(image, zeros(size, size), image, captions.For(scene, u3));
+            ? new InpaintExample(image, ones(size, size), image, captions.For(scene, u3))
+            : new InpaintExample(image, zeros(size, size), image, captions.For(scene, u3));
     }
 
     /// <summary>The inpainting UNet's 9-channel input: [noisy latent, mask at latent size, masked-image latent].</summary>
@@ -203,7 +221,10 @@ public sealed class InpaintTask : ITrainingTask
         var scenes = ToyBatches.Scenes(ToyBatches.TrainSeeds(batch, generator));
         var u = rand(batch, 3, generator: generator, dtype: ScalarType.Float64).data<double>().ToArray();
         var blobSeeds = randint(0, int.MaxValue, new long[] { batch }, generator: generator, dtype: ScalarType.Int64).data<long>().ToArray();
-        var examples = scenes.Select((s, i) => Make(s, u[3 * i], u[3 * i + 1], u[3 * i + 2], (int)blobSeeds[i])).ToArray();
+        ema?.Update(step, recipe.EmaDecayAt(step));
+        var examples = scenes.Select((s, i) => maskKind == InpaintMasks.PaintSeg
+            ? PaintSegExamples.Make(s, u[3 * i], u[3 * i + 1], u[3 * i + 2], (ulong)blobSeeds[i], vae.DownsampleFactor)
+            : Make(s, u[3 * i], u[3 * i + 1], u[3 * i + 2], (int)blobSeeds[i])).ToArray();
         var images = stack(examples.Select(e => e.Image).ToArray());
         var masks = stack(examples.Select(e => e.Mask).ToArray()).unsqueeze(1);
         var targets = stack(examples.Select(e => e.Target).ToArray());
@@ -220,12 +241,12 @@ public sealed class InpaintTask : ITrainingTask
         var t = randint(0, scheduler.NumTrainTimesteps, new long[] { batch }, generator: generator, dtype: ScalarType.Int64);
         var noisy = scheduler.AddNoise(latents, noise, t);
         var prediction = unet.Forward(InpaintInput(noisy, maskLatent, maskedLatents), t, context);
-        return F.mse_loss(prediction, noise);
+        return recipe.Loss(prediction, noise, t, scheduler.AlphasCumprod);
     }
 
     /// <inheritdoc />
     public IReadOnlyDictionary<string, double> Evaluate() => new Dictionary<string, double>();
 
     /// <inheritdoc />
-    public void Export(string folder) => unet.Save(Path.Combine(folder, "unet-inpaint"));
+    public void Export(string folder) => ((UNet2DConditionModel?)ema?.Average ?? unet).Save(Path.Combine(folder, "unet-inpaint"));
 }

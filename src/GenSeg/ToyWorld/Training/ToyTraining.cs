@@ -58,7 +58,10 @@ public static class ToyTraining
     /// run's text encoder and tokenizer frozen. With <paramref name="initFolder"/> the UNet instead continues from that
     /// diffusers folder's <c>unet-inpaint</c> (e.g. the shipped model's).
     /// </summary>
-    public static InpaintTask Inpainting(string vaeFolder, string fromFolder, Device device, string? initFolder = null)
+    /// <param name="masks">The training masks (<see cref="InpaintMasks"/>).</param>
+    /// <param name="recipe">Loss weighting and EMA (default: neither).</param>
+    public static InpaintTask Inpainting(string vaeFolder, string fromFolder, Device device, string? initFolder = null,
+        InpaintMasks masks = InpaintMasks.Mixed, DiffusionRecipe? recipe = null)
     {
         if (initFolder is not null)
         {
@@ -68,7 +71,7 @@ public static class ToyTraining
             var inpaint = UNet2DConditionModel.FromFolder(Path.Combine(initFolder, StableDiffusionPipeline.InpaintFolder), device, ScalarType.Float32);
             if (inpaint.Config.InChannels != 9)
                 throw new ArgumentException($"--init {initFolder}: {StableDiffusionPipeline.InpaintFolder} has in_channels {inpaint.Config.InChannels}, expected 9");
-            return new InpaintTask(inpaint, textModel, vaeModel, tok, new DDIMScheduler(ToyModelConfigs.Scheduler));
+            return new InpaintTask(inpaint, textModel, vaeModel, tok, new DDIMScheduler(ToyModelConfigs.Scheduler), masks: masks, recipe: recipe);
         }
         var vae = AutoencoderKL.FromFolder(vaeFolder, device);
         var tokenizer = ClipTokenizer.FromFolder(Path.Combine(fromFolder, "tokenizer"));
@@ -93,7 +96,7 @@ public static class ToyTraining
             }
         }
         source.Dispose();
-        return new InpaintTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler));
+        return new InpaintTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler), masks: masks, recipe: recipe);
     }
 
     /// <summary>
@@ -110,12 +113,22 @@ public static class ToyTraining
         using var text = ClipTextModel.FromConfig(ToyModelConfigs.TextEncoder(tokenizer.Vocabulary, tokenizer.EndToken));
         LoadRun(unetRun, ("unet", unet, "unet"), ("text_encoder", text, "text_encoder"));
         using var inpaint = inpaintRun is null ? null : UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet(9));
-        if (inpaint is not null) LoadRun(inpaintRun!, ("unet", inpaint, StableDiffusionPipeline.InpaintFolder));
+        // a run with an EMA of its weights is assembled from the average (a finished run exports the average anyway)
+        if (inpaint is not null) LoadRun(inpaintRun!, (CheckpointHas(inpaintRun!, InpaintTask.EmaPrefix) ? InpaintTask.EmaPrefix : "unet", inpaint, StableDiffusionPipeline.InpaintFolder));
         // float16 on disk halves the shipped size; loading converts back to float32. The small VAE stays float32.
         unet.to(ScalarType.Float16);
         text.to(ScalarType.Float16);
         inpaint?.to(ScalarType.Float16);
         StableDiffusionPipeline.Save(outFolder, unet, vae, text, tokenizerFolder, new DDIMScheduler(ToyModelConfigs.Scheduler), inpaint);
+    }
+
+    /// <summary>True when the run's checkpoint holds weights under <paramref name="prefix"/>.</summary>
+    static bool CheckpointHas(string runDir, string prefix)
+    {
+        var ckpt = Path.Combine(runDir, "checkpoint", "weights.safetensors");
+        if (!File.Exists(ckpt)) return false;
+        using var scope = NewDisposeScope();
+        return Diffusion.Checkpoints.SafeTensors.Load(ckpt).Keys.Any(k => k.StartsWith(prefix + ".", StringComparison.Ordinal));
     }
 
     /// <summary>True when a run folder has an export or a checkpoint to assemble from.</summary>

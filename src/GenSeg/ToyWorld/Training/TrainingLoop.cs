@@ -55,6 +55,7 @@ public sealed record TrainingOptions
         if (Steps < 1) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "--steps: expected at least 1");
         if (Batch < 1) throw new ArgumentOutOfRangeException(nameof(Batch), Batch, "--batch: expected at least 1");
         if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "--lr: expected a positive learning rate");
+        if (WarmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "--warmup: expected 0 or more steps");
         if (CheckpointEvery < 1) throw new ArgumentOutOfRangeException(nameof(CheckpointEvery), CheckpointEvery, "--checkpoint-every: expected at least 1");
         if (MaxRecoveries < 0) throw new ArgumentOutOfRangeException(nameof(MaxRecoveries), MaxRecoveries, "expected 0 or more recoveries");
     }
