@@ -92,7 +92,7 @@ public static class EvalCommand
         var attentionFlags = new SettingFlags<CrossAttentionOptions>(CrossAttentionSettings.All, new CrossAttentionOptions(), "attention-", "--coarse attention");
         flags.AddTo(cmd);
         attentionFlags.AddTo(cmd);
-        var data = EvalDatasetCommand.Options.Create();
+        var data = EvalDatasetCommand.Options.Create(coarse: true);
         data.AddTo(cmd);
         cmd.SetAction(parse =>
         {

@@ -52,12 +52,15 @@ public static class EvalPaintSegCommand
         var cmd = new Command("paintseg", "PaintSeg (AMCP) on ToyWorld objects: IoU of the prompt's mask and of the result, per class and per step");
         foreach (var o in new Option[] { split, count, first, prompt, noise, model, painter, features, sweep, json, threads }) cmd.Options.Add(o);
         foreach (var (_, o) in settingOptions) cmd.Options.Add(o);
+        var data = EvalDatasetCommand.Options.Create(coarse: false);
+        data.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
+            bool onDataset = data.Selected(parse);
             var settings = new PaintSegEvalSettings
             {
-                Split = ParseSplit(parse.GetValue(split)!),
+                Split = onDataset ? Split.Test : ParseSplit(parse.GetValue(split)!),
                 Count = Positive("--count", parse.GetValue(count)),
                 FirstSeed = parse.GetValue(first),
                 Prompt = ParsePrompt(parse.GetValue(prompt)!),
@@ -65,8 +68,10 @@ public static class EvalPaintSegCommand
             if (parse.GetValue(noise) is { } nz) settings = Apply(settings, "prompt-noise", nz);
             foreach (var (s, o) in settingOptions)
                 if (parse.GetValue(o) is { } v) settings = Apply(settings, s.Name, v);
-            CheckSeeds(settings.Split, settings.FirstSeed);
+            if (!onDataset) CheckSeeds(settings.Split, settings.FirstSeed);
             var (sweepKey, sweepValues) = parse.GetValue(sweep) is { } sw ? ParseSweep(sw) : (null, null);
+            if (onDataset && sweepKey is not null)
+                throw new ArgumentException("--sweep runs on ToyWorld; on a dataset run once per value, each with its own --results file");
             // validate every swept value before any long run
             if (sweepKey is not null) foreach (var v in sweepValues!) Apply(settings, sweepKey, v);
 
@@ -94,6 +99,8 @@ public static class EvalPaintSegCommand
                         return (_, _) => shared;
                     };
                     break;
+                case "oracle" when onDataset:
+                    throw new ArgumentException($"--painter oracle paints with ToyWorld's exact renders and runs on ToyWorld only; --dataset {parse.GetValue(data.Dataset)} paints with diffusion");
                 case "oracle":
                     painters = s => (scene, k) => new ToyWorldOraclePainter(scene, k, s.Scene);
                     break;
@@ -101,6 +108,12 @@ public static class EvalPaintSegCommand
                     throw new ArgumentException($"--painter '{name}': expected diffusion or oracle");
             }
             using var owned = pipeline;
+            if (onDataset)
+            {
+                int? limit = parse.GetResult(count) is { Implicit: false } ? settings.Count : null;
+                return EvalDatasetCommand.RunPaintSeg(parse, data, settings, parse.GetValue(split)!, limit, pipeline!.Vae.Config.SampleSize,
+                    new Painter(pipeline, settings.Options), extractor, parse.GetValue(json));
+            }
 
             if (sweepKey is null)
             {
