@@ -234,10 +234,9 @@ public static class NotebookRunner
                                                     "which runs C# cells (#!csharp) and passes markdown (#!markdown) through");
                 }
                 foreach (var note in directives.Ignored) sink.Write("stderr", $"note: {note} is not used by the headless runner\n");
-                foreach (var package in directives.Packages)
-                foreach (var warning in _references.AddPackage(package)) sink.Write("stderr", warning + "\n");
+                if (directives.Packages.Count > 0) throw ScriptReferences.RefusePackage(directives.Packages[0]);
                 foreach (var assembly in directives.Assemblies)
-                foreach (var warning in _references.AddAssembly(assembly)) sink.Write("stderr", warning + "\n");
+                    foreach (var warning in _references.AddAssembly(assembly)) sink.Write("stderr", warning + "\n");
                 if (!directives.HasCode) return null;
 
                 var clock = Stopwatch.StartNew();

@@ -2,13 +2,14 @@ using System.Reflection;
 
 namespace GenSeg.Notebooks;
 
-/// <summary>A NuGet package the runner accepts in <c>#r "nuget: ..."</c>, satisfied by assemblies the kit already ships.</summary>
+/// <summary>A NuGet package the kit builds with, and so brings through its reference cell (the runner names it when it
+/// refuses a <c>#r "nuget: ..."</c> line).</summary>
 /// <param name="Name">Package id.</param>
 /// <param name="Version">The version the kit builds with (from Directory.Packages.props).</param>
 /// <param name="Assemblies">Assemblies it brings (empty for formatting extensions the runner supplies itself).</param>
 public sealed record SupportedPackage(string Name, string Version, IReadOnlyList<string> Assemblies);
 
-/// <summary>The packages a notebook may reference. Versions come from the kit's central package list, embedded in this
+/// <summary>The packages the kit brings to a notebook. Versions come from the kit's central package list, embedded in this
 /// assembly at build time, so the runner and the kit cannot disagree.</summary>
 public static class PackageCatalog
 {

@@ -48,18 +48,26 @@ internal sealed class ScriptReferences
             AddLoaded(a, withDependencies: false);
     }
 
-    /// <summary>Satisfies <c>#r "nuget: ..."</c> from the kit's own packages; returns warnings (a version other than the
-    /// kit's). An unknown package is an error naming it and listing the supported ones.</summary>
-    public IReadOnlyList<string> AddPackage(NuGetReference package)
+    /// <summary>Refuses <c>#r "nuget: ..."</c>, as a notebook that passes here must not fail in the .NET Interactive
+    /// kernel: there the line restores the package into the NuGet cache and loads that copy, a second one beside the kit's
+    /// (TorchSharp's unpatched native library fails to load on Debian 12 / Ubuntu 22.04; Plotly.NET 6 is built for a newer
+    /// FSharp.Core than the kernel's), and a package the kit lacks could not be restored here. The kit's reference cell
+    /// brings every package it uses.</summary>
+    public static NotSupportedException RefusePackage(NuGetReference package)
     {
-        var known = PackageCatalog.Find(package.Name) ?? throw new NotSupportedException(
-            $"#r \"nuget: {package.Name}\" (line {package.Line}): package {package.Name} is not available in the GenSeg notebook runner; " +
-            $"it supplies the packages the kit uses: {string.Join(", ", PackageCatalog.All.Select(p => $"{p.Name} {p.Version}"))}");
-        foreach (var name in known.Assemblies) AddLoaded(AssemblyLoadContext.Default.LoadFromAssemblyName(new AssemblyName(name)), withDependencies: true);
-        return package.Version is { } v && v != known.Version
-            ? [$"warning: #r \"nuget: {package.Name}, {v}\": the runner supplies {known.Name} {known.Version}, the version the kit uses"]
-            : [];
+        var kit = PackageCatalog.Find(package.Name);
+        var why = kit is not null
+            ? $"the kit's reference cell already brings {kit.Name} {kit.Version} (its build, with what the kernel needs); in the " +
+              ".NET Interactive kernel this line would load a second copy from the NuGet cache"
+            : $"{package.Name} is not one of the kit's packages ({string.Join(", ", PackageCatalog.All.Select(p => p.Name))}), and the " +
+              "runner restores nothing";
+        return new NotSupportedException(
+            $"#r \"nuget: {package.Name}\" (line {package.Line}): {why}. Reference the kit as the notebooks do: " +
+            $"#r \"{KitFolder}/GenSeg.dll\", #r \"{KitFolder}/GenSeg.Notebooks.dll\", then GenSeg.Notebooks.NotebookKit.Start() (see docs/notebooks.md)");
     }
+
+    /// <summary>Where the notebooks reference the kit from, relative to <c>notebooks/</c>: the build's kernel folder.</summary>
+    public const string KitFolder = "../src/GenSeg.Notebooks/bin/Release/kernel";
 
     /// <summary>Adds <c>#r "path.dll"</c> (relative to the notebook's folder). When the runner already has an assembly of
     /// that name loaded, the loaded one is used.</summary>
@@ -72,12 +80,20 @@ internal sealed class ScriptReferences
         if (TryLoadFromRunner(name) is { } loaded)
         {
             AddLoaded(loaded, withDependencies: true);
-            var have = loaded.GetName().Version;
-            return have == name.Version ? [] :
-                [$"warning: #r \"{reference.Path}\": {name.Name} {name.Version} requested, the runner's {name.Name} {have} is used"];
+            // The kernel loads the referenced file; the runner uses its own copy, so say when they are different builds.
+            return Mvid(full) == loaded.ManifestModule.ModuleVersionId ? [] :
+                [$"warning: #r \"{reference.Path}\": {full} is another build of {name.Name} than the runner's ({loaded.Location}); " +
+                 "the runner uses its own. Rebuild both with `dotnet build Research.sln -c Release`"];
         }
         if (_added.Add(name.Name!)) Options = Options.AddReferences(MetadataReference.CreateFromFile(full));
         return [];
+    }
+
+    static Guid Mvid(string path)
+    {
+        using var pe = new System.Reflection.PortableExecutable.PEReader(File.OpenRead(path));
+        var md = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+        return md.GetGuid(md.GetModuleDefinition().Mvid);
     }
 
     static Assembly? TryLoadFromRunner(AssemblyName name)

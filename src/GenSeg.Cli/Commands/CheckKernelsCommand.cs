@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using GenSeg.Diffusion.Bench;
+using GenSeg.Benchmarks;
+using GenSeg.Common;
 using GenSeg.Runtime;
-using GenSeg.Notebooks;
 
 namespace GenSeg.Cli.Commands;
 
@@ -19,7 +19,7 @@ public static class CheckKernelsCommand
     {
         var repeats = new Option<int>("--repeats") { Description = "Repetitions compared with the first", DefaultValueFactory = _ => 40 };
         var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => 8 };
-        var model = new Option<string>("--model") { Description = "Model folder whose unet/ and vae/ are run", DefaultValueFactory = _ => NotebookPaths.EmbeddedModel };
+        var model = new Option<string>("--model") { Description = "Model folder whose unet/ and vae/ are run", DefaultValueFactory = _ => KitPaths.EmbeddedModel };
         var cmd = new Command("check-kernels", "Check that the CPU kernels in force give the same numbers every time and the right convolutions (exit 1 if not)") { repeats, batch, model };
         cmd.SetAction(parse =>
         {

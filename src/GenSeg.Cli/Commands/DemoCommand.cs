@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using GenSeg.Common;
 using GenSeg.Evaluation;
 using GenSeg.Imaging;
 using GenSeg.Notebooks;
@@ -66,8 +67,8 @@ public static class DemoCommand
     /// HTML report); 1 when a cell fails.</summary>
     static async Task<int> RunQuickstartAsync(string outDir, CancellationToken ct)
     {
-        var root = NotebookPaths.RepositoryRoot() ?? NotebookPaths.RepositoryRoot(AppContext.BaseDirectory)
-            ?? throw new InvalidOperationException($"{Quickstart}: no repository (a folder with {NotebookPaths.RootMarker}) above the current directory; run the demo from the clone");
+        var root = KitPaths.RepositoryRoot() ?? KitPaths.RepositoryRoot(AppContext.BaseDirectory)
+            ?? throw new InvalidOperationException($"{Quickstart}: no repository (a folder with {KitPaths.RootMarker}) above the current directory; run the demo from the clone");
         // The notebook resolves its paths from the repository root, so the process keeps its current directory (other
         // work in the process, e.g. parallel tests, may rely on it).
         var options = new RunOptions { WorkingDirectory = Environment.CurrentDirectory };

@@ -9,7 +9,6 @@ using GenSeg.Features;
 using GenSeg.Runtime;
 using Spectre.Console;
 using TorchSharp;
-using GenSeg.Notebooks;
 
 namespace GenSeg.Cli.Commands;
 
@@ -20,7 +19,7 @@ namespace GenSeg.Cli.Commands;
 /// </summary>
 public static class ModelCardCommand
 {
-    static readonly Option<string> Model = new("--model") { Description = "Model folder", DefaultValueFactory = _ => NotebookPaths.EmbeddedModel };
+    static readonly Option<string> Model = new("--model") { Description = "Model folder", DefaultValueFactory = _ => KitPaths.EmbeddedModel };
     static readonly Option<string> Runs = new("--runs") { Description = "Training runs folder: a stage's runs/<run>/losses.csv, when present, refreshes its copy beside the record", DefaultValueFactory = _ => "runs" };
     static readonly Option<string> Record = new("--record") { Description = "The training record (stages, commands; loss logs beside it); the loss-curve plot is written beside it", DefaultValueFactory = _ => Path.Combine("docs", "training", "record.json") };
     static readonly Option<int> PerClass = new("--per-class") { Description = "Generated samples per class", DefaultValueFactory = _ => 5 };

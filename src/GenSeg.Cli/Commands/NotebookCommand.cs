@@ -5,7 +5,8 @@ using Spectre.Console;
 namespace GenSeg.Cli.Commands;
 
 /// <summary><c>genseg notebook run PATH... [-p name=value ...] [--output DIR] [--cell-timeout S]</c>: runs notebooks
-/// headlessly (papermill-style) and writes each executed copy and an HTML report.</summary>
+/// headlessly (papermill-style) and writes each executed copy and an HTML report. <c>genseg notebook figures PATH...</c>:
+/// puts a static image after each chart of executed notebooks.</summary>
 public static class NotebookCommand
 {
     public static Command Create()
@@ -43,8 +44,26 @@ public static class NotebookCommand
             return failed == 0 ? 0 : 1;
         });
 
-        var cmd = new Command("notebook", "Notebooks: run them headlessly like papermill");
+        var executed = new Argument<string[]>("paths") { Description = "Executed notebooks (.ipynb), changed in place", Arity = ArgumentArity.OneOrMore };
+        var figures = new Command("figures", "Put a static PNG (drawn by headless Chromium) after every Plotly.NET chart output, " +
+                                             "so the charts show without JavaScript (e.g. on a code host); running it again replaces them");
+        figures.Arguments.Add(executed);
+        figures.SetAction(parse =>
+        {
+            var renderer = new ChromiumChartRenderer();
+            foreach (var path in parse.GetValue(executed)!)
+            {
+                var nb = Notebook.Load(path);
+                var drawn = StaticCharts.AddTo(nb, renderer);
+                nb.Save(path);
+                AnsiConsole.MarkupLineInterpolated($"{path}: {drawn} chart(s) drawn");
+            }
+            return 0;
+        });
+
+        var cmd = new Command("notebook", "Notebooks: run them headlessly like papermill; static images of their charts");
         cmd.Subcommands.Add(run);
+        cmd.Subcommands.Add(figures);
         return cmd;
     }
 

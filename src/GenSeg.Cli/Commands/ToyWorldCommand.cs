@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using GenSeg.Methods.Inputs;
 using GenSeg.Runtime;
 using GenSeg.ToyWorld;
 using Spectre.Console;
@@ -16,17 +17,30 @@ public static class ToyWorldCommand
     static readonly Option<int> Size = new("--size") { Description = "Image side in pixels", DefaultValueFactory = _ => 64 };
     static readonly Option<string> SeverityOption = new("--severity") { Description = "Coarse-mask severity: low, medium, high or a number in [0, 1]", DefaultValueFactory = _ => "medium" };
     static readonly Option<double> PromptNoise = new("--prompt-noise") { Description = "Prompt noise as a fraction of half the box diagonal", DefaultValueFactory = _ => 0.0 };
+    static readonly Option<string> Format = new("--format") { Description = "Layout: manifest (the kit's own), or voc, coco, saliency, folder (a dataset reader's layout, with coarse/ID/CLASS.png)", DefaultValueFactory = _ => "manifest" };
 
     public static Command Create()
     {
         var cmd = new Command("toyworld", "Write ToyWorld scenes: images, semantic and instance masks, coarse masks, prompts and manifest.json");
-        foreach (var o in new Option[] { SplitOption, Count, FirstSeed, Out, Size, SeverityOption, PromptNoise }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { SplitOption, Count, FirstSeed, Out, Size, SeverityOption, PromptNoise, Format }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
             var options = ParseOptions(parse);
             var outDir = parse.GetValue(Out)!;
+            DatasetLayout layout;
+            try { layout = ToyWorldLayouts.Parse(parse.GetValue(Format)!); }
+            catch (ArgumentException e) { throw new ArgumentException($"--format: {CliCommon.PlainMessage(e)}"); }
             var watch = Stopwatch.StartNew();
+            if (layout != DatasetLayout.Manifest)
+            {
+                using var layoutThreads = TorchThreads.Use(1);
+                var ids = ToyWorldLayouts.Write(outDir, layout, options);
+                var kind = layout.ToString().ToLowerInvariant();
+                AnsiConsole.MarkupLineInterpolated(
+                    $"wrote {ids.Count} {options.Split.ToString().ToLowerInvariant()} scenes in the {kind} layout to [green]{outDir}[/] in {watch.Elapsed.TotalSeconds:F1} s; read it with --dataset {kind}:{outDir} --split {options.Split.ToString().ToLowerInvariant()} --coarse-dir {Path.Combine(outDir, "coarse")}");
+                return 0;
+            }
             ToyWorldManifest manifest = null!;
             using var threads = TorchThreads.Use(1); // scenes run in parallel; each one's tensors are tiny
             AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

@@ -1,11 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
+using GenSeg.Common;
 using GenSeg.Diffusion.Models;
 using GenSeg.Runtime;
 using GenSeg.ToyWorld.Training;
 using Spectre.Console;
 using TorchSharp;
-using GenSeg.Notebooks;
 
 namespace GenSeg.Cli.Commands;
 
@@ -45,7 +45,7 @@ public static class TrainToyCommand
             var component = parse.GetValue(Component)!.Trim().ToLowerInvariant();
             if (component == "assemble")
             {
-                var target = parse.GetValue(Out) ?? NotebookPaths.EmbeddedModel;
+                var target = parse.GetValue(Out) ?? KitPaths.EmbeddedModel;
                 var inpaintRun = parse.GetValue(InpaintRun)
                                  ?? (ToyTraining.HasWeights(Path.Combine("runs", "toy-inpaint")) ? Path.Combine("runs", "toy-inpaint") : null);
                 if (inpaintRun is not null && !ToyTraining.HasWeights(inpaintRun))

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using GenSeg.Imaging;
-using GenSeg.Methods.Crf;
+using GenSeg.Methods.DenseCrf;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.ToyWorld;
 using TorchSharp;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using GenSeg.Diffusion;
 using GenSeg.Methods;
-using GenSeg.Methods.Crf;
+using GenSeg.Methods.DenseCrf;
 using GenSeg.Methods.G4Seg;
 using GenSeg.ToyWorld;
 using TorchSharp;

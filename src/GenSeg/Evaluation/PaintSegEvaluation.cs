@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using GenSeg.Common;
 using GenSeg.Features;
+using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.ToyWorld;
 using static TorchSharp.torch;
@@ -45,7 +46,7 @@ public sealed record PaintSegEvalResult(PaintSegEvalSettings Settings, string Pa
         json["painter"] = Painter;
         json["features"] = Features;
         json["seconds_per_object"] = SecondsPerObject;
-        json["settings"] = new JsonObject(PaintSegSettings.Values(Settings).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+        json["settings"] = new JsonObject(PaintSegEvaluationSettings.Values(Settings).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
         json["objects"] = new JsonArray(Objects.Select(o => (JsonNode)new JsonObject
         {
             ["seed"] = o.SceneSeed,
@@ -100,12 +101,12 @@ public static class PaintSegEvaluation
         ulong seed = PromptSeed(scene.Seed, objectIndex);
         switch (settings.Prompt)
         {
-            case PromptKind.Box: return Prompts.Box(o, scene.Size, settings.PromptNoise, seed);
-            case PromptKind.Point: return Prompts.Point(o, scene.Size, settings.PointMode, settings.PromptNoise, seed);
-            case PromptKind.Scribble: return Prompts.Scribble(o, scene.Size, settings.PromptNoise, seed);
+            case PromptKind.Box: return ScenePrompts.Box(o, scene.Size, settings.PromptNoise, seed);
+            case PromptKind.Point: return ScenePrompts.Point(o, scene.Size, settings.PointMode, settings.PromptNoise, seed);
+            case PromptKind.Scribble: return ScenePrompts.Scribble(o, scene.Size, settings.PromptNoise, seed);
             default:
                 // the caller's dispose scope owns the coarse mask's tensors
-                return Prompts.FromCoarse(CoarseMasks.Make(scene.InstanceTensor(objectIndex), settings.Severity, CoarseMasks.SeedFor(scene.Seed, objectIndex)));
+                return ScenePrompts.FromCoarse(CoarseMasks.Make(scene.InstanceTensor(objectIndex), settings.Severity, CoarseMasks.SeedFor(scene.Seed, objectIndex)));
         }
     }
 
@@ -166,7 +167,7 @@ public static class PaintSegEvaluation
         var runs = new List<PaintSegSweepRun>();
         foreach (var v in values)
         {
-            var s = PaintSegSettings.Apply(settings, key, v);
+            var s = PaintSegEvaluationSettings.Apply(settings, key, v);
             runs.Add(new PaintSegSweepRun(v, Run(s, paintersFor(s), features, (done, total) => progress?.Invoke(v, done, total))));
         }
         return runs;

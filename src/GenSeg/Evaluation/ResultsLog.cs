@@ -65,7 +65,7 @@ public sealed class ResultsLog : IDisposable
         long keep = 0;
         if (File.Exists(full) && new FileInfo(full).Length > 0)
         {
-            if (!resume) throw new IOException($"results file '{path}' already holds records: pass --resume to continue it, or choose another file");
+            if (!resume) throw new ArgumentException($"results file '{path}' already holds records: pass --resume to continue it, or choose another file");
             (existing, keep) = ReadComplete(full);
         }
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);

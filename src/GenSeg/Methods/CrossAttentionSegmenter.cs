@@ -1,7 +1,7 @@
 using GenSeg.Common;
 using GenSeg.Diffusion;
 using GenSeg.Diffusion.Attention;
-using GenSeg.Methods.G4Seg;
+using GenSeg.Methods.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -187,7 +187,7 @@ public static class CrossAttentionSegmenter
             var used = new HashSet<int>();
             foreach (var c in names)
             {
-                var pos = G4SegStages.ClassTokens(pipeline.Tokenizer, promptTexts[i], classNames[c]);
+                var pos = ClassMaps.ClassTokens(pipeline.Tokenizer, promptTexts[i], classNames[c]);
                 classTokens.Add((i, c, pos));
                 used.UnionWith(pos);
             }
@@ -290,7 +290,7 @@ public static class CrossAttentionSegmenter
         {
             probabilities = scores / (scores + background.unsqueeze(1)).clamp_min(1e-12) * presentMask;
         }
-        using var combined = G4SegStages.Combine(probabilities, presentMask.reshape(b, k) > 0.5);
+        using var combined = ClassMaps.Combine(probabilities, presentMask.reshape(b, k) > 0.5);
         return new CrossAttentionResult(probabilities.MoveToOuterDisposeScope(), scores.MoveToOuterDisposeScope(), background.MoveToOuterDisposeScope(),
             combined.Labels.clone().MoveToOuterDisposeScope(), promptTexts);
     }

@@ -64,6 +64,16 @@ public static class TorchRuntime
         };
         var shim = candidates.FirstOrDefault(File.Exists);
         if (shim is null) return "default";
+        if (InPackageCache(shim))
+        {
+            // The NuGet cache is never modified (e.g. a kernel cell's `#r "nuget: TorchSharp-cpu"` loads TorchSharp from it).
+            if (ElfVersionPatch.Patch(File.ReadAllBytes(shim), shim) == ElfPatchOutcome.Patched)
+                throw new InvalidOperationException(
+                    $"TorchSharp was loaded from the NuGet package cache ({dir}), whose {Path.GetFileName(shim)} needs " +
+                    $"{ElfVersionPatch.MissingVersion}, which this system's libstdc++ lacks. Load the kit's build instead: in a notebook, " +
+                    "drop `#r \"nuget: TorchSharp...\"` and keep the kit's reference cell (see docs/notebooks.md).");
+            return "default";
+        }
         try
         {
             ElfVersionPatch.Apply(shim);
@@ -80,6 +90,19 @@ public static class TorchRuntime
         // Load it by full path so that TorchSharp's later load by soname resolves to this already patched copy.
         NativeLibrary.Load(shim);
         return shim;
+    }
+
+    /// <summary>Whether <paramref name="path"/> lies in a NuGet package folder (NUGET_PACKAGES or ~/.nuget/packages).</summary>
+    static bool InPackageCache(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var roots = new[]
+        {
+            Environment.GetEnvironmentVariable("NUGET_PACKAGES"),
+            Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"),
+        };
+        return roots.Any(r => !string.IsNullOrEmpty(r) &&
+                              full.StartsWith(Path.GetFullPath(r).TrimEnd('/') + "/", StringComparison.Ordinal));
     }
 
     /// <summary>The environment variable that chooses libtorch's CPU kernels: <c>safe</c> (the default) or <c>native</c>.</summary>

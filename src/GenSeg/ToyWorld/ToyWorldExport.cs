@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using GenSeg.Common;
 using GenSeg.Imaging;
+using GenSeg.Methods.Inputs;
 using static TorchSharp.torch;
 
 namespace GenSeg.ToyWorld;
@@ -151,10 +152,10 @@ public static class ToyWorldExport
             }
             ulong promptSeed = Pcg32.Derive(CoarseMasks.SeedFor(scene.Seed, k), 0x9807);
             double noise = options.PromptNoise;
-            var box = Prompts.Box(o, scene.Size, noise, promptSeed).Box!.Value;
-            var point = Prompts.Point(o, scene.Size, PointMode.Centroid, noise, promptSeed).Points[0];
-            var random = Prompts.Point(o, scene.Size, PointMode.RandomInterior, noise, promptSeed).Points[0];
-            var scribble = Prompts.Scribble(o, scene.Size, noise, promptSeed).Points;
+            var box = ScenePrompts.Box(o, scene.Size, noise, promptSeed).Box!.Value;
+            var point = ScenePrompts.Point(o, scene.Size, PointMode.Centroid, noise, promptSeed).Points[0];
+            var random = ScenePrompts.Point(o, scene.Size, PointMode.RandomInterior, noise, promptSeed).Points[0];
+            var scribble = ScenePrompts.Scribble(o, scene.Size, noise, promptSeed).Points;
             var prompts = new PromptsEntry(noise, BoxArray(box), new[] { point.X, point.Y }, new[] { random.X, random.Y },
                 scribble.Select(p => new[] { p.X, p.Y }).ToArray());
             objects.Add(new ObjectEntry(k, o.ClassIndex, o.ClassName, o.ColourName, o.Texture.ToString(), BoxArray(o.Box), o.VisibleArea,

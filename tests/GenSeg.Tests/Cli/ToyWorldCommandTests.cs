@@ -1,4 +1,5 @@
 using GenSeg.Imaging;
+using GenSeg.Methods.Inputs;
 using GenSeg.ToyWorld;
 
 namespace GenSeg.Tests.Cli;

@@ -41,7 +41,7 @@ public sealed class ResultsLogTests : IDisposable
     {
         var path = Path.Combine(dir, "r.jsonl");
         using (var log = ResultsLog.Open(path, resume: false)) log.Append(Line(0));
-        var e = Assert.Throws<IOException>(() => ResultsLog.Open(path, resume: false));
+        var e = Assert.Throws<ArgumentException>(() => ResultsLog.Open(path, resume: false));
         Assert.Contains("--resume", e.Message);
         Assert.Contains("r.jsonl", e.Message);
         Assert.Single(ResultsLog.Read(path));

@@ -298,7 +298,7 @@ public sealed class G4SegTests : IClassFixture<TinyPipeline>
     public void TheBenchmarkReportsThroughputAndStageShares()
     {
         using var pipe = tiny.Load();
-        var r = GenSeg.Evaluation.G4SegBenchmark.Run(pipe, new GenSeg.Evaluation.G4SegBenchmarkOptions { ScenesPerBatch = 2, Batches = 1, Threads = 1, Workers = 2 });
+        var r = GenSeg.Benchmarks.G4SegBenchmark.Run(pipe, new GenSeg.Benchmarks.G4SegBenchmarkOptions { ScenesPerBatch = 2, Batches = 1, Threads = 1, Workers = 2 });
         Assert.True(r.ImageClasses >= 2);
         Assert.True(r.ImageClassesPerSecond > 0);
         Assert.Equal(1.0, r.StageShares.Values.Sum(), 6);

@@ -2,6 +2,7 @@ using GenSeg.Common;
 using GenSeg.Evaluation;
 using GenSeg.Features;
 using GenSeg.Imaging;
+using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.Tests.Imaging;
 using GenSeg.ToyWorld;
@@ -175,7 +176,7 @@ public class PaintSegStageTests
                 var box = Boxes.ToMask(scene.Objects[k].Box, 64, 64);
                 var paints = (image * (1 - box) + fill * box).unsqueeze(0);
                 var potential = ContrastivePotential.Compute(new ColourPositionFeatures(1, 0), image, paints, box, StepKind.Inpaint, 0,
-                    PromptMask.PriorPoints(Prompts.Box(scene.Objects[k], 64), 64, 64), new PaintSegOptions());
+                    PromptMask.PriorPoints(ScenePrompts.Box(scene.Objects[k], 64), 64, 64), new PaintSegOptions());
                 var inBox = box.to_type(ScalarType.Bool);
                 double onObject = potential.Total[0].masked_select(truth.to_type(ScalarType.Bool)).mean().item<float>();
                 double offObject = potential.Total[0].masked_select(inBox.logical_and(truth.to_type(ScalarType.Bool).logical_not())).mean().item<float>();
@@ -307,7 +308,7 @@ public class PaintSegSegmenterTests
     public void AnIdentityPainterGivesNoEvidenceAndTheMaskIsKept()
     {
         var scene = SceneGenerator.Generate(100_001);
-        var prompt = Prompts.Box(scene.Objects[0], 64);
+        var prompt = ScenePrompts.Box(scene.Objects[0], 64);
         var seg = new PaintSegSegmenter(new IdentityPainter(), new ColourPositionFeatures(1, 0), new PaintSegOptions { CrfWeight = 0, PromptWeight = 0, Steps = 2 });
         using var r = seg.Segment(scene.ImageTensor(), prompt);
         Assert.All(r.Steps, s => Assert.Equal("constant potential", s.Note));
@@ -333,7 +334,7 @@ public class PaintSegSegmenterTests
         using var image = scene.ImageTensor();
         var painter = new ToyWorldOraclePainter(scene, 0);
         var seg = new PaintSegSegmenter(painter, new ColourPositionFeatures(1, 0), new PaintSegOptions { Steps = 2, Paints = 2 });
-        var prompt = Prompts.Point(scene.Objects[0], 64);
+        var prompt = ScenePrompts.Point(scene.Objects[0], 64);
         GenSeg.Tests.Support.Memory.AssertNoTensorGrowth(() =>
         {
             using var r = seg.Segment(image, prompt);

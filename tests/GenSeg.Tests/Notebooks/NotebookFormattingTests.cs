@@ -89,7 +89,10 @@ public sealed class KitNotebookTests
     {
         var outputs = nb.Cells.SelectMany(c => c.Outputs).ToList();
         Assert.Contains(outputs.OfType<DisplayDataOutput>(), o => o.Data.TryGetValue("text/html", out var h) && h.Contains("Plotly.newPlot"));
-        var table = outputs.OfType<ExecuteResultOutput>().Single().Data["text/html"];
+        var results = outputs.OfType<ExecuteResultOutput>().ToList();
+        Assert.Equal(2, results.Count); // the reference cell's NotebookKit.Start(), then the table
+        Assert.Contains($"CPU kernels {GenSeg.Runtime.TorchRuntime.CpuKernels} ", results[0].Data["text/plain"]); // the kit's native set-up ran
+        var table = results[1].Data["text/html"];
         Assert.Equal(4, table.Split("<tr><td><i>").Length - 1); // points = 4 rows
         Assert.Contains(new StreamOutput("stdout", "points: 4, seeds: 1, 2\n"), outputs);
         Assert.Contains(outputs.OfType<DisplayDataOutput>(), o => o.Data.GetValueOrDefault("text/html") == "<b>self-test done</b>");

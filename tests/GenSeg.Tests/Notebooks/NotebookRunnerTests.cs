@@ -17,9 +17,9 @@ public sealed class RichNotebookRun : IAsyncLifetime
             NotebookCell.Code("var n = 3;\nvar label = \"default\";\ndouble scale = 1.5;", NotebookParameters.ParametersTag),
             NotebookCell.Code("var total = n * 10;\nConsole.WriteLine($\"label={label}\");\nConsole.Error.WriteLine(\"to stderr\");"),
             NotebookCell.Code("total + scale"),
-            NotebookCell.Code("#r \"nuget: Plotly.NET, 5.0.0\"\n#r \"nuget: Plotly.NET.CSharp, 0.14.0\"\nusing Plotly.NET.CSharp;\n" +
+            NotebookCell.Code($"#r \"{LibraryBuild}\"\nusing Plotly.NET.CSharp;\n" +
                               "display(Chart.Point<int, int, string>(x: new[] { 1, 2 }, y: new[] { 3, 4 }));"),
-            NotebookCell.Code("#r \"nuget: Microsoft.Data.Analysis, 0.23.1\"\nusing Microsoft.Data.Analysis;\n" +
+            NotebookCell.Code("using Microsoft.Data.Analysis;\n" +
                               "new DataFrame(new PrimitiveDataFrameColumn<int>(\"a\", new[] { 1, 2, 3 }))"),
             NotebookCell.Code("throw new Exception(\"must not run\");", NotebookRunner.SkipTag),
             NotebookCell.Code("total = -1;\nthrow new InvalidOperationException(\"expected failure\");", NotebookRunner.RaisesTag),
@@ -88,12 +88,10 @@ public sealed class NotebookRunnerTests(RichNotebookRun run) : IClassFixture<Ric
     }
 
     [Fact]
-    public void DisplayedChartIsHtmlWithThePlotlyLoaderAndVersionMismatchIsAWarning()
+    public void DisplayedChartIsHtmlWithThePlotlyLoader()
     {
         var outputs = Cell(5).Outputs;
-        var warning = Assert.Single(outputs.OfType<StreamOutput>());
-        Assert.Equal("stderr", warning.Name);
-        Assert.Contains("Plotly.NET 6.0.0", warning.Text);
+        Assert.Empty(outputs.OfType<StreamOutput>()); // the kit's own build: no warning
         var html = Data(Assert.Single(outputs.OfType<DisplayDataOutput>()))["text/html"];
         Assert.Contains("renderPlotly", html);
         Assert.Contains("requirejs", html);
@@ -215,7 +213,15 @@ public sealed class NotebookFailureTests
         Assert.Equal(0, unknown.FailedCellIndex);
         var e = Assert.IsType<ErrorOutput>(Assert.Single(unknown.Notebook.Cells[0].Outputs));
         Assert.Contains("Not.A.Real.Package", e.Value);
-        Assert.Contains("Plotly.NET.CSharp 0.14.0", e.Value); // lists what is supported
+        Assert.Contains("Plotly.NET.CSharp", e.Value); // names the kit's packages
+        Assert.Contains("NotebookKit.Start()", e.Value); // and says how the notebooks reference the kit
+
+        // a package the kit brings is refused too: in the kernel it would load a second copy from the NuGet cache
+        var torch = await Run(Build(NotebookCell.Code("#r \"nuget: TorchSharp-cpu, 0.107.0\"\nvar never = 1;")));
+        Assert.Equal(0, torch.FailedCellIndex);
+        var t = Assert.IsType<ErrorOutput>(Assert.Single(torch.Notebook.Cells[0].Outputs));
+        Assert.Contains("already brings TorchSharp-cpu 0.107.0", t.Value);
+        Assert.Contains("NuGet cache", t.Value);
 
         var compile = await Run(Build(NotebookCell.Code("var ok = 1;"), NotebookCell.Code("var x = 1;\nvar y = undefinedName;")));
         Assert.Equal(1, compile.FailedCellIndex);

@@ -1,5 +1,6 @@
 using GenSeg.Evaluation;
 using GenSeg.Imaging;
+using GenSeg.Methods.Inputs;
 using GenSeg.ToyWorld;
 using static TorchSharp.torch;
 
@@ -96,12 +97,12 @@ public class PromptTests
         foreach (var (scene, o) in Objects(0, 60))
         {
             int size = scene.Size;
-            Assert.Equal(o.Box, Prompts.Box(o, size).Box);
-            var c = Prompts.Point(o, size, PointMode.Centroid).Points.Single();
+            Assert.Equal(o.Box, ScenePrompts.Box(o, size).Box);
+            var c = ScenePrompts.Point(o, size, PointMode.Centroid).Points.Single();
             Assert.True(On(o, size, c), $"seed {scene.Seed}: centroid point off the {o.ClassName}");
-            var r = Prompts.Point(o, size, PointMode.RandomInterior, seed: 5).Points.Single();
+            var r = ScenePrompts.Point(o, size, PointMode.RandomInterior, seed: 5).Points.Single();
             Assert.True(On(o, size, r));
-            var s = Prompts.Scribble(o, size, seed: 9);
+            var s = ScenePrompts.Scribble(o, size, seed: 9);
             Assert.Equal(PromptKind.Scribble, s.Kind);
             Assert.True(s.Points.Count >= 3, $"seed {scene.Seed}: scribble of {s.Points.Count} points on the {o.ClassName}");
             Assert.All(s.Points, p => Assert.True(On(o, size, p)));
@@ -114,7 +115,7 @@ public class PromptTests
     public void CentroidOfARingIsOnTheRing()
     {
         var (scene, ring) = Objects(0, 300).First(p => p.Obj.ClassIndex == ToyClasses.Ring && p.Obj.VisibleArea == p.Obj.FullArea);
-        var p = Prompts.Point(ring, scene.Size).Points.Single();
+        var p = ScenePrompts.Point(ring, scene.Size).Points.Single();
         Assert.True(On(ring, scene.Size, p));
     }
 
@@ -127,18 +128,18 @@ public class PromptTests
             double noise = 0.3, r = noise * o.Box.Diagonal / 2;
             for (ulong seed = 0; seed < 5; seed++)
             {
-                var b = Prompts.Box(o, size, noise, seed).Box!.Value;
+                var b = ScenePrompts.Box(o, size, noise, seed).Box!.Value;
                 Assert.True(Math.Abs(b.X0 - o.Box.X0) <= r + 1 && Math.Abs(b.X1 - o.Box.X1) <= r + 1 && Math.Abs(b.Y0 - o.Box.Y0) <= r + 1 && Math.Abs(b.Y1 - o.Box.Y1) <= r + 1);
                 Assert.False(b.IsEmpty);
                 Assert.True(new Box(0, 0, size, size).Contains(b));
-                var clean = Prompts.Point(o, size).Points.Single();
-                var noisy = Prompts.Point(o, size, PointMode.Centroid, noise, seed).Points.Single();
+                var clean = ScenePrompts.Point(o, size).Points.Single();
+                var noisy = ScenePrompts.Point(o, size, PointMode.Centroid, noise, seed).Points.Single();
                 Assert.True(Math.Sqrt(Math.Pow(clean.X - noisy.X, 2) + Math.Pow(clean.Y - noisy.Y, 2)) <= r + 1.5);
             }
-            Assert.Equal(Prompts.Box(o, size, noise, 3), Prompts.Box(o, size, noise, 3) with { });
+            Assert.Equal(ScenePrompts.Box(o, size, noise, 3), ScenePrompts.Box(o, size, noise, 3) with { });
         }
         // noise actually moves things
-        var moved = Objects(200, 40).Count(p => Prompts.Box(p.Obj, p.Scene.Size, 0.3, 1).Box != p.Obj.Box);
+        var moved = Objects(200, 40).Count(p => ScenePrompts.Box(p.Obj, p.Scene.Size, 0.3, 1).Box != p.Obj.Box);
         Assert.True(moved > 20);
     }
 
@@ -148,10 +149,10 @@ public class PromptTests
         var scene = SceneGenerator.Generate(12);
         var o = scene.Objects[0];
         using var truth = scene.InstanceTensor(0);
-        Assert.Equal(Prompts.Box(o, scene.Size, 0.2, 4).Box, Prompts.Box(truth, 0.2, 4).Box);
-        Assert.Equal(Prompts.Scribble(o, scene.Size, 0.1, 2).Points, Prompts.Scribble(truth, 0.1, 2).Points);
+        Assert.Equal(ScenePrompts.Box(o, scene.Size, 0.2, 4).Box, Prompts.Box(truth, 0.2, 4).Box);
+        Assert.Equal(ScenePrompts.Scribble(o, scene.Size, 0.1, 2).Points, Prompts.Scribble(truth, 0.1, 2).Points);
         using var coarse = CoarseMasks.Make(truth, Severity.Medium, 3);
-        var mask = Prompts.FromCoarse(coarse);
+        var mask = ScenePrompts.FromCoarse(coarse);
         Assert.Equal(PromptKind.Mask, mask.Kind);
         Assert.Same(coarse.Probability, mask.Mask);
         Assert.Equal(Boxes.BoundingBox(coarse.Binary), mask.Box);

@@ -1,5 +1,6 @@
 using GenSeg.Evaluation;
 using GenSeg.Imaging;
+using GenSeg.Methods.Inputs;
 using GenSeg.ToyWorld;
 using TorchSharp;
 

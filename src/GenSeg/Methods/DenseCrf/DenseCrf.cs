@@ -4,7 +4,7 @@ using GenSeg.Common;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GenSeg.Methods.Crf;
+namespace GenSeg.Methods.DenseCrf;
 
 /// <summary>
 /// Fully connected CRF over an RGB image (Krähenbühl and Koltun 2011, as pydensecrf's <c>DenseCRF2D</c>): unary

@@ -1,4 +1,4 @@
-namespace GenSeg.Methods.Crf;
+namespace GenSeg.Methods.DenseCrf;
 
 /// <summary>
 /// Parameters of a fully connected CRF with a Gaussian and a bilateral kernel (Krähenbühl and Koltun 2011), named as

@@ -1,4 +1,4 @@
-namespace GenSeg.Methods.Crf;
+namespace GenSeg.Methods.DenseCrf;
 
 /// <summary>
 /// Open-addressing hash table (linear probing, power-of-two capacity) from lattice keys to dense vertex indices.

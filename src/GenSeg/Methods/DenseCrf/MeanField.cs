@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using GenSeg.Common;
 
-namespace GenSeg.Methods.Crf;
+namespace GenSeg.Methods.DenseCrf;
 
 /// <summary>
 /// Mean-field inference of a dense CRF whose pairwise kernels are filtered on permutohedral lattices, laid out for

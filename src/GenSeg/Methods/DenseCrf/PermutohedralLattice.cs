@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using GenSeg.Common;
 
-namespace GenSeg.Methods.Crf;
+namespace GenSeg.Methods.DenseCrf;
 
 /// <summary>
 /// High-dimensional Gaussian filtering on the permutohedral lattice (Adams, Baek and Davis 2010), as Krähenbühl's

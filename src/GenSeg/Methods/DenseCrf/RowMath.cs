@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace GenSeg.Methods.Crf;
+namespace GenSeg.Methods.DenseCrf;
 
 /// <summary>
 /// Vectorised operations on short rows of floats (one lattice vertex's or one pixel's value vector). Rows are addressed

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using GenSeg.Common;
 using GenSeg.Diffusion;
 using GenSeg.Features;
+using GenSeg.Methods.Shared;
 using GenSeg.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;

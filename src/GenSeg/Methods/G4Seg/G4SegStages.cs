@@ -5,23 +5,11 @@ using GenSeg.Diffusion.Models;
 using GenSeg.Diffusion.Schedulers;
 using GenSeg.Diffusion.Text;
 using GenSeg.Features;
+using GenSeg.Methods.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GenSeg.Methods.G4Seg;
-
-/// <summary>Multi-class combination: background and class probabilities and the label map.</summary>
-/// <param name="Probabilities">[B, 1 + K, H, W]: background first, then each class; each pixel sums to 1.</param>
-/// <param name="Labels">[B, H, W] int64: 0 = background, k + 1 = class k.</param>
-public sealed record CombinedLabels(Tensor Probabilities, Tensor Labels) : IDisposable
-{
-    /// <summary>Disposes both tensors.</summary>
-    public void Dispose()
-    {
-        Probabilities.Dispose();
-        Labels.Dispose();
-    }
-}
 
 /// <summary>
 /// G4Seg's stages as separate calls (each can be run and inspected on its own in a notebook):
@@ -72,23 +60,8 @@ public static class G4SegStages
         return (last, inv.Timesteps[^1]);
     }
 
-    /// <summary>
-    /// Positions of <paramref name="className"/>'s tokens in <paramref name="prompt"/>. A class the model's vocabulary
-    /// does not know (its name falls apart into single characters, as an unknown word does with a byte-level BPE
-    /// vocabulary) or that the prompt does not contain is an error naming the class and the prompt.
-    /// </summary>
-    public static int[] ClassTokens(ClipTokenizer tokenizer, string prompt, string className)
-    {
-        ArgumentNullException.ThrowIfNull(className);
-        if (string.IsNullOrWhiteSpace(className)) throw new ArgumentException("class name: empty", nameof(className));
-        var positions = tokenizer.TokenPositions(prompt, className);
-        var ids = tokenizer.EncodePadded(prompt);
-        var pieces = positions.Select(p => tokenizer.Decode(new[] { (int)ids[p] }).Trim()).ToArray();
-        if (className.Trim().Length > 1 && pieces.All(p => p.Length <= 1))
-            throw new ArgumentException($"class '{className}': not in the model's vocabulary (it tokenises into single characters: {string.Join(" ", pieces)}); " +
-                                        "the text encoder has no word for it", nameof(className));
-        return positions;
-    }
+    /// <summary>Positions of <paramref name="className"/>'s tokens in <paramref name="prompt"/>; see <see cref="ClassMaps.ClassTokens"/>.</summary>
+    public static int[] ClassTokens(ClipTokenizer tokenizer, string prompt, string className) => ClassMaps.ClassTokens(tokenizer, prompt, className);
 
     /// <summary>
     /// Explicit mask injection (Eq. 3-5) for the UNet's attention: from binary coarse masks <paramref name="masks"/>
@@ -114,35 +87,45 @@ public static class G4SegStages
         if (options.Mode == InjectionMode.None) return null;
         var sites = unet.AttentionSites(latentHeight, latentWidth).Where(options.Applies).ToList();
         if (sites.Count == 0) return null;
-        var selfMaps = new Dictionary<(long, long), Tensor>();
-        var crossMaps = new Dictionary<(long, long), Tensor>();
+        // The maps are built on the UNet's device (the coarse masks may live elsewhere) and kept factored: each layer
+        // forms only the query rows of one slice, in its own dtype.
+        masks = masks.to(unet.parameters().First().device);
+        var selfMaps = new Dictionary<(long, long), RankOneBias>();
+        var crossMaps = new Dictionary<(long, long), RankOneBias>();
         var sizeRegs = new Dictionary<(long, long), Tensor>();
         foreach (var s in sites)
         {
             var key = (s.Height, s.Width);
-            if (s.Kind == AttentionKind.Self && !selfMaps.ContainsKey(key)) selfMaps[key] = MaskInjection.SelfMap(masks, s.Height, s.Width);
-            if (s.Kind == AttentionKind.Cross && !crossMaps.ContainsKey(key)) crossMaps[key] = MaskInjection.CrossMap(masks, tokenPositions, tokens, s.Height, s.Width);
+            if (s.Kind == AttentionKind.Self && !selfMaps.ContainsKey(key)) selfMaps[key] = MaskInjection.SelfFactors(masks, s.Height, s.Width);
+            if (s.Kind == AttentionKind.Cross && !crossMaps.ContainsKey(key)) crossMaps[key] = MaskInjection.CrossFactors(masks, tokenPositions, tokens, s.Height, s.Width);
             if (options.Mode == InjectionMode.DenseDiffusion && !sizeRegs.ContainsKey(key))
                 sizeRegs[key] = MaskInjection.SizeRegulariser(masks, s.Height, s.Width, options.DenseDiffusionSizeReg);
         }
-        Tensor Map(AttentionSite s) => s.Kind == AttentionKind.Self ? selfMaps[(s.Height, s.Width)] : crossMaps[(s.Height, s.Width)];
+        RankOneBias Map(AttentionSite s) => s.Kind == AttentionKind.Self ? selfMaps[(s.Height, s.Width)] : crossMaps[(s.Height, s.Width)];
         if (options.Mode == InjectionMode.Additive)
         {
-            var biases = new Dictionary<(AttentionKind, long, long, int), Tensor>();
+            var biases = new Dictionary<(AttentionKind, long, long, int), RankOneBias>();
             foreach (var s in sites)
             {
                 var key = (s.Kind, s.Height, s.Width, s.HeadDim);
                 if (!biases.ContainsKey(key)) biases[key] = MaskInjection.Scaled(Map(s), options.Weight, s.HeadDim); // Eq. 5
             }
-            Tensor? Bias(AttentionSite s) => options.Applies(s) ? biases[(s.Kind, s.Height, s.Width, s.HeadDim)] : null;
+            AttentionBias? Bias(AttentionSite s) => options.Applies(s) ? biases[(s.Kind, s.Height, s.Width, s.HeadDim)] : null;
             return new AttentionControl { Sites = options.Applies, SelfBias = Bias, CrossBias = Bias };
         }
         double treg = options.DenseDiffusionTimeFactor ? MaskInjection.DenseDiffusionTimeFactor(timestep) : 1.0;
         return new AttentionControl
         {
             Sites = options.Applies,
-            ModifyLogits = (s, logits) => MaskInjection.DenseDiffusionModulate(logits, Map(s), sizeRegs[(s.Height, s.Width)],
-                s.Kind == AttentionKind.Self ? options.DenseDiffusionSelfWeight : options.DenseDiffusionCrossWeight, treg),
+            ModifyLogits = (s, logits, start) =>
+            {
+                long rows = logits.shape[2];
+                using var scope = NewDisposeScope();
+                var map = Map(s).Rows(start, start + rows, logits.dtype, logits.device);
+                var sizeReg = sizeRegs[(s.Height, s.Width)].narrow(2, start, rows).to(logits.dtype, logits.device);
+                return MaskInjection.DenseDiffusionModulate(logits, map, sizeReg,
+                    s.Kind == AttentionKind.Self ? options.DenseDiffusionSelfWeight : options.DenseDiffusionCrossWeight, treg).MoveToOuterDisposeScope();
+            },
         };
     }
 
@@ -181,24 +164,6 @@ public static class G4SegStages
     /// <summary>Eq. 9 inside the confusion area: S*[j] = b S[j] + (1 - b) S[d_j].</summary>
     public static Tensor Mix(Tensor probabilities, Tensor index, Tensor area, double b) => Mixing.Mix(probabilities, index, area, b);
 
-    /// <summary>
-    /// Multi-class combination: each class's map S_k [B, K, H, W] is its foreground probability against all others as
-    /// background; the background score is 1 - max_k S_k, the scores [background, S_1..S_K] are normalised to sum to
-    /// one per pixel, and the label is their argmax (so a pixel takes the most probable class when that class has
-    /// S_k &gt; 0.5). Classes not present (<paramref name="present"/> [B, K] false) score 0.
-    /// </summary>
-    public static CombinedLabels Combine(Tensor probabilities, Tensor? present = null)
-    {
-        Check.Rank(probabilities, nameof(probabilities), 4, "[B, K, H, W]");
-        long b = probabilities.shape[0], k = probabilities.shape[1];
-        if (present is not null) Check.Shape(present, nameof(present), b, k);
-        using var scope = NewDisposeScope();
-        var s = probabilities.to_type(ScalarType.Float32).clamp(0, 1);
-        if (present is not null) s = s * present.to_type(ScalarType.Float32).view(b, k, 1, 1);
-        var background = k == 0 ? ones(b, 1, s.shape[2], s.shape[3], device: s.device) : 1 - s.amax(new long[] { 1 }, keepdim: true);
-        var scores = cat(new[] { background, s }, 1);
-        var probs = scores / scores.sum(1, keepdim: true).clamp_min(1e-12);
-        var labels = scores.argmax(1);
-        return new CombinedLabels(probs.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
-    }
+    /// <summary>Multi-class combination and argmax of class maps [B, K, H, W]; see <see cref="ClassMaps.Combine"/>.</summary>
+    public static CombinedLabels Combine(Tensor probabilities, Tensor? present = null) => ClassMaps.Combine(probabilities, present);
 }

@@ -1,7 +1,7 @@
 using GenSeg.Common;
 using GenSeg.Features;
 using GenSeg.Imaging;
-using GenSeg.ToyWorld;
+using GenSeg.Methods.Inputs;
 using static TorchSharp.torch;
 
 namespace GenSeg.Methods.PaintSeg;

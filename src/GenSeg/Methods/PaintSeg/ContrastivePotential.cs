@@ -1,8 +1,8 @@
 using GenSeg.Common;
 using GenSeg.Features;
 using GenSeg.Imaging;
-using GenSeg.Methods.Crf;
-using GenSeg.ToyWorld;
+using GenSeg.Methods.DenseCrf;
+using GenSeg.Methods.Inputs;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -66,7 +66,7 @@ public static class ContrastivePotential
         using var scope = NewDisposeScope();
         var t = Masks.Binarize(target).cpu();
         var prob = stack(new[] { MaskMath.Not(t), t }).softmax(0);
-        var q = DenseCrf.Infer(DenseCrf.ToRgbBytes(image.cpu()), prob, crf);
+        var q = DenseCrf.DenseCrf.Infer(DenseCrf.DenseCrf.ToRgbBytes(image.cpu()), prob, crf);
         var p = argmax ? q.argmax(0).to_type(ScalarType.Float32) : q[1];
         return p.contiguous().to(image.device).MoveToOuterDisposeScope();
     }

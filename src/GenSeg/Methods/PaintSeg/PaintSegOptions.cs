@@ -1,5 +1,5 @@
-using GenSeg.Methods.Crf;
-using GenSeg.ToyWorld;
+using GenSeg.Methods.DenseCrf;
+using GenSeg.Methods.Inputs;
 
 namespace GenSeg.Methods.PaintSeg;
 

@@ -1,6 +1,6 @@
 using GenSeg.Common;
 using GenSeg.Features;
-using GenSeg.ToyWorld;
+using GenSeg.Methods.Inputs;
 using static TorchSharp.torch;
 
 namespace GenSeg.Methods.PaintSeg;

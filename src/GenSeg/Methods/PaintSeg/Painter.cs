@@ -2,7 +2,7 @@ using GenSeg.Common;
 using GenSeg.Diffusion;
 using GenSeg.Imaging;
 using GenSeg.Runtime;
-using GenSeg.ToyWorld;
+using GenSeg.Methods.Inputs;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

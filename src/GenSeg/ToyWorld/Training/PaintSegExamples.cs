@@ -103,7 +103,7 @@ public static class PaintSegExamples
         }
         if (kind < 0.8)
         {
-            var prompt = Prompts.Box(scene.Objects[k], size, rng.Chance(0.5) ? 0 : rng.Uniform(0, 0.3), rng.NextUInt());
+            var prompt = ScenePrompts.Box(scene.Objects[k], size, rng.Chance(0.5) ? 0 : rng.Uniform(0, 0.3), rng.NextUInt());
             var box = Boxes.Scale(prompt.Box!.Value, rng.Uniform(1.0, 1.3), (size, size));
             return box.IsEmpty ? truth : Boxes.ToMask(box, size, size);
         }

@@ -1,10 +1,11 @@
 using System.Text.Json;
-using GenSeg.Methods.Crf;
+using GenSeg.Benchmarks;
+using GenSeg.Methods.DenseCrf;
 using TorchSharp;
 using GenSeg.Tests.Support;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
-using Crf = GenSeg.Methods.Crf.DenseCrf;
+using Crf = GenSeg.Methods.DenseCrf.DenseCrf;
 
 namespace GenSeg.Tests.Methods.DenseCrf;
 

@@ -4,11 +4,13 @@ using GenSeg.Diffusion.Models;
 using GenSeg.Diffusion.Schedulers;
 using GenSeg.Diffusion.Text;
 using GenSeg.Features;
+using GenSeg.Methods.Inputs;
+using GenSeg.Methods.PaintSeg;
 using GenSeg.ToyWorld;
 using GenSeg.ToyWorld.Training;
 using static TorchSharp.torch;
 
-namespace GenSeg.Methods.PaintSeg;
+namespace GenSeg.Benchmarks;
 
 /// <summary>The PaintSeg speed figure.</summary>
 /// <param name="SecondsPerObject">Mean wall-clock seconds of one segmentation (after a warm-up).</param>
@@ -39,7 +41,7 @@ public static class PaintSegBenchmark
         {
             using var scope = NewDisposeScope();
             var scene = SceneGenerator.Generate(first + i);
-            var prompt = Prompts.Box(scene.Objects[0], scene.Size);
+            var prompt = ScenePrompts.Box(scene.Objects[0], scene.Size);
             var image = scene.ImageTensor().to(pipeline.Device);
             var watch = Stopwatch.StartNew();
             using var result = segmenter.Segment(image, prompt, (ulong)i);

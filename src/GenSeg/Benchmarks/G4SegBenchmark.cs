@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using GenSeg.Diffusion;
+using GenSeg.Evaluation;
 using GenSeg.Methods.G4Seg;
 using GenSeg.ToyWorld;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GenSeg.Evaluation;
+namespace GenSeg.Benchmarks;
 
 /// <summary>Settings of <see cref="G4SegBenchmark.Run"/>.</summary>
 public sealed record G4SegBenchmarkOptions

@@ -6,7 +6,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace GenSeg.Diffusion.Bench;
+namespace GenSeg.Benchmarks;
 
 /// <summary>Settings of <see cref="UNetBenchmark.Run"/>; defaults are SD 2.1's UNet on a 32x32 latent.</summary>
 public sealed record UNetBenchmarkOptions

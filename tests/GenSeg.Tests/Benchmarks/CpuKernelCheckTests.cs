@@ -1,8 +1,8 @@
-using GenSeg.Diffusion.Bench;
+using GenSeg.Benchmarks;
 using GenSeg.Tests.Support;
 using TorchSharp;
 
-namespace GenSeg.Tests.Diffusion;
+namespace GenSeg.Tests.Benchmarks;
 
 public sealed class CpuKernelCheckTests : IClassFixture<TinyPipeline>
 {

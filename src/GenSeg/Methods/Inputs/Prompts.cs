@@ -2,7 +2,7 @@ using GenSeg.Common;
 using GenSeg.Imaging;
 using static TorchSharp.torch;
 
-namespace GenSeg.ToyWorld;
+namespace GenSeg.Methods.Inputs;
 
 /// <summary>The kind of a PaintSeg prompt.</summary>
 public enum PromptKind
@@ -38,9 +38,6 @@ public sealed record Prompt(PromptKind Kind, IReadOnlyList<PromptPoint> Points, 
 {
     /// <summary>Noise level used (fraction of half the box diagonal).</summary>
     public double Noise { get; init; }
-
-    /// <summary>For mask prompts: how the coarse mask was made.</summary>
-    public IReadOnlyList<CoarseOp>? Record { get; init; }
 }
 
 /// <summary>
@@ -57,9 +54,6 @@ public static class Prompts
         var (m, h, w) = Bytes(truth);
         return Box(m, w, h, noise, seed);
     }
-
-    /// <summary>A box prompt for a scene object.</summary>
-    public static Prompt Box(SceneObject obj, int size, double noise = 0, ulong seed = 0) => Box(obj.Instance, size, size, noise, seed);
 
     /// <summary>A box prompt from row-major mask bytes [height, width].</summary>
     public static Prompt Box(byte[] mask, int width, int height, double noise = 0, ulong seed = 0)
@@ -84,10 +78,6 @@ public static class Prompts
         var (m, h, w) = Bytes(truth);
         return Point(m, w, h, mode, noise, seed);
     }
-
-    /// <summary>A point prompt for a scene object.</summary>
-    public static Prompt Point(SceneObject obj, int size, PointMode mode = PointMode.Centroid, double noise = 0, ulong seed = 0) =>
-        Point(obj.Instance, size, size, mode, noise, seed);
 
     /// <summary>A point prompt from row-major mask bytes [height, width].</summary>
     public static Prompt Point(byte[] mask, int width, int height, PointMode mode = PointMode.Centroid, double noise = 0, ulong seed = 0)
@@ -115,10 +105,6 @@ public static class Prompts
         var (m, h, w) = Bytes(truth);
         return Scribble(m, w, h, noise, seed, length);
     }
-
-    /// <summary>A scribble prompt for a scene object.</summary>
-    public static Prompt Scribble(SceneObject obj, int size, double noise = 0, ulong seed = 0, int? length = null) =>
-        Scribble(obj.Instance, size, size, noise, seed, length);
 
     /// <summary>A scribble prompt from row-major mask bytes [height, width].</summary>
     public static Prompt Scribble(byte[] mask, int width, int height, double noise = 0, ulong seed = 0, int? length = null)
@@ -156,17 +142,6 @@ public static class Prompts
         var (dx, dy) = Offset(rng, noise * box.Diagonal / 2);
         var points = path.Select(p => Jitter(p, (dx, dy), width, height)).ToArray();
         return new Prompt(PromptKind.Scribble, points, null, null) { Noise = noise };
-    }
-
-    /// <summary>A mask prompt from a coarse mask: its probability map, with the binary mask's box.</summary>
-    public static Prompt FromCoarse(CoarseMask coarse)
-    {
-        ArgumentNullException.ThrowIfNull(coarse);
-        return new Prompt(PromptKind.Mask, Array.Empty<PromptPoint>(), Boxes.BoundingBox(coarse.Binary), coarse.Probability)
-        {
-            Noise = coarse.Severity.Level,
-            Record = coarse.Record,
-        };
     }
 
     static double Sq(double v) => v * v;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using GenSeg.Methods.DenseCrf;
 
-namespace GenSeg.Methods.Crf;
+namespace GenSeg.Benchmarks;
 
 /// <summary>
 /// Timing of <see cref="DenseCrf.Infer(ReadOnlySpan{byte}, ReadOnlySpan{float}, int, int, int, DenseCrfOptions?)"/>

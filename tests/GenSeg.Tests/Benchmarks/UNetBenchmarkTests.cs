@@ -1,9 +1,9 @@
-using GenSeg.Diffusion.Bench;
+using GenSeg.Benchmarks;
 using GenSeg.Diffusion.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GenSeg.Tests.Diffusion;
+namespace GenSeg.Tests.Benchmarks;
 
 public class UNetBenchmarkTests
 {

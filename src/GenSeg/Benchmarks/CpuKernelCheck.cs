@@ -4,7 +4,7 @@ using GenSeg.Diffusion.Models.Layers;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace GenSeg.Diffusion.Bench;
+namespace GenSeg.Benchmarks;
 
 /// <summary>Settings of <see cref="CpuKernelCheck.Run"/>.</summary>
 public sealed record CpuKernelCheckOptions

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using GenSeg.Diffusion;
+using GenSeg.ToyWorld;
+using TorchSharp;
+
+namespace GenSeg.Benchmarks;
+
+/// <summary>One benchmark of <c>genseg bench</c>: a name and a function returning named figures with their targets.</summary>
+public sealed record Benchmark(string Name, string What, Func<BenchContext, IReadOnlyList<BenchFigure>> Run);
+
+/// <summary>A measured figure: value, unit, and the target it is held against (null: reported only).</summary>
+public sealed record BenchFigure(string Name, double Value, string Unit, string? Target, bool? Met);
+
+/// <summary>What a benchmark may use.</summary>
+public sealed record BenchContext(torch.Device Device, string ModelFolder, int? Workers = null, torch.ScalarType DType = torch.ScalarType.Float32);
+
+/// <summary>
+/// Every <c>genseg bench</c> figure with its target, in one place (speed targets live here, not in timed tests).
+/// </summary>
+public static class BenchmarkSuite
+{
+    /// <summary>Every benchmark, in the order they run.</summary>
+    public static IReadOnlyList<Benchmark> All { get; } = new List<Benchmark>
+    {
+        new("toyworld", "ToyWorld 64x64 scenes per second (one thread of C#)", _ =>
+        {
+            var sw = Stopwatch.StartNew();
+            int n = 0;
+            while (sw.ElapsedMilliseconds < 2000) SceneGenerator.Generate(n++);
+            double perSecond = n / sw.Elapsed.TotalSeconds;
+            return new[] { new BenchFigure("scenes per second", perSecond, "1/s", "200 scenes in < 10 s", 200 / perSecond < 10) };
+        }),
+        new("unet", "UNet forward at SD 2.1 widths (latent 32x32, 320/640/1280/1280, batch 1) vs matmul 2048^2", ctx =>
+        {
+            var r = UNetBenchmark.Run(new UNetBenchmarkOptions { Device = ctx.Device });
+            return new[]
+            {
+                new BenchFigure("UNet forward", r.UNetSeconds, "s", null, null),
+                new BenchFigure("UNet throughput", r.UNetGflops, "GFLOP/s", null, null),
+                new BenchFigure("matmul throughput", r.MatmulGflops, "GFLOP/s", null, null),
+                new BenchFigure("UNet / matmul", r.Ratio, "ratio", ">= 0.50", r.Ratio >= 0.5),
+            };
+        }),
+        new("densecrf", "DenseCRF mean field, 512x512, 10 iterations", _ =>
+        {
+            double ms21 = DenseCrfBenchmark.Run(512, 21, 10);
+            double ms2 = DenseCrfBenchmark.Run(512, 2, 10);
+            return new[]
+            {
+                new BenchFigure("21 labels", ms21, "ms", "< 500 ms", ms21 < 500),
+                new BenchFigure("2 labels", ms2, "ms", null, null),
+            };
+        }),
+        new("paintseg", "PaintSeg seconds per object: T = 5, N = 5, 20 painting iterations, box prompts, 64 px", ctx =>
+        {
+            // painting speed does not depend on the weights: without a trained inpainting model, time random ones
+            string? temp = null;
+            string folder = ctx.ModelFolder;
+            bool trained = File.Exists(Path.Combine(folder, StableDiffusionPipeline.InpaintFolder, "config.json"));
+            if (!trained)
+            {
+                temp = Directory.CreateTempSubdirectory("genseg-bench-paintseg").FullName;
+                folder = PaintSegBenchmark.WriteRandomEmbedded(temp);
+            }
+            try
+            {
+                using var pipeline = StableDiffusionPipeline.Load(folder, ctx.Device, ctx.DType);
+                var r = PaintSegBenchmark.Run(pipeline);
+                return new[] { new BenchFigure(trained ? "per object" : "per object (random weights)", r.SecondsPerObject, "s", "< 5 s", r.SecondsPerObject < 5) };
+            }
+            finally
+            {
+                if (temp is not null) Directory.Delete(temp, recursive: true);
+            }
+        }),
+        new("g4seg", "G4Seg refinement with the embedded model: image-classes per second and time share per stage", ctx =>
+        {
+            using var pipeline = StableDiffusionPipeline.Load(ctx.ModelFolder, ctx.Device, ctx.DType);
+            var r = G4SegBenchmark.Run(pipeline, new G4SegBenchmarkOptions { Workers = ctx.Workers });
+            var figures = new List<BenchFigure>
+            {
+                new("image-classes per second", r.ImageClassesPerSecond, "1/s", ">= 50", r.ImageClassesPerSecond >= 50),
+                new("workers (one torch thread each)", r.Workers, "", null, null),
+            };
+            figures.AddRange(r.StageShares.Select(kv => new BenchFigure($"share: {kv.Key}", kv.Value * 100, "%", null, null)));
+            return figures;
+        }),
+    };
+}
