@@ -44,10 +44,10 @@ public static class EvalPaintSegCommand
         var painter = new Option<string>("--painter") { Description = "diffusion (the model's inpainting UNet) or oracle (ToyWorld's exact renders: the ideal painter)", DefaultValueFactory = _ => "diffusion" };
         var features = new Option<string>("--features") { Description = "E of Eq. 1: colour (pixel RGB)", DefaultValueFactory = _ => "colour" };
         var sweep = new Option<string?>("--sweep") { Description = "Run once per value of one setting: key=v1,v2,... (e.g. k=2,3,4; box-rate=0.9,1.0,1.1,1.2; modules=i,o,io,io+adv; prompt-noise=0,0.15,0.3)" };
-        var settingOptions = PaintSegSettings.All.Where(s => s.Key != "prompt-noise")
-            .Select(s => (Setting: s, Option: new Option<string?>("--" + s.Key) { Description = $"{s.Description} [default: {s.Get(new PaintSegEvalSettings())}]" }))
+        var settingOptions = PaintSegEvaluationSettings.All.Where(s => s.Name != "prompt-noise")
+            .Select(s => (Setting: s, Option: new Option<string?>("--" + s.Name) { Description = $"{s.Description} [default: {s.Format(new PaintSegEvalSettings())}]" }))
             .ToList();
-        var noise = new Option<string?>("--prompt-noise") { Description = PaintSegSettings.Find("prompt-noise").Description + " [default: 0]" };
+        var noise = new Option<string?>("--prompt-noise") { Description = PaintSegEvaluationSettings.Find("prompt-noise").Description + " [default: 0]" };
 
         var cmd = new Command("paintseg", "PaintSeg (AMCP) on ToyWorld objects: IoU of the prompt's mask and of the result, per class and per step");
         foreach (var o in new Option[] { split, count, first, prompt, noise, model, painter, features, sweep, json, threads }) cmd.Options.Add(o);
@@ -67,7 +67,7 @@ public static class EvalPaintSegCommand
             };
             if (parse.GetValue(noise) is { } nz) settings = Apply(settings, "prompt-noise", nz);
             foreach (var (s, o) in settingOptions)
-                if (parse.GetValue(o) is { } v) settings = Apply(settings, s.Key, v);
+                if (parse.GetValue(o) is { } v) settings = Apply(settings, s.Name, v);
             if (!onDataset) CheckSeeds(settings.Split, settings.FirstSeed);
             var (sweepKey, sweepValues) = parse.GetValue(sweep) is { } sw ? ParseSweep(sw) : (null, null);
             if (onDataset && sweepKey is not null)
@@ -242,13 +242,13 @@ public static class EvalPaintSegCommand
 
     static PaintSegEvalSettings Apply(PaintSegEvalSettings settings, string key, string value)
     {
-        try { return PaintSegSettings.Apply(settings, key, value); }
+        try { return PaintSegEvaluationSettings.Apply(settings, key, value); }
         catch (ArgumentException e) { throw new ArgumentException($"--{key}: {CliCommon.PlainMessage(e)}"); }
     }
 
     static (string Key, IReadOnlyList<string> Values) ParseSweep(string text)
     {
-        try { return PaintSegSettings.ParseSweep(text); }
+        try { return PaintSegEvaluationSettings.ParseSweep(text); }
         catch (ArgumentException e) { throw new ArgumentException($"--sweep: {CliCommon.PlainMessage(e)}"); }
     }
 

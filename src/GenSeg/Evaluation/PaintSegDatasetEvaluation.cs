@@ -63,7 +63,7 @@ public static class PaintSegDatasetEvaluation
             ["features"] = features.Name,
             ["resamples"] = options.Settings.Resamples,
             ["classes"] = new JsonArray(dataset.ClassNames.Select(n => (JsonNode)n).ToArray()),
-            ["settings"] = new JsonObject(PaintSegSettings.Values(options.Settings).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            ["settings"] = new JsonObject(PaintSegEvaluationSettings.Values(options.Settings).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
         };
         var (records, ids, todo) = DatasetRun.Plan(dataset, header, log, options.Shard, options.Limit);
         int total = todo.Length + records.Count;
