@@ -25,11 +25,14 @@ public static class EvalCommand
 
     public static Command Create()
     {
-        var cmd = new Command("eval", "Evaluate a method on ToyWorld: g4seg (refinement gain) or attention (text-only segmentation mIoU)");
+        var cmd = new Command("eval");
         cmd.Subcommands.Add(G4SegCommand());
         cmd.Subcommands.Add(AttentionCommand());
         foreach (var c in EvalPaintSegCommand.Subcommands()) cmd.Subcommands.Add(c);
         cmd.Subcommands.Add(EvalDatasetCommand.Merge());
+        // the help lists every subcommand, from the subcommands themselves
+        cmd.Description = "Evaluate the methods on ToyWorld (or a dataset with --dataset): " +
+                          string.Join("; ", cmd.Subcommands.Select(c => $"{c.Name} ({char.ToLowerInvariant(c.Description![0])}{c.Description[1..]})"));
         return cmd;
     }
 
