@@ -36,6 +36,7 @@ public static class EvalPaintSegCommand
     {
         var split = SplitOption();
         var count = CountOption();
+        count.Description = "Number of objects (with --dataset KIND:DIR: the split's first N images; default all)";
         var first = FirstSeedOption();
         var json = JsonOption();
         var threads = ThreadsOption();
