@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime;
 using System.Runtime.ExceptionServices;
 using TorchSharp;
 
@@ -80,6 +81,7 @@ public sealed class TorchWorkerPool : IDisposable
         if (current == this) return RunInline(jobs);
         var results = new T[jobs.Count];
         var errors = new ExceptionDispatchInfo?[jobs.Count];
+        using var quiet = jobs.Count > 1 ? NoCollection.Start(NoCollectionBytes) : null;
         using var done = new CountdownEvent(jobs.Count == 0 ? 1 : jobs.Count);
         if (jobs.Count == 0) done.Signal();
         for (int j = 0; j < jobs.Count; j++)
@@ -110,6 +112,12 @@ public sealed class TorchWorkerPool : IDisposable
         return results;
     }
 
+    /// <summary>
+    /// The managed allocation budget of the no-collection region that side-by-side jobs run in (see
+    /// <see cref="NoCollection"/>); a run that allocates more gets a collection, as without the region.
+    /// </summary>
+    public const long NoCollectionBytes = 256L << 20;
+
     static T[] RunInline<T>(IReadOnlyList<Func<T>> jobs)
     {
         var results = new T[jobs.Count];
@@ -133,5 +141,52 @@ public sealed class TorchWorkerPool : IDisposable
         foreach (var q in queues) q.CompleteAdding();
         foreach (var t in threads) t.Join();
         foreach (var q in queues) q.Dispose();
+    }
+}
+
+/// <summary>
+/// A no-GC region for work that runs torch on several threads at once. TorchSharp 0.107 hands native code the handle of
+/// a temporary <see cref="TorchSharp.Scalar"/> (every <c>a + b</c> is <c>add(b, 1)</c> with an implicit Scalar) without
+/// keeping it alive; a collection that another thread's allocation starts while this thread is inside that native call
+/// can finalize the Scalar under it ("Expected false to be true ... toFloat", Scalar.h), which was seen in a PaintSeg
+/// dataset evaluation painting side by side. With one thread no collection can start during its own native calls, so only
+/// side-by-side runs need the region. Disposing ends the region if it is still in force (an allocation beyond the budget
+/// ends it early with a collection).
+/// </summary>
+public sealed class NoCollection : IDisposable
+{
+    readonly bool started;
+
+    NoCollection(bool started) => this.started = started;
+
+    /// <summary>Whether the region was entered (false where one was already in force or the runtime refused it).</summary>
+    public bool Started => started;
+
+    /// <summary>Enters a no-GC region with <paramref name="bytes"/> of allocation budget, unless one is in force.</summary>
+    public static NoCollection Start(long bytes)
+    {
+        if (GCSettings.LatencyMode == GCLatencyMode.NoGCRegion) return new NoCollection(false);
+        try
+        {
+            return new NoCollection(GC.TryStartNoGCRegion(bytes));
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return new NoCollection(false); // a budget beyond what this runtime's GC allows: run without the region
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (!started || GCSettings.LatencyMode != GCLatencyMode.NoGCRegion) return;
+        try
+        {
+            GC.EndNoGCRegion();
+        }
+        catch (InvalidOperationException)
+        {
+            // ended meanwhile by a collection (budget exceeded): nothing left to end
+        }
     }
 }

@@ -41,6 +41,22 @@ public sealed class TorchWorkerPoolTests
     }
 
     [Fact]
+    public void SideBySideJobsRunWhereNoCollectionCanFinalizeATemporaryScalar()
+    {
+        using var pool = new TorchWorkerPool(2);
+        var modes = pool.Run(new Func<System.Runtime.GCLatencyMode>[]
+        {
+            () => System.Runtime.GCSettings.LatencyMode,
+            () => System.Runtime.GCSettings.LatencyMode,
+        });
+        Assert.All(modes, m => Assert.Equal(System.Runtime.GCLatencyMode.NoGCRegion, m));
+        Assert.NotEqual(System.Runtime.GCLatencyMode.NoGCRegion, System.Runtime.GCSettings.LatencyMode);
+        // one job runs without the region (no other thread can collect during its native calls)
+        var single = pool.Run(new Func<System.Runtime.GCLatencyMode>[] { () => System.Runtime.GCSettings.LatencyMode });
+        Assert.NotEqual(System.Runtime.GCLatencyMode.NoGCRegion, single[0]);
+    }
+
+    [Fact]
     public void ResultsComeInJobOrderAndTensorsCrossThreads()
     {
         using var pool = new TorchWorkerPool(2);
