@@ -64,6 +64,16 @@ public static class CliCommon
         return string.Join(" ", lines).Trim();
     }
 
+    /// <summary>
+    /// A shell command line: <paramref name="command"/> followed by <c>--name value</c> per flag, values quoted for a
+    /// POSIX shell when they hold anything but letters, digits and <c>._+@/:-</c>.
+    /// </summary>
+    public static string CommandLine(string command, IEnumerable<(string Name, string Value)> flags) =>
+        command + string.Concat(flags.Select(f => $" --{f.Name} {ShellQuote(f.Value)}"));
+
+    static string ShellQuote(string value) =>
+        value.Length > 0 && value.All(c => char.IsAsciiLetterOrDigit(c) || "._+@/:-".Contains(c)) ? value : "'" + value.Replace("'", "'\\''") + "'";
+
     static bool IsUserError(Exception e) =>
         e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException;
 }

@@ -25,7 +25,8 @@ public static class DemoCommand
 
     public static Command Create()
     {
-        var cmd = new Command("demo", "Run the kit's demonstration (ToyWorld contact sheet and coarse-mask statistics for now)");
+        var cmd = new Command("demo", "The kit's demonstration on the embedded model: a ToyWorld contact sheet, coarse-mask statistics, then the " +
+            "quickstart notebook (G4Seg stage by stage) run headlessly into --out (executed .ipynb and HTML report)");
         cmd.Options.Add(Out);
         cmd.Options.Add(Scenes);
         cmd.Options.Add(Objects);

@@ -25,11 +25,14 @@ public static class EvalCommand
 
     public static Command Create()
     {
-        var cmd = new Command("eval", "Evaluate a method on ToyWorld: g4seg (refinement gain) or attention (text-only segmentation mIoU)");
+        var cmd = new Command("eval");
         cmd.Subcommands.Add(G4SegCommand());
         cmd.Subcommands.Add(AttentionCommand());
         foreach (var c in EvalPaintSegCommand.Subcommands()) cmd.Subcommands.Add(c);
         cmd.Subcommands.Add(EvalDatasetCommand.Merge());
+        // the help lists every subcommand, from the subcommands themselves
+        cmd.Description = "Evaluate the methods on ToyWorld (or a dataset with --dataset): " +
+                          string.Join("; ", cmd.Subcommands.Select(c => $"{c.Name} ({char.ToLowerInvariant(c.Description![0])}{c.Description[1..]})"));
         return cmd;
     }
 
@@ -78,28 +81,6 @@ public static class EvalCommand
         }
     }
 
-    /// <summary>One flag per named setting (<c>--timestep</c>, <c>--b</c>, ...), with a prefix.</summary>
-    static Dictionary<string, Option<string?>> SettingFlags(IReadOnlyDictionary<string, string> names, string prefix, string what) =>
-        names.ToDictionary(kv => kv.Key, kv => new Option<string?>($"--{prefix}{kv.Key}") { Description = $"{what}: {kv.Value}" });
-
-    static T ApplyFlags<T>(ParseResult parse, T options, Dictionary<string, Option<string?>> flags, Func<T, string, string, T> set)
-    {
-        foreach (var (name, flag) in flags)
-        {
-            if (parse.GetValue(flag) is not { } value) continue;
-            try { options = set(options, name, value); }
-            catch (ArgumentException e) { throw new ArgumentException($"{flag.Name}: {CliCommon.PlainMessage(e)}"); }
-        }
-        return options;
-    }
-
-    static IReadOnlyList<(string Label, T Options)> Settings<T>(ParseResult parse, Option<string?> sweep, T options, Func<T, string, string, T> set, string label)
-    {
-        if (parse.GetValue(sweep) is not { } spec) return new[] { (label, options) };
-        try { return G4SegSettings.Sweep(spec, options, set); }
-        catch (ArgumentException e) { throw new ArgumentException($"--sweep: {CliCommon.PlainMessage(e)}"); }
-    }
-
     static Command G4SegCommand()
     {
         var cmd = new Command("g4seg", "G4Seg's refinement of coarse masks: mIoU before and after, the gain's 95% interval, per class and by initial-IoU stratum");
@@ -110,10 +91,11 @@ public static class EvalCommand
         var compare = new Option<string?>("--compare") { Description = "crf: add DenseCRF and DenseCRF-then-G4Seg (G4Seg's Table 6)" };
         var preset = new Option<string>("--preset") { Description = "Starting settings: paper (the paper's defaults) or toyworld (tuned on ToyWorld val); flags override", DefaultValueFactory = _ => "paper" };
         foreach (var o in new Option[] { coarse, severity, compare, preset }) cmd.Options.Add(o);
-        var flags = SettingFlags(G4SegSettings.Names, "", "G4Seg");
-        var attentionFlags = SettingFlags(G4SegSettings.AttentionNames, "attention-", "--coarse attention");
-        foreach (var f in flags.Values.Concat(attentionFlags.Values)) cmd.Options.Add(f);
-        var data = EvalDatasetCommand.Options.Create();
+        var flags = new SettingFlags<G4SegOptions>(G4SegSettings.All, G4SegOptions.Paper);
+        var attentionFlags = new SettingFlags<CrossAttentionOptions>(CrossAttentionSettings.All, new CrossAttentionOptions(), "attention-", "--coarse attention");
+        flags.AddTo(cmd);
+        attentionFlags.AddTo(cmd);
+        var data = EvalDatasetCommand.Options.Create(coarse: true);
         data.AddTo(cmd);
         cmd.SetAction(parse =>
         {
@@ -122,12 +104,12 @@ public static class EvalCommand
                 G4SegOptions first;
                 try { first = G4SegOptions.Preset(parse.GetValue(preset)!); }
                 catch (ArgumentException e) { throw new ArgumentException($"--preset: {CliCommon.PlainMessage(e)}"); }
-                var rows = Settings(parse, common.Sweep, ApplyFlags(parse, first, flags, G4SegSettings.Set), G4SegSettings.Set, "g4seg");
+                var rows = flags.Sweep(parse, common.Sweep, flags.Apply(parse, first), "g4seg");
                 int? limit = parse.GetResult(common.Count) is { Implicit: false } ? parse.GetValue(common.Count) : null;
                 using var dataThreads = TorchThreads.Use(parse.GetValue(common.Threads));
                 using var dataPipeline = common.Load(parse);
                 return EvalDatasetCommand.RunG4Seg(parse, data, dataPipeline, parse.GetValue(common.Split)!, parse.GetValue(common.FirstSeed), limit, rows,
-                    o => Describe(o).ToDictionary(kv => kv.Key, kv => Convert.ToString(kv.Value, CultureInfo.InvariantCulture) ?? "null"), parse.GetValue(common.Json));
+                    G4SegSettings.Values, parse.GetValue(common.Json));
             }
             var (split, count) = common.Scenes(parse);
             var source = parse.GetValue(coarse)!.Trim().ToLowerInvariant() switch
@@ -145,8 +127,8 @@ public static class EvalCommand
             G4SegOptions start;
             try { start = G4SegOptions.Preset(parse.GetValue(preset)!); }
             catch (ArgumentException e) { throw new ArgumentException($"--preset: {CliCommon.PlainMessage(e)}"); }
-            var g4 = ApplyFlags(parse, start, flags, G4SegSettings.Set);
-            var attention = ApplyFlags(parse, new CrossAttentionOptions(), attentionFlags, G4SegSettings.Set);
+            var g4 = flags.Apply(parse, start);
+            var attention = attentionFlags.Apply(parse, new CrossAttentionOptions());
             var options = new G4SegEvaluationOptions
             {
                 Split = split,
@@ -155,7 +137,7 @@ public static class EvalCommand
                 Source = source,
                 Severity = DemoCommand.ParseSeverity(parse.GetValue(severity)!),
                 Attention = attention,
-                Settings = Settings(parse, common.Sweep, g4, G4SegSettings.Set, "g4seg"),
+                Settings = flags.Sweep(parse, common.Sweep, g4, "g4seg"),
                 CompareCrf = compareCrf,
                 ScenesPerBatch = parse.GetValue(common.Batch),
             };
@@ -181,13 +163,13 @@ public static class EvalCommand
         var cmd = new Command("attention", "The cross-attention segmenter's mIoU given each scene's class names (the embedded model's text control)");
         var common = Common.Create();
         common.AddTo(cmd);
-        var flags = SettingFlags(G4SegSettings.AttentionNames, "", "segmenter");
-        foreach (var f in flags.Values) cmd.Options.Add(f);
+        var flags = new SettingFlags<CrossAttentionOptions>(CrossAttentionSettings.All, new CrossAttentionOptions());
+        flags.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             var (split, count) = common.Scenes(parse);
-            var options = ApplyFlags(parse, new CrossAttentionOptions(), flags, G4SegSettings.Set);
-            var settings = Settings(parse, common.Sweep, options, G4SegSettings.Set, "attention");
+            var options = flags.Apply(parse, new CrossAttentionOptions());
+            var settings = flags.Sweep(parse, common.Sweep, options, "attention");
             using var threads = TorchThreads.Use(parse.GetValue(common.Threads));
             using var pipeline = common.Load(parse);
             var started = DateTime.UtcNow;
@@ -212,6 +194,7 @@ public static class EvalCommand
                     ["scenes"] = count,
                     ["model"] = parse.GetValue(common.Model),
                     ["setting"] = main.Label,
+                    ["options"] = Strings(CrossAttentionSettings.Values(settings[0].Options)),
                     ["miou"] = J(main.Miou),
                     ["miou_ci95"] = new JsonArray(J(main.Lower), J(main.Upper)),
                     ["per_class"] = PerClass(main.PerClass),
@@ -289,6 +272,9 @@ public static class EvalCommand
 
     static JsonNode? J(double v) => double.IsFinite(v) ? JsonValue.Create(Math.Round(v, 4)) : null;
 
+    static JsonObject Strings(IReadOnlyDictionary<string, string> values) =>
+        new(values.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+
     static JsonObject PerClass(IReadOnlyDictionary<string, double> perClass)
     {
         var o = new JsonObject();
@@ -334,28 +320,26 @@ public static class EvalCommand
         root["image_classes"] = result.ImageClasses;
         root["model"] = model;
         root["wall_seconds"] = J(wall);
-        root["options"] = JsonSerializer.SerializeToNode(Describe(options.Settings[0].Options));
+        // every setting, named as the flags are, so the file reruns its result (the first row's, with "rerun")
+        var g4 = G4SegSettings.Values(options.Settings[0].Options);
+        var attention = options.Source == CoarseSource.Attention ? CrossAttentionSettings.Values(options.Attention) : null;
+        root["severity"] = options.Severity.ToString();
+        root["batch"] = options.ScenesPerBatch;
+        root["options"] = Strings(g4);
+        if (attention is not null) root["attention_options"] = Strings(attention);
+        var flags = new List<(string, string)>
+        {
+            ("split", result.Split), ("count", Convert.ToString(result.Scenes, CultureInfo.InvariantCulture)!),
+            ("first-seed", Convert.ToString(result.FirstSeed, CultureInfo.InvariantCulture)!), ("model", model),
+            ("coarse", options.Source == CoarseSource.Attention ? "attention" : "perturb"), ("severity", options.Severity.ToString()),
+            ("batch", Convert.ToString(options.ScenesPerBatch, CultureInfo.InvariantCulture)!),
+        };
+        if (options.CompareCrf) flags.Add(("compare", "crf"));
+        flags.AddRange(g4.Select(kv => (kv.Key, kv.Value)));
+        if (attention is not null) flags.AddRange(attention.Select(kv => ("attention-" + kv.Key, kv.Value)));
+        root["rerun"] = CliCommon.CommandLine("genseg eval g4seg", flags);
         root["sweep"] = new JsonArray(result.Rows.Select(r => (JsonNode)RowJson(r)).ToArray());
         if (result.Comparison is { } comparison) root["comparison"] = new JsonArray(comparison.Select(r => (JsonNode)RowJson(r)).ToArray());
         return root;
     }
-
-    static Dictionary<string, object?> Describe(G4SegOptions o) => new()
-    {
-        ["timestep"] = o.Timestep,
-        ["b"] = o.B,
-        ["confusion"] = o.Confusion == ConfusionAreaOptions.Everywhere ? "none" : $"{o.Confusion.Low}-{o.Confusion.High}@{o.Confusion.EdgeDistanceAt512}",
-        ["injection"] = o.Injection.Mode.ToString(),
-        ["a"] = o.Injection.Weight,
-        ["inject_self"] = o.Injection.Self,
-        ["inject_cross"] = o.Injection.Cross,
-        ["levels"] = o.Injection.Levels is null ? "all" : string.Join("+", o.Injection.Levels),
-        ["features"] = o.Features.Kind.ToString(),
-        ["inversion"] = o.Inversion,
-        ["correspondence"] = o.Correspondence,
-        ["direction"] = o.Direction.ToString(),
-        ["window"] = o.CorrespondenceWindowAt512,
-        ["prompt"] = o.PromptTemplate,
-        ["seed"] = o.Seed,
-    };
 }

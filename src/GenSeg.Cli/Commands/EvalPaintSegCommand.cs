@@ -44,29 +44,34 @@ public static class EvalPaintSegCommand
         var painter = new Option<string>("--painter") { Description = "diffusion (the model's inpainting UNet) or oracle (ToyWorld's exact renders: the ideal painter)", DefaultValueFactory = _ => "diffusion" };
         var features = new Option<string>("--features") { Description = "E of Eq. 1: colour (pixel RGB)", DefaultValueFactory = _ => "colour" };
         var sweep = new Option<string?>("--sweep") { Description = "Run once per value of one setting: key=v1,v2,... (e.g. k=2,3,4; box-rate=0.9,1.0,1.1,1.2; modules=i,o,io,io+adv; prompt-noise=0,0.15,0.3)" };
-        var settingOptions = PaintSegSettings.All.Where(s => s.Key != "prompt-noise")
-            .Select(s => (Setting: s, Option: new Option<string?>("--" + s.Key) { Description = $"{s.Description} [default: {s.Get(new PaintSegEvalSettings())}]" }))
+        var settingOptions = PaintSegEvaluationSettings.All.Where(s => s.Name != "prompt-noise")
+            .Select(s => (Setting: s, Option: new Option<string?>("--" + s.Name) { Description = $"{s.Description} [default: {s.Format(new PaintSegEvalSettings())}]" }))
             .ToList();
-        var noise = new Option<string?>("--prompt-noise") { Description = PaintSegSettings.Find("prompt-noise").Description + " [default: 0]" };
+        var noise = new Option<string?>("--prompt-noise") { Description = PaintSegEvaluationSettings.Find("prompt-noise").Description + " [default: 0]" };
 
         var cmd = new Command("paintseg", "PaintSeg (AMCP) on ToyWorld objects: IoU of the prompt's mask and of the result, per class and per step");
         foreach (var o in new Option[] { split, count, first, prompt, noise, model, painter, features, sweep, json, threads }) cmd.Options.Add(o);
         foreach (var (_, o) in settingOptions) cmd.Options.Add(o);
+        var data = EvalDatasetCommand.Options.Create(coarse: false);
+        data.AddTo(cmd);
         cmd.SetAction(parse =>
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
+            bool onDataset = data.Selected(parse);
             var settings = new PaintSegEvalSettings
             {
-                Split = ParseSplit(parse.GetValue(split)!),
+                Split = onDataset ? Split.Test : ParseSplit(parse.GetValue(split)!),
                 Count = Positive("--count", parse.GetValue(count)),
                 FirstSeed = parse.GetValue(first),
                 Prompt = ParsePrompt(parse.GetValue(prompt)!),
             };
             if (parse.GetValue(noise) is { } nz) settings = Apply(settings, "prompt-noise", nz);
             foreach (var (s, o) in settingOptions)
-                if (parse.GetValue(o) is { } v) settings = Apply(settings, s.Key, v);
-            CheckSeeds(settings.Split, settings.FirstSeed);
+                if (parse.GetValue(o) is { } v) settings = Apply(settings, s.Name, v);
+            if (!onDataset) CheckSeeds(settings.Split, settings.FirstSeed);
             var (sweepKey, sweepValues) = parse.GetValue(sweep) is { } sw ? ParseSweep(sw) : (null, null);
+            if (onDataset && sweepKey is not null)
+                throw new ArgumentException("--sweep runs on ToyWorld; on a dataset run once per value, each with its own --results file");
             // validate every swept value before any long run
             if (sweepKey is not null) foreach (var v in sweepValues!) Apply(settings, sweepKey, v);
 
@@ -94,6 +99,8 @@ public static class EvalPaintSegCommand
                         return (_, _) => shared;
                     };
                     break;
+                case "oracle" when onDataset:
+                    throw new ArgumentException($"--painter oracle paints with ToyWorld's exact renders and runs on ToyWorld only; --dataset {parse.GetValue(data.Dataset)} paints with diffusion");
                 case "oracle":
                     painters = s => (scene, k) => new ToyWorldOraclePainter(scene, k, s.Scene);
                     break;
@@ -101,6 +108,12 @@ public static class EvalPaintSegCommand
                     throw new ArgumentException($"--painter '{name}': expected diffusion or oracle");
             }
             using var owned = pipeline;
+            if (onDataset)
+            {
+                int? limit = parse.GetResult(count) is { Implicit: false } ? settings.Count : null;
+                return EvalDatasetCommand.RunPaintSeg(parse, data, settings, parse.GetValue(split)!, limit, pipeline!.Vae.Config.SampleSize,
+                    new Painter(pipeline, settings.Options), extractor, parse.GetValue(json));
+            }
 
             if (sweepKey is null)
             {
@@ -229,13 +242,13 @@ public static class EvalPaintSegCommand
 
     static PaintSegEvalSettings Apply(PaintSegEvalSettings settings, string key, string value)
     {
-        try { return PaintSegSettings.Apply(settings, key, value); }
+        try { return PaintSegEvaluationSettings.Apply(settings, key, value); }
         catch (ArgumentException e) { throw new ArgumentException($"--{key}: {CliCommon.PlainMessage(e)}"); }
     }
 
     static (string Key, IReadOnlyList<string> Values) ParseSweep(string text)
     {
-        try { return PaintSegSettings.ParseSweep(text); }
+        try { return PaintSegEvaluationSettings.ParseSweep(text); }
         catch (ArgumentException e) { throw new ArgumentException($"--sweep: {CliCommon.PlainMessage(e)}"); }
     }
 

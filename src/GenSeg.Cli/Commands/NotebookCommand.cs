@@ -61,7 +61,7 @@ public static class NotebookCommand
             return 0;
         });
 
-        var cmd = new Command("notebook", "Notebooks: run them headlessly like papermill; static images of their charts");
+        var cmd = new Command("notebook", "Notebooks: run (headlessly, like papermill) and figures (static images of their charts)");
         cmd.Subcommands.Add(run);
         cmd.Subcommands.Add(figures);
         return cmd;

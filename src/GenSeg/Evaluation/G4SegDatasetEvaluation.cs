@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json.Nodes;
 using GenSeg.Common;
 using GenSeg.Datasets;
@@ -62,16 +61,7 @@ public static class G4SegDatasetEvaluation
         }
         var dataset = options.Dataset;
         var header = Header(dataset, options);
-        var records = new List<JsonObject>();
-        var done = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var r in log?.Existing ?? Array.Empty<JsonObject>())
-        {
-            CheckSameRun(r, header, log!.Path);
-            records.Add(r);
-            done.Add((string)r["id"]!);
-        }
-        var ids = dataset.Ids.Take(options.Limit ?? int.MaxValue).ToArray();
-        var todo = Enumerable.Range(0, ids.Length).Where(i => options.Shard.Includes(i) && !done.Contains(ids[i])).ToArray();
+        var (records, ids, todo) = DatasetRun.Plan(dataset, header, log, options.Shard, options.Limit);
         int total = todo.Length + records.Count;
         progress?.Invoke(records.Count, total);
 
@@ -81,7 +71,7 @@ public static class G4SegDatasetEvaluation
             foreach (var (_, o) in options.Settings) refiners.Add(o.Correspondence ? new G4SegRefiner(pipeline, o) : null);
             foreach (var i in todo)
             {
-                var record = Evaluate(pipeline, options, refiners, header, i, ids[i], ids.Length);
+                var record = Evaluate(pipeline, options, refiners, header, i, ids[i], ids.Count);
                 log?.Append(record);
                 records.Add(record);
                 progress?.Invoke(records.Count, total);
@@ -112,14 +102,6 @@ public static class G4SegDatasetEvaluation
 
     static readonly string[] HeaderKeys = { "kind", "dataset", "split", "coarse", "resamples", "classes", "settings" };
 
-    /// <summary>Checks a record belongs to the run of <paramref name="header"/>; an error names the file and the field.</summary>
-    static void CheckSameRun(JsonObject record, JsonObject header, string path)
-    {
-        foreach (var key in HeaderKeys)
-            if (!JsonNode.DeepEquals(record[key], header[key]))
-                throw new InvalidDataException($"results file '{path}': record '{record["id"]}' has {key} {record[key]?.ToJsonString() ?? "null"}, this run has {header[key]?.ToJsonString()}; resume with the same settings or use another file");
-    }
-
     static JsonObject Evaluate(StableDiffusionPipeline pipeline, G4SegDatasetOptions options, List<G4SegRefiner?> refiners, JsonObject header,
         int index, string id, int count)
     {
@@ -138,10 +120,9 @@ public static class G4SegDatasetEvaluation
         var image = Resize.Bilinear(sample.ImageTensor(), h, w).unsqueeze(0).to(pipeline.Device);
         var s = Resize.Bilinear(coarse, h, w).clamp_(0, 1).unsqueeze(0).to(pipeline.Device);
         var objectNames = names.Skip(1).ToArray();
-        var seed = new[] { Pcg32.Derive(StableHash(id), 0x64A7A) };
+        var seed = new[] { Pcg32.Derive(DatasetRun.StableHash(id), 0x64A7A) };
 
-        var record = new JsonObject { ["index"] = index, ["id"] = id, ["count"] = count };
-        foreach (var (key, value) in header) record[key] = value?.DeepClone();
+        var record = DatasetRun.NewRecord(header, index, id, count);
         record["width"] = width;
         record["height"] = height;
         record["model_width"] = w;
@@ -184,14 +165,6 @@ public static class G4SegDatasetEvaluation
         };
     }
 
-    /// <summary>A 64-bit FNV-1a hash of an id's UTF-8 bytes (the image's noise seed does not depend on its shard or position).</summary>
-    public static ulong StableHash(string id)
-    {
-        ulong h = 0xcbf29ce484222325UL;
-        foreach (var b in Encoding.UTF8.GetBytes(id)) h = (h ^ b) * 0x100000001b3UL;
-        return h;
-    }
-
     /// <summary>
     /// The summary of records (one run, its shards, or a resumed run): records are put in dataset order and must be
     /// of one run; per setting mIoU before and after from the summed confusion matrices (points, x100), the gain's
@@ -199,16 +172,8 @@ public static class G4SegDatasetEvaluation
     /// </summary>
     public static JsonObject Summarise(IReadOnlyList<JsonObject> records, string? source = null)
     {
-        ArgumentNullException.ThrowIfNull(records);
-        if (records.Count == 0) throw new ArgumentException("records: no image evaluated", nameof(records));
-        var first = records[0];
-        var header = new JsonObject();
-        foreach (var key in HeaderKeys) header[key] = first[key]?.DeepClone();
-        if ((string?)header["kind"] != Kind) throw new InvalidDataException($"{source ?? "records"}: kind '{header["kind"]}', expected '{Kind}'");
-        foreach (var r in records) CheckSameRun(r, header, source ?? "records");
-        var ordered = records.OrderBy(r => (int)r["index"]!).ToArray();
-        var duplicate = ordered.GroupBy(r => (string)r["id"]!).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null) throw new InvalidDataException($"{source ?? "records"}: image '{duplicate.Key}' occurs {duplicate.Count()} times (overlapping shards?)");
+        var (header, ordered) = DatasetRun.Ordered(records, HeaderKeys, Kind, source);
+        var first = ordered[0];
         int resamples = (int)header["resamples"]!;
         var names = header["classes"]!.AsArray().Select(n => (string)n!).ToArray();
         int n = names.Length;
@@ -270,14 +235,12 @@ public static class G4SegDatasetEvaluation
             {
                 ["stratum"] = s.Stratum,
                 ["count"] = s.Count,
-                ["iou_before"] = Finite(s.Before),
-                ["iou_after"] = Finite(s.After),
-                ["gain"] = Finite(s.Gain),
+                ["iou_before"] = DatasetRun.Finite(s.Before),
+                ["iou_after"] = DatasetRun.Finite(s.After),
+                ["gain"] = DatasetRun.Finite(s.Gain),
             }).ToArray()),
         };
     }
 
-    static JsonNode? Points(double fraction) => Finite(100 * fraction);
-
-    static JsonNode? Finite(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
+    static JsonNode? Points(double fraction) => DatasetRun.Finite(100 * fraction);
 }

@@ -46,7 +46,7 @@ public sealed record PaintSegEvalResult(PaintSegEvalSettings Settings, string Pa
         json["painter"] = Painter;
         json["features"] = Features;
         json["seconds_per_object"] = SecondsPerObject;
-        json["settings"] = new JsonObject(PaintSegSettings.Values(Settings).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+        json["settings"] = new JsonObject(PaintSegEvaluationSettings.Values(Settings).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
         json["objects"] = new JsonArray(Objects.Select(o => (JsonNode)new JsonObject
         {
             ["seed"] = o.SceneSeed,
@@ -167,7 +167,7 @@ public static class PaintSegEvaluation
         var runs = new List<PaintSegSweepRun>();
         foreach (var v in values)
         {
-            var s = PaintSegSettings.Apply(settings, key, v);
+            var s = PaintSegEvaluationSettings.Apply(settings, key, v);
             runs.Add(new PaintSegSweepRun(v, Run(s, paintersFor(s), features, (done, total) => progress?.Invoke(v, done, total))));
         }
         return runs;

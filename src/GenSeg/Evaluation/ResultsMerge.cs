@@ -20,7 +20,8 @@ public static class ResultsMerge
         return (string?)records[0]["kind"] switch
         {
             G4SegDatasetEvaluation.Kind => G4SegDatasetEvaluation.Summarise(records, source),
-            var kind => throw new InvalidDataException($"results files {source}: records of kind '{kind}' cannot be merged (expected {G4SegDatasetEvaluation.Kind})"),
+            PaintSegDatasetEvaluation.Kind => PaintSegDatasetEvaluation.Summarise(records, source),
+            var kind => throw new InvalidDataException($"results files {source}: records of kind '{kind}' cannot be merged (expected {G4SegDatasetEvaluation.Kind} or {PaintSegDatasetEvaluation.Kind})"),
         };
     }
 }

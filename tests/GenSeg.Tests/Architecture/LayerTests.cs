@@ -127,11 +127,16 @@ public sealed class LayerTests
     static CSharpCompilation CompileKit()
     {
         var root = Parity.RepoRoot();
-        var files = new[] { "src/GenSeg", "src/GenSeg.Notebooks", "src/GenSeg.Cli" }
-            .SelectMany(p => Directory.EnumerateFiles(Path.Combine(root, p), "*.cs", SearchOption.AllDirectories))
+        var projects = new[] { "src/GenSeg", "src/GenSeg.Notebooks", "src/GenSeg.Cli" }.Select(p => Path.Combine(root, p)).ToArray();
+        // each project's own files and the files its project links in (<Compile Include="../../build/X.cs" />)
+        var linked = projects.SelectMany(p => Directory.EnumerateFiles(p, "*.csproj").SelectMany(csproj =>
+            System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(csproj), "<Compile Include=\"([^\"]+)\"")
+                .Select(m => Path.GetFullPath(Path.Combine(p, m.Groups[1].Value)))));
+        var files = projects
+            .SelectMany(p => Directory.EnumerateFiles(p, "*.cs", SearchOption.AllDirectories))
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
                         && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
-            .Append(Path.Combine(root, "build", "TorchSharpNativePatch.cs"))
+            .Concat(linked).Distinct()
             .Order(StringComparer.Ordinal);
         var globalUsings = "global using System; global using System.IO; global using System.Linq; global using System.Collections.Generic; " +
                            "global using System.Net.Http; global using System.Threading; global using System.Threading.Tasks;";

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
 using GenSeg.Cli;
+using GenSeg.Methods.G4Seg;
+using GenSeg.Methods;
 using GenSeg.Tests.Support;
 
 namespace GenSeg.Tests.Cli;
@@ -60,7 +62,38 @@ public sealed class EvalCommandTests : IClassFixture<TinyPipeline>, IDisposable
             "--preset", "toyworld", "--json", g4));
         using var g = JsonDocument.Parse(File.ReadAllText(g4));
         Assert.Equal("attention", g.RootElement.GetProperty("source").GetString());
-        Assert.Equal("OriginalToGenerated", g.RootElement.GetProperty("options").GetProperty("direction").GetString());
+        var recorded = g.RootElement.GetProperty("options");
+        Assert.Equal("original", recorded.GetProperty("direction").GetString());
+        // every setting is recorded, and the recorded command reruns the result
+        Assert.Equal(G4SegSettings.Names.Keys.Order(), recorded.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(CrossAttentionSettings.Names.Keys.Order(), g.RootElement.GetProperty("attention_options").EnumerateObject().Select(p => p.Name).Order());
+        var rerun = ShellWords(g.RootElement.GetProperty("rerun").GetString()!);
+        Assert.Equal(new[] { "genseg", "eval", "g4seg" }, rerun.Take(3));
+        var again = Path.Combine(dir, "g4seg-attention-rerun.json");
+        Assert.Equal(0, Run(rerun.Skip(1).Concat(new[] { "--json", again }).ToArray()));
+        using var h = JsonDocument.Parse(File.ReadAllText(again));
+        Assert.Equal(g.RootElement.GetProperty("miou_after").GetDouble(), h.RootElement.GetProperty("miou_after").GetDouble());
+        Assert.Equal(recorded.ToString(), h.RootElement.GetProperty("options").ToString());
+    }
+
+    // Splits a POSIX command line quoted as CliCommon.CommandLine quotes (single quotes, '\'' for a quote).
+    static List<string> ShellWords(string line)
+    {
+        var words = new List<string>();
+        var word = new System.Text.StringBuilder();
+        bool inWord = false, quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quoted) { if (c == '\'') quoted = false; else word.Append(c); continue; }
+            if (c == '\'') { quoted = true; inWord = true; continue; }
+            if (c == '\\' && i + 1 < line.Length) { word.Append(line[++i]); inWord = true; continue; }
+            if (c == ' ') { if (inWord) words.Add(word.ToString()); word.Clear(); inWord = false; continue; }
+            word.Append(c);
+            inWord = true;
+        }
+        if (inWord) words.Add(word.ToString());
+        return words;
     }
 
     [Fact]

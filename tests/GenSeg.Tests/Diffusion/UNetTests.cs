@@ -87,7 +87,7 @@ public class UNetTests(ITestOutputHelper output)
         using var model = UNet2DConditionModel.FromFolder(folder);
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
-        var control = new AttentionControl { ModifyLogits = (_, logits) => logits };
+        var control = new AttentionControl { ModifyLogits = (_, logits, _) => logits };
         var outTensor = model.Forward(io["sample"], io["timestep"], io["encoder_hidden_states"], control);
         double diff = Parity.AssertClose(io["out"], outTensor, 1e-4, "unet_sd21 explicit path");
         output.WriteLine($"explicit path: max abs diff {diff:E3}");
@@ -399,8 +399,8 @@ public class UNetTests(ITestOutputHelper output)
             CrossBias = s => torch.zeros(1, 1, s.QueryLength, 7),
         };
         double dZero = MaxAbs(plain, model.Forward(x, t, ctx, zeroBias));
-        double dExplicit = MaxAbs(plain, model.Forward(x, t, ctx, new AttentionControl { ModifyLogits = (_, l) => l }));
-        double dBoth = MaxAbs(plain, model.Forward(x, t, ctx, zeroBias with { ModifyLogits = (_, l) => l }));
+        double dExplicit = MaxAbs(plain, model.Forward(x, t, ctx, new AttentionControl { ModifyLogits = (_, l, _) => l }));
+        double dBoth = MaxAbs(plain, model.Forward(x, t, ctx, zeroBias with { ModifyLogits = (_, l, _) => l }));
         output.WriteLine($"zero bias {dZero:E2}, explicit path {dExplicit:E2}, both {dBoth:E2}");
         Assert.True(dZero <= 1e-6, $"zero bias changed the output by {dZero:E2}");
         Assert.True(dExplicit <= 1e-5, $"explicit attention differs from the fused one by {dExplicit:E2}");
@@ -408,9 +408,9 @@ public class UNetTests(ITestOutputHelper output)
 
         // a bias on one token's column of one layer changes the output, and the same bias on both paths agrees
         var site0 = "up_blocks.2.attentions.1.transformer_blocks.0.attn2";
-        Tensor? TokenBias(AttentionSite s) => s.Name == site0 ? torch.tensor(new float[] { 0, 0, 4, 0, 0, 0, 0 }) : null;
+        AttentionBias? TokenBias(AttentionSite s) => s.Name == site0 ? torch.tensor(new float[] { 0, 0, 4, 0, 0, 0, 0 }) : null;
         var biased = model.Forward(x, t, ctx, new AttentionControl { CrossBias = TokenBias });
-        var biasedExplicit = model.Forward(x, t, ctx, new AttentionControl { CrossBias = TokenBias, ModifyLogits = (_, l) => l });
+        var biasedExplicit = model.Forward(x, t, ctx, new AttentionControl { CrossBias = TokenBias, ModifyLogits = (_, l, _) => l });
         Assert.True(MaxAbs(plain, biased) > 1e-3, "a bias of +4 on one token did not change the output");
         Assert.True(MaxAbs(biased, biasedExplicit) <= 1e-5);
 
@@ -490,7 +490,7 @@ public class UNetTests(ITestOutputHelper output)
         var hooks = new AttentionControl
         {
             SelfBias = s => torch.zeros(s.QueryLength, s.QueryLength),
-            ModifyLogits = (_, l) => l.clone(),
+            ModifyLogits = (_, l, _) => l.clone(),
             RecordProbabilities = (_, p) => p.sum(),
         };
         var taps = new UNetFeatureTaps(1);

@@ -37,10 +37,10 @@ public sealed class G4SegEvaluationTests
         Assert.Contains("lower bound", Assert.Throws<ArgumentException>(() => G4SegSettings.Set(o, "confusion", "0.7-0.2")).Message);
 
         var a = new CrossAttentionOptions();
-        Assert.Equal(new long[] { 16 }, G4SegSettings.Set(a, "resolutions", "16").Resolutions);
-        Assert.Equal(AttentionBackground.Constant, G4SegSettings.Set(a, "background", "constant").Background);
-        Assert.Equal(NonObjectTokens.AllOther, G4SegSettings.Set(a, "non-object", "all").NonObject);
-        Assert.Throws<ArgumentException>(() => G4SegSettings.Set(a, "background", "x"));
+        Assert.Equal(new long[] { 16 }, CrossAttentionSettings.Set(a, "resolutions", "16").Resolutions);
+        Assert.Equal(AttentionBackground.Constant, CrossAttentionSettings.Set(a, "background", "constant").Background);
+        Assert.Equal(NonObjectTokens.AllOther, CrossAttentionSettings.Set(a, "non-object", "all").NonObject);
+        Assert.Throws<ArgumentException>(() => CrossAttentionSettings.Set(a, "background", "x"));
     }
 
     [Fact]
@@ -52,7 +52,8 @@ public sealed class G4SegEvaluationTests
             ["levels"] = "all", ["features"] = "clip", ["feature-model"] = "/m", ["feature-layer"] = "3", ["feature-size"] = "224",
             ["dift-up-block"] = "2", ["dift-timestep"] = "100", ["dift-samples"] = "2", ["colour-weight"] = "2", ["position-weight"] = "0",
             ["start"] = "noise", ["inversion-steps"] = "20", ["direction"] = "generated", ["window"] = "none", ["modules"] = "full",
-            ["prompt"] = "a {0}", ["seed"] = "3", ["dd-time-factor"] = "off",
+            ["prompt"] = "a {0}", ["seed"] = "3", ["dd-time-factor"] = "off", ["correspondence"] = "on", ["dd-cross-weight"] = "1",
+            ["dd-self-weight"] = "0.3", ["dd-size-reg"] = "1", ["dift-prompt"] = "",
         };
         Assert.Equal(G4SegSettings.Names.Keys.Order(), values.Keys.Order());
         foreach (var (name, value) in values) G4SegSettings.Set(new G4SegOptions(), name, value);
@@ -60,9 +61,10 @@ public sealed class G4SegEvaluationTests
         {
             ["timestep"] = "300", ["resolutions"] = "16+8", ["samples"] = "2", ["background"] = "share", ["threshold"] = "0.3",
             ["background-weight"] = "2", ["non-object"] = "words", ["propagate"] = "1", ["seed"] = "1", ["normalise"] = "mean",
+            ["prompt-prefix"] = "a photo of",
         };
-        Assert.Equal(G4SegSettings.AttentionNames.Keys.Order(), attention.Keys.Order());
-        foreach (var (name, value) in attention) G4SegSettings.Set(new CrossAttentionOptions(), name, value);
+        Assert.Equal(CrossAttentionSettings.Names.Keys.Order(), attention.Keys.Order());
+        foreach (var (name, value) in attention) CrossAttentionSettings.Set(new CrossAttentionOptions(), name, value);
     }
 
     [Fact]
@@ -79,11 +81,11 @@ public sealed class G4SegEvaluationTests
     [Fact]
     public void ASweepLabelsEachValue()
     {
-        var rows = G4SegSettings.Sweep("timestep=100, 400", new G4SegOptions(), G4SegSettings.Set);
+        var rows = G4SegSettings.Sweep("timestep=100, 400", new G4SegOptions());
         Assert.Equal(new[] { "timestep=100", "timestep=400" }, rows.Select(r => r.Label));
         Assert.Equal(new long[] { 100, 400 }, rows.Select(r => r.Options.Timestep));
-        Assert.Throws<ArgumentException>(() => G4SegSettings.Sweep("timestep", new G4SegOptions(), G4SegSettings.Set));
-        Assert.Throws<ArgumentException>(() => G4SegSettings.Sweep("timestep=", new G4SegOptions(), G4SegSettings.Set));
+        Assert.Throws<ArgumentException>(() => G4SegSettings.Sweep("timestep", new G4SegOptions()));
+        Assert.Throws<ArgumentException>(() => G4SegSettings.Sweep("timestep=", new G4SegOptions()));
     }
 
     static Tensor Labels(params long[] values) => tensor(values).view(2, 2);

@@ -95,6 +95,26 @@ public class CorrespondenceTests
     }
 
     [Fact]
+    public void SlicedGlobalSearchEqualsOneProduct()
+    {
+        // 32 channels (the matrix product); slices of 1, 7 and 64 query rows against the 120 pixels
+        torch.manual_seed(8);
+        var orig = randn(2, 32, 12, 10);
+        var gen = orig.roll(2, 2) + 0.2 * randn(2, 32, 12, 10);
+        var mask = rand(2, 12, 10) < 0.7;
+        var whole = Correspondence.Match(gen, orig, mask);
+        foreach (long bytes in new long[] { 1, 4 * 120 * 7, 4 * 120 * 64 })
+        {
+            var sliced = Correspondence.Match(gen, orig, mask, sliceBytes: bytes);
+            Assert.Equal(whole.Index.data<long>().ToArray(), sliced.Index.data<long>().ToArray());
+            // the matched pixels are the same; a one-row product may round the similarity differently from a wider one
+            double diff = (whole.Similarity.nan_to_num(-9) - sliced.Similarity.nan_to_num(-9)).abs().max().item<float>();
+            Assert.True(diff <= 1e-6, $"{bytes} bytes per slice: similarity differs by {diff:E2}");
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => Correspondence.Match(gen, orig, mask, sliceBytes: 0));
+    }
+
+    [Fact]
     public void DirectSearchTakesTheFirstOfEqualMatches()
     {
         // original pixels 5, 21 and 40 hold the same feature; every generated pixel holds it too

@@ -156,20 +156,20 @@ public class PaintSegSettingsTests
     public void EverySettingReadsBackWhatItSets()
     {
         var defaults = new PaintSegEvalSettings();
-        foreach (var s in PaintSegSettings.All)
+        foreach (var s in PaintSegEvaluationSettings.All)
         {
-            var value = s.Get(defaults);
-            Assert.Equal(value, s.Get(PaintSegSettings.Apply(defaults, s.Key, value)));
+            var value = s.Format(defaults);
+            Assert.Equal(value, s.Format(PaintSegEvaluationSettings.Apply(defaults, s.Name, value)));
         }
-        var o = PaintSegSettings.Apply(defaults, "modules", "o").Options;
+        var o = PaintSegEvaluationSettings.Apply(defaults, "modules", "o").Options;
         Assert.Equal((StepSchedule.OutpaintOnly, false), (o.Schedule, o.AdversarialConstraint));
-        Assert.Equal(3, PaintSegSettings.Apply(defaults, "k", "3").Options.Clusters);
-        Assert.Equal(0.3, PaintSegSettings.Apply(defaults, "prompt-noise", "0.3").PromptNoise);
-        var (key, values) = PaintSegSettings.ParseSweep("K=2, 3,4");
+        Assert.Equal(3, PaintSegEvaluationSettings.Apply(defaults, "k", "3").Options.Clusters);
+        Assert.Equal(0.3, PaintSegEvaluationSettings.Apply(defaults, "prompt-noise", "0.3").PromptNoise);
+        var (key, values) = PaintSegEvaluationSettings.ParseSweep("K=2, 3,4");
         Assert.Equal("k", key);
         Assert.Equal(new[] { "2", "3", "4" }, values);
-        Assert.Contains("unknown", Assert.Throws<ArgumentException>(() => PaintSegSettings.ParseSweep("q=1")).Message);
-        Assert.Contains("steps 'x'", Assert.Throws<ArgumentException>(() => PaintSegSettings.Apply(defaults, "steps", "x")).Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => PaintSegSettings.Apply(defaults, "box-rate", "0.1"));
+        Assert.Contains("unknown", Assert.Throws<ArgumentException>(() => PaintSegEvaluationSettings.ParseSweep("q=1")).Message);
+        Assert.Contains("steps=x", Assert.Throws<ArgumentException>(() => PaintSegEvaluationSettings.Apply(defaults, "steps", "x")).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => PaintSegEvaluationSettings.Apply(defaults, "box-rate", "0.1"));
     }
 }

@@ -59,14 +59,6 @@ public sealed class Attention : nn.Module
         base.Dispose(disposing);
     }
 
-    /// <summary>A bias broadcastable to [B, heads, Nq, Nk] as the 4-D mask of the query's type that the fused kernel expects.</summary>
-    static Tensor AsMask(Tensor bias, ScalarType dtype)
-    {
-        var mask = bias.to_type(dtype);
-        while (mask.dim() < 4) mask = mask.unsqueeze(0);
-        return mask;
-    }
-
     /// <summary>
     /// Attends from <paramref name="x"/> [B, N, query_dim] to <paramref name="context"/> [B, L, cross_dim] (or to
     /// <paramref name="x"/> itself when null). <paramref name="height"/> x <paramref name="width"/> is the query
@@ -83,7 +75,7 @@ public sealed class Attention : nn.Module
         var k = to_k.call(ctx).view(b, -1, Site.Heads, Site.HeadDim).transpose(1, 2);
         var v = to_v.call(ctx).view(b, -1, Site.Heads, Site.HeadDim).transpose(1, 2);
 
-        Tensor? bias = null;
+        AttentionBias? bias = null;
         AttentionSite? site = null;
         if (control is not null)
         {
@@ -96,25 +88,46 @@ public sealed class Attention : nn.Module
         }
 
         Tensor o;
-        if (site is null)
+        if (site is null && bias is null)
         {
-            // AttnProcessor2_0: fused attention; an additive bias is its float mask.
-            o = nn.functional.scaled_dot_product_attention(q, k, v, bias is null ? null : AsMask(bias, q.dtype));
+            o = nn.functional.scaled_dot_product_attention(q, k, v); // AttnProcessor2_0
         }
         else
         {
-            var qq = upcast ? q.to_type(ScalarType.Float32) : q;
-            var kk = upcast ? k.to_type(ScalarType.Float32) : k;
-            var logits = torch.matmul(qq, kk.transpose(-1, -2)).mul_(scale); // Q K^T / sqrt(d)
-            if (bias is not null) logits = logits + bias.to_type(logits.dtype);
-            if (control!.ModifyLogits is { } modify) logits = modify(site, logits);
-            var probs = logits.softmax(-1);
-            control.RecordProbabilities?.Invoke(site, probs);
-            o = torch.matmul(probs.to_type(v.dtype), v);
+            // Query rows in slices whose logits fit control.SliceBytes; each row's softmax is its own, so slicing
+            // changes nothing but the peak memory. A recorder gets whole maps.
+            long nq = q.shape[2], nk = k.shape[2];
+            int elementSize = site is not null && upcast ? sizeof(float) : (int)q.ElementSize;
+            long rows = control!.RecordProbabilities is not null ? nq
+                : AttentionSlicing.Rows(b, Site.Heads, nq, nk, elementSize, control.SliceBytes);
+            var parts = new List<Tensor>();
+            for (long start = 0; start < nq; start += rows)
+            {
+                long end = Math.Min(nq, start + rows);
+                var qs = rows >= nq ? q : q.narrow(2, start, end - start);
+                parts.Add(site is null
+                    ? nn.functional.scaled_dot_product_attention(qs, k, v, bias!.Rows(start, end, q.dtype, q.device)) // the bias is the fused kernel's float mask
+                    : Explicit(qs, k, v, bias, site, control, start, end));
+            }
+            o = parts.Count == 1 ? parts[0] : torch.cat(parts, 2);
         }
         o = o.transpose(1, 2).reshape(b, -1, (long)Site.Heads * Site.HeadDim);
         o = to_out[0].call(o);
         if (dropoutP > 0) o = to_out[1].call(o);
         return o.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Query rows [start, end) attended with explicit logits: Q K^T / sqrt(d) (+ bias), the logit hook, softmax,
+    /// the recorder, then the values.</summary>
+    Tensor Explicit(Tensor q, Tensor k, Tensor v, AttentionBias? bias, AttentionSite site, AttentionControl control, long start, long end)
+    {
+        var qq = upcast ? q.to_type(ScalarType.Float32) : q;
+        var kk = upcast ? k.to_type(ScalarType.Float32) : k;
+        var logits = torch.matmul(qq, kk.transpose(-1, -2)).mul_(scale); // Q K^T / sqrt(d)
+        if (bias is not null) logits = logits + bias.Rows(start, end, logits.dtype, logits.device);
+        if (control.ModifyLogits is { } modify) logits = modify(site, logits, start);
+        var probs = logits.softmax(-1);
+        control.RecordProbabilities?.Invoke(site, probs);
+        return torch.matmul(probs.to_type(v.dtype), v);
     }
 }

@@ -31,9 +31,13 @@ public static class Correspondence
     /// <param name="original">E(x): [B, C, H, W].</param>
     /// <param name="queryMask">Optional [B, H, W] (bool or 0/1): only these generated pixels are matched.</param>
     /// <param name="window">Optional half-width in pixels: candidates i satisfy |x_i - x_j| &lt;= window and |y_i - y_j| &lt;= window.</param>
-    /// <param name="chunk">Query pixels per matrix product in the global search (memory bound).</param>
-    public static CorrespondenceResult Match(Tensor generated, Tensor original, Tensor? queryMask = null, int? window = null, int chunk = 4096)
+    /// <param name="sliceBytes">Bytes one slice of the global search's similarity matrix [queries, H*W] may take (float32):
+    /// the query pixels per matrix product follow from it, so the search's memory does not grow with the image area
+    /// squared (at 512x512, 64 MiB is 64 query rows against 262144 pixels).</param>
+    public static CorrespondenceResult Match(Tensor generated, Tensor original, Tensor? queryMask = null, int? window = null,
+        long sliceBytes = DefaultSliceBytes)
     {
+        if (sliceBytes <= 0) throw new ArgumentOutOfRangeException(nameof(sliceBytes), sliceBytes, "slice bytes: expected a positive budget");
         Check.Rank(generated, nameof(generated), 4, "[B, C, H, W]");
         if (!generated.shape.SequenceEqual(original.shape))
             throw new ArgumentException($"generated features {Check.Format(generated.shape)} and original features {Check.Format(original.shape)} must have the same shape");
@@ -44,6 +48,7 @@ public static class Correspondence
         using var noGrad = no_grad();
         var g = FeatureMaps.UnitChannels(generated.to_type(ScalarType.Float32));
         var o = FeatureMaps.UnitChannels(original.to_type(ScalarType.Float32));
+        long chunk = Math.Max(1, sliceBytes / (h * w * sizeof(float)));
         var result = window is { } win && (win < h || win < w) ? Windowed(g, o, win) : Global(g, o, queryMask, chunk);
         var (index, sim) = result;
         if (queryMask is not null)
@@ -64,7 +69,10 @@ public static class Correspondence
     /// </summary>
     public const int DirectSearchMaxChannels = 16;
 
-    static (Tensor Index, Tensor Similarity) Global(Tensor g, Tensor o, Tensor? queryMask, int chunk)
+    /// <summary>The default slice of the global search's similarity matrix: 64 MiB.</summary>
+    public const long DefaultSliceBytes = 64L << 20;
+
+    static (Tensor Index, Tensor Similarity) Global(Tensor g, Tensor o, Tensor? queryMask, long chunk)
     {
         long b = g.shape[0], c = g.shape[1], n = g.shape[2] * g.shape[3];
         bool direct = c <= DirectSearchMaxChannels && g.device.type == DeviceType.CPU && n <= int.MaxValue / c;

@@ -87,35 +87,45 @@ public static class G4SegStages
         if (options.Mode == InjectionMode.None) return null;
         var sites = unet.AttentionSites(latentHeight, latentWidth).Where(options.Applies).ToList();
         if (sites.Count == 0) return null;
-        var selfMaps = new Dictionary<(long, long), Tensor>();
-        var crossMaps = new Dictionary<(long, long), Tensor>();
+        // The maps are built on the UNet's device (the coarse masks may live elsewhere) and kept factored: each layer
+        // forms only the query rows of one slice, in its own dtype.
+        masks = masks.to(unet.parameters().First().device);
+        var selfMaps = new Dictionary<(long, long), RankOneBias>();
+        var crossMaps = new Dictionary<(long, long), RankOneBias>();
         var sizeRegs = new Dictionary<(long, long), Tensor>();
         foreach (var s in sites)
         {
             var key = (s.Height, s.Width);
-            if (s.Kind == AttentionKind.Self && !selfMaps.ContainsKey(key)) selfMaps[key] = MaskInjection.SelfMap(masks, s.Height, s.Width);
-            if (s.Kind == AttentionKind.Cross && !crossMaps.ContainsKey(key)) crossMaps[key] = MaskInjection.CrossMap(masks, tokenPositions, tokens, s.Height, s.Width);
+            if (s.Kind == AttentionKind.Self && !selfMaps.ContainsKey(key)) selfMaps[key] = MaskInjection.SelfFactors(masks, s.Height, s.Width);
+            if (s.Kind == AttentionKind.Cross && !crossMaps.ContainsKey(key)) crossMaps[key] = MaskInjection.CrossFactors(masks, tokenPositions, tokens, s.Height, s.Width);
             if (options.Mode == InjectionMode.DenseDiffusion && !sizeRegs.ContainsKey(key))
                 sizeRegs[key] = MaskInjection.SizeRegulariser(masks, s.Height, s.Width, options.DenseDiffusionSizeReg);
         }
-        Tensor Map(AttentionSite s) => s.Kind == AttentionKind.Self ? selfMaps[(s.Height, s.Width)] : crossMaps[(s.Height, s.Width)];
+        RankOneBias Map(AttentionSite s) => s.Kind == AttentionKind.Self ? selfMaps[(s.Height, s.Width)] : crossMaps[(s.Height, s.Width)];
         if (options.Mode == InjectionMode.Additive)
         {
-            var biases = new Dictionary<(AttentionKind, long, long, int), Tensor>();
+            var biases = new Dictionary<(AttentionKind, long, long, int), RankOneBias>();
             foreach (var s in sites)
             {
                 var key = (s.Kind, s.Height, s.Width, s.HeadDim);
                 if (!biases.ContainsKey(key)) biases[key] = MaskInjection.Scaled(Map(s), options.Weight, s.HeadDim); // Eq. 5
             }
-            Tensor? Bias(AttentionSite s) => options.Applies(s) ? biases[(s.Kind, s.Height, s.Width, s.HeadDim)] : null;
+            AttentionBias? Bias(AttentionSite s) => options.Applies(s) ? biases[(s.Kind, s.Height, s.Width, s.HeadDim)] : null;
             return new AttentionControl { Sites = options.Applies, SelfBias = Bias, CrossBias = Bias };
         }
         double treg = options.DenseDiffusionTimeFactor ? MaskInjection.DenseDiffusionTimeFactor(timestep) : 1.0;
         return new AttentionControl
         {
             Sites = options.Applies,
-            ModifyLogits = (s, logits) => MaskInjection.DenseDiffusionModulate(logits, Map(s), sizeRegs[(s.Height, s.Width)],
-                s.Kind == AttentionKind.Self ? options.DenseDiffusionSelfWeight : options.DenseDiffusionCrossWeight, treg),
+            ModifyLogits = (s, logits, start) =>
+            {
+                long rows = logits.shape[2];
+                using var scope = NewDisposeScope();
+                var map = Map(s).Rows(start, start + rows, logits.dtype, logits.device);
+                var sizeReg = sizeRegs[(s.Height, s.Width)].narrow(2, start, rows).to(logits.dtype, logits.device);
+                return MaskInjection.DenseDiffusionModulate(logits, map, sizeReg,
+                    s.Kind == AttentionKind.Self ? options.DenseDiffusionSelfWeight : options.DenseDiffusionCrossWeight, treg).MoveToOuterDisposeScope();
+            },
         };
     }
 

@@ -1,4 +1,5 @@
 using GenSeg.Common;
+using GenSeg.Diffusion.Attention;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -7,8 +8,9 @@ namespace GenSeg.Methods.G4Seg;
 
 /// <summary>
 /// Explicit mask injection (EMI, G4Seg Eq. 3-5): attention maps A built from a coarse mask, applied as
-/// softmax((QK^T + a*A)/sqrt(d)). The builders return A at one attention resolution; <see cref="Scaled"/> turns
-/// a*A into the bias that is added to the already scaled logits QK^T/sqrt(d).
+/// softmax((QK^T + a*A)/sqrt(d)). The builders return A at one attention resolution, factored (<see cref="SelfFactors"/>,
+/// <see cref="CrossFactors"/>: A is an outer product, never built whole for the UNet) or whole (<see cref="SelfMap"/>,
+/// <see cref="CrossMap"/>); <c>Scaled</c> turns a*A into the bias that is added to the already scaled logits QK^T/sqrt(d).
 /// </summary>
 public static class MaskInjection
 {
@@ -23,43 +25,58 @@ public static class MaskInjection
     }
 
     /// <summary>
-    /// Cross-attention map (Eq. 3): A[q, k] = 1 where query pixel q is foreground and key k is one of the class's token
-    /// positions, else 0. Returns [B, 1, h*w, tokens] (broadcast over heads).
+    /// Cross-attention map (Eq. 3) in factored form: A[q, k] = m[q] c[k], 1 where query pixel q is foreground and key
+    /// k is one of the class's token positions, else 0 (factors [B, h*w] and [B, tokens], on the mask's device).
     /// </summary>
     /// <param name="mask">[B, H, W] coarse mask.</param>
     /// <param name="tokenPositions">Per batch item, the positions of the class name's tokens in the prompt.</param>
     /// <param name="tokens">Prompt length (77 for SD).</param>
-    public static Tensor CrossMap(Tensor mask, IReadOnlyList<int[]> tokenPositions, long tokens, long height, long width)
+    public static RankOneBias CrossFactors(Tensor mask, IReadOnlyList<int[]> tokenPositions, long tokens, long height, long width)
     {
         long b = mask.shape[0];
         if (tokenPositions.Count != b)
             throw new ArgumentException($"tokenPositions: {tokenPositions.Count} lists for a batch of {b} masks");
-        using var scope = NewDisposeScope();
-        var m = MaskAt(mask, height, width);                  // [B, N]
-        var cols = zeros(b, tokens);
+        var cols = new float[b * tokens];
         for (int i = 0; i < b; i++)
         {
             foreach (var p in tokenPositions[i])
             {
                 if (p < 0 || p >= tokens) throw new ArgumentOutOfRangeException(nameof(tokenPositions), p, $"token position {p} outside a prompt of {tokens} tokens");
-                cols[i, p] = 1;
+                cols[i * tokens + p] = 1;
             }
         }
-        return (m.unsqueeze(2) * cols.unsqueeze(1)).unsqueeze(1).MoveToOuterDisposeScope(); // Eq. 3
+        var m = MaskAt(mask, height, width); // [B, N]
+        return new RankOneBias(m, tensor(cols, device: m.device).reshape(b, tokens)); // Eq. 3
     }
 
-    /// <summary>Self-attention map (Eq. 4): A[q, k] = 1 where both pixels are foreground. Returns [B, 1, h*w, h*w].</summary>
+    /// <summary>Self-attention map (Eq. 4) in factored form: A[q, k] = m[q] m[k], 1 where both pixels are foreground.</summary>
+    public static RankOneBias SelfFactors(Tensor mask, long height, long width)
+    {
+        var m = MaskAt(mask, height, width);
+        return new RankOneBias(m, m); // Eq. 4: m m^T
+    }
+
+    /// <summary>Cross-attention map (Eq. 3) built whole: [B, 1, h*w, tokens] (broadcast over heads).</summary>
+    public static Tensor CrossMap(Tensor mask, IReadOnlyList<int[]> tokenPositions, long tokens, long height, long width)
+    {
+        using var scope = NewDisposeScope();
+        return CrossFactors(mask, tokenPositions, tokens, height, width).Dense().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Self-attention map (Eq. 4) built whole: [B, 1, h*w, h*w].</summary>
     public static Tensor SelfMap(Tensor mask, long height, long width)
     {
         using var scope = NewDisposeScope();
-        var m = MaskAt(mask, height, width);
-        return (m.unsqueeze(2) * m.unsqueeze(1)).unsqueeze(1).MoveToOuterDisposeScope(); // Eq. 4: m m^T
+        return SelfFactors(mask, height, width).Dense().MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// The bias to add to scaled logits QK^T/sqrt(d) so that the result is (QK^T + a*A)/sqrt(d) (Eq. 5).
     /// </summary>
     public static Tensor Scaled(Tensor map, double a, long headDim) => map * (a / Math.Sqrt(headDim));
+
+    /// <summary>Eq. 5's bias a/sqrt(d) * A for a factored map.</summary>
+    public static RankOneBias Scaled(RankOneBias map, double a, long headDim) => map.Scaled(a / Math.Sqrt(headDim));
 
     /// <summary>
     /// DenseDiffusion's modulation of scaled logits (the alternative the paper's "following DenseDiffusion" points to):

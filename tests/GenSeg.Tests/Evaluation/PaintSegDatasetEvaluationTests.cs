@@ -1,0 +1,112 @@
+using System.Text.Json.Nodes;
+using GenSeg.Common;
+using GenSeg.Datasets;
+using GenSeg.Evaluation;
+using GenSeg.Features;
+using GenSeg.Imaging;
+using GenSeg.Methods.Inputs;
+using GenSeg.Methods.PaintSeg;
+using GenSeg.ToyWorld;
+using static TorchSharp.torch;
+
+namespace GenSeg.Tests.Evaluation;
+
+/// <summary>A crude deterministic painter: the region takes the mean colour of the rest, plus seeded noise.</summary>
+sealed class MeanColourPainter : IPainter
+{
+    public string Name => "mean-colour";
+
+    public PaintBatch Paint(Tensor image, Tensor region, StepKind kind, int count, ulong seed)
+    {
+        using var scope = NewDisposeScope();
+        var r = Masks.Binarize(region);
+        var outside = (1 - r).sum().clamp_min(1);
+        var mean = (image * (1 - r)).sum(new long[] { 1, 2 }, keepdim: true) / outside;
+        var g = new Generator(seed & 0x7FFFFFFF);
+        var paints = stack(Enumerable.Range(0, count).Select(_ => image * (1 - r) + (mean + 0.05f * randn(image.shape, generator: g)) * r).ToArray());
+        return new PaintBatch(r.MoveToOuterDisposeScope(), paints.MoveToOuterDisposeScope());
+    }
+}
+
+public sealed class PaintSegDatasetEvaluationTests : IDisposable
+{
+    readonly string dir = Directory.CreateTempSubdirectory("genseg-paintseg-dataset-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    ISegmentationDataset Data()
+    {
+        var ids = ToyWorldLayouts.Write(dir, DatasetLayout.Folder, new ToyWorldExportOptions { Split = Split.Val, Count = 3, Scene = new ToyWorldOptions { Size = 48 } });
+        const int w = 37, h = 23;
+        var rgb = new byte[w * h * 3];
+        var truth = new byte[w * h];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                bool inside = (x - 20) * (x - 20) + (y - 11) * (y - 11) < 49;
+                truth[y * w + x] = (byte)(y == 0 ? MaskIO.Ignore : inside ? ToyClasses.Ring : 0);
+                rgb[3 * (y * w + x)] = (byte)(inside ? 220 : 30);
+                rgb[3 * (y * w + x) + 1] = 90;
+            }
+        ImageIO.SaveRgb(rgb, w, h, Path.Combine(dir, "images", "odd.png"));
+        MaskIO.SaveBytes(truth, w, h, Path.Combine(dir, "masks", "odd.png"));
+        File.WriteAllLines(Path.Combine(dir, "val.txt"), ids.Append("odd"));
+        return DatasetSpec.Parse($"folder:{dir}").Open("val");
+    }
+
+    static PaintSegDatasetOptions Options(ISegmentationDataset data, Shard shard) => new()
+    {
+        Dataset = data,
+        Settings = new PaintSegEvalSettings { Prompt = PromptKind.Box, Resamples = 300, Options = new PaintSegOptions { Steps = 2, Paints = 2 } },
+        Resolution = 64,
+        Shard = shard,
+    };
+
+    static string WithoutTiming(JsonObject summary)
+    {
+        var copy = summary.DeepClone().AsObject();
+        copy.Remove("timing");
+        return copy.ToJsonString();
+    }
+
+    [Fact]
+    public void ShardedAndMergedEqualsUnshardedAndOddSizesAreScoredAtTheirOwnSize()
+    {
+        var data = Data();
+        var painter = new MeanColourPainter();
+        var features = new ColourPositionFeatures(1.0, 0.0);
+        var whole = Path.Combine(dir, "whole.jsonl");
+        JsonObject single;
+        using (var log = ResultsLog.Open(whole, resume: false)) single = PaintSegDatasetEvaluation.Run(Options(data, Shard.All), painter, features, log);
+        var odd = ResultsLog.Read(whole).Single(r => (string)r["id"]! == "odd");
+        Assert.Equal((64, 104), ((int)odd["model_height"]!, (int)odd["model_width"]!));
+        var ring = Assert.Single(odd["objects"]!.AsArray())!;
+        Assert.Equal("ring", (string)ring["class"]!);
+        // the box prompt's mask covers the disc and its box corners: IoU = disc / box area, measured at 37x23
+        double before = (double)ring["iou_before"]!;
+        Assert.InRange(before, 0.6, 0.9);
+        Assert.Equal(2, ring["per_step"]!.AsArray().Count);
+        Assert.Equal("box", (string)single["prompt"]!);
+        Assert.Equal("2", (string)single["settings"]!["steps"]!); // the run's settings, as every line carries them
+        int targets = ResultsLog.Read(whole).Sum(r => r["objects"]!.AsArray().Count);
+        Assert.Equal(targets, (int)single["count"]!);
+
+        var shards = new[] { Path.Combine(dir, "s0.jsonl"), Path.Combine(dir, "s1.jsonl") };
+        for (int i = 0; i < 2; i++)
+        {
+            using var log = ResultsLog.Open(shards[i], resume: false);
+            PaintSegDatasetEvaluation.Run(Options(data, new Shard(i, 2)), painter, features, log);
+        }
+        Assert.Equal(WithoutTiming(single), WithoutTiming(ResultsMerge.Merge(shards)));
+    }
+
+    [Fact]
+    public void IouIgnoresTheIgnorePixels()
+    {
+        var truth = tensor(new[] { true, true, false, false }).reshape(2, 2);
+        var pred = tensor(new[] { true, false, true, false }).reshape(2, 2);
+        var scored = tensor(new[] { true, true, false, true }).reshape(2, 2); // the false positive lies on an ignore pixel
+        Assert.Equal(0.5, PaintSegDatasetEvaluation.IouIgnoring(pred, truth, scored), 12);
+        Assert.Equal(1.0 / 3, PaintSegDatasetEvaluation.IouIgnoring(pred, truth, ones_like(scored)), 12);
+    }
+}
