@@ -97,6 +97,7 @@ public static class EvalCommand
         attentionFlags.AddTo(cmd);
         var data = EvalDatasetCommand.Options.Create(coarse: true);
         data.AddTo(cmd);
+        common.Count.Description = "Number of scenes (with --dataset KIND:DIR or --coarse-dir: the split's first N images; default all)";
         cmd.SetAction(parse =>
         {
             if (data.Selected(parse))

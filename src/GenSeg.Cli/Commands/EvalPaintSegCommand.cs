@@ -36,13 +36,14 @@ public static class EvalPaintSegCommand
     {
         var split = SplitOption();
         var count = CountOption();
+        count.Description = "Number of objects (with --dataset KIND:DIR: the split's first N images; default all)";
         var first = FirstSeedOption();
         var json = JsonOption();
         var threads = ThreadsOption();
         var prompt = new Option<string>("--prompt") { Description = "Prompt type: box, mask, scribble or point", DefaultValueFactory = _ => "box" };
         var model = new Option<string>("--model") { Description = "Model folder with an inpainting UNet", DefaultValueFactory = _ => KitPaths.EmbeddedModel };
         var painter = new Option<string>("--painter") { Description = "diffusion (the model's inpainting UNet) or oracle (ToyWorld's exact renders: the ideal painter)", DefaultValueFactory = _ => "diffusion" };
-        var features = new Option<string>("--features") { Description = "E of Eq. 1: colour (pixel RGB)", DefaultValueFactory = _ => "colour" };
+        var features = new Option<string>("--features") { Description = "E of Eq. 1: colour (pixel RGB), vae (the model's VAE encoder: posterior mean) or dift (the model's UNet up-block features, DIFT)", DefaultValueFactory = _ => "colour" };
         var sweep = new Option<string?>("--sweep") { Description = "Run once per value of one setting: key=v1,v2,... (e.g. k=2,3,4; box-rate=0.9,1.0,1.1,1.2; modules=i,o,io,io+adv; prompt-noise=0,0.15,0.3)" };
         var settingOptions = PaintSegEvaluationSettings.All.Where(s => s.Name != "prompt-noise")
             .Select(s => (Setting: s, Option: new Option<string?>("--" + s.Name) { Description = $"{s.Description} [default: {s.Format(new PaintSegEvalSettings())}]" }))
@@ -76,21 +77,28 @@ public static class EvalPaintSegCommand
             if (sweepKey is not null) foreach (var v in sweepValues!) Apply(settings, sweepKey, v);
 
             using var th = parse.GetValue(threads) is > 0 and var t ? TorchThreads.Use(t) : null;
-            IFeatureExtractor extractor = parse.GetValue(features)!.Trim().ToLowerInvariant() switch
+            var featureName = parse.GetValue(features)!.Trim().ToLowerInvariant();
+            var painterName = parse.GetValue(painter)!.Trim().ToLowerInvariant();
+            // the model is loaded when it paints or when its own networks are E
+            StableDiffusionPipeline? pipeline = painterName == "diffusion" || featureName is "vae" or "dift"
+                ? StableDiffusionPipeline.Load(parse.GetValue(model)!, device, CliCommon.DTypeOf(parse))
+                : null;
+            using var owned = pipeline;
+            IFeatureExtractor extractor = featureName switch
             {
                 "colour" or "color" or "rgb" => new ColourPositionFeatures(1.0, 0.0),
-                var f => throw new ArgumentException($"--features '{f}': expected colour"),
+                "vae" => new VaeEncoderFeatures(pipeline!),
+                "dift" => new DiffusionFeatures(pipeline!),
+                var f => throw new ArgumentException($"--features '{f}': expected colour, vae (the model's VAE encoder) or dift (the model's UNet features)"),
             };
+            using var ownedExtractor = extractor as IDisposable;
             // the painter of each run: one diffusion painter per settings, or an oracle per object
-            StableDiffusionPipeline? pipeline = null;
             Func<PaintSegEvalSettings, Func<Scene, int, IPainter>> painters;
-            switch (parse.GetValue(painter)!.Trim().ToLowerInvariant())
+            switch (painterName)
             {
                 case "diffusion":
-                    pipeline = StableDiffusionPipeline.Load(parse.GetValue(model)!, device, CliCommon.DTypeOf(parse));
-                    if (pipeline.InpaintUnet is null)
+                    if (pipeline!.InpaintUnet is null)
                     {
-                        pipeline.Dispose();
                         throw new ArgumentException($"--model {parse.GetValue(model)}: no inpainting UNet ({StableDiffusionPipeline.InpaintFolder}/ or a 9-channel unet); PaintSeg paints with one");
                     }
                     painters = s =>
@@ -107,7 +115,6 @@ public static class EvalPaintSegCommand
                 case var name:
                     throw new ArgumentException($"--painter '{name}': expected diffusion or oracle");
             }
-            using var owned = pipeline;
             if (onDataset)
             {
                 int? limit = parse.GetResult(count) is { Implicit: false } ? settings.Count : null;

@@ -25,17 +25,26 @@ public static class ModelCardCommand
     static readonly Option<int> PerClass = new("--per-class") { Description = "Generated samples per class", DefaultValueFactory = _ => 5 };
     static readonly Option<int> InpaintScenes = new("--inpaint-scenes") { Description = "Val scenes for the inpainting contrast", DefaultValueFactory = _ => 24 };
     static readonly Option<string?> Json = new("--json") { Description = "Also write the figures as JSON" };
+    static readonly Option<bool> InpaintOnly = new("--inpaint-only") { Description = "Measure only the inpainting contrast (e.g. of a training checkpoint) and print it; the card and figures.json are left alone" };
 
     public static Command Create()
     {
         var cmd = new Command("model-card", "Measure the embedded model's quality figures and write its model card");
-        foreach (var o in new Option[] { Model, Runs, Record, PerClass, InpaintScenes, Json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { Model, Runs, Record, PerClass, InpaintScenes, Json, InpaintOnly }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
             var folder = parse.GetValue(Model)!;
             using var pipeline = StableDiffusionPipeline.Load(folder, device, CliCommon.DTypeOf(parse));
             var figures = new Dictionary<string, object>();
+            if (parse.GetValue(InpaintOnly))
+            {
+                if (pipeline.InpaintUnet is null) throw new ArgumentException($"--model {folder}: no inpainting UNet to measure");
+                AddInpainting(figures, pipeline, parse.GetValue(InpaintScenes));
+                AnsiConsole.WriteLine(string.Join("  ", figures.Select(kv => $"{kv.Key} {Format(kv.Value)}")));
+                if (parse.GetValue(Json) is { } only) AtomicFile.WriteAllText(only, JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
             AnsiConsole.Status().Start("VAE reconstruction on 200 val scenes", ctx =>
             {
                 figures["vae_psnr_db"] = VaeQuality.Psnr(pipeline, 200);
@@ -53,11 +62,7 @@ public static class ModelCardCommand
                 if (pipeline.InpaintUnet is not null)
                 {
                     ctx.Status("inpainting contrast");
-                    var inp = ModelQuality.Inpainting(pipeline, new ColourPositionFeatures(1.0, 0.0), parse.GetValue(InpaintScenes));
-                    figures["inpaint_object_distance"] = inp.ObjectDistance;
-                    figures["inpaint_background_distance"] = inp.BackgroundDistance;
-                    figures["inpaint_ratio"] = inp.Ratio;
-                    figures["inpaint_pairs"] = inp.Pairs;
+                    AddInpainting(figures, pipeline, parse.GetValue(InpaintScenes));
                 }
             });
             var runs = parse.GetValue(Runs)!;
@@ -74,6 +79,15 @@ public static class ModelCardCommand
             return 0;
         });
         return cmd;
+    }
+
+    static void AddInpainting(Dictionary<string, object> figures, StableDiffusionPipeline pipeline, int scenes)
+    {
+        var inp = ModelQuality.Inpainting(pipeline, new ColourPositionFeatures(1.0, 0.0), scenes);
+        figures["inpaint_object_distance"] = inp.ObjectDistance;
+        figures["inpaint_background_distance"] = inp.BackgroundDistance;
+        figures["inpaint_ratio"] = inp.Ratio;
+        figures["inpaint_pairs"] = inp.Pairs;
     }
 
     static string Card(StableDiffusionPipeline p, Dictionary<string, object> f, TrainingRecord record)

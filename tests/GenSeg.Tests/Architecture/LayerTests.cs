@@ -144,27 +144,8 @@ public sealed class LayerTests
         var trees = files.Select(f => CSharpSyntaxTree.ParseText(File.ReadAllText(f), options, f))
             .Append(CSharpSyntaxTree.ParseText(globalUsings, options, "GlobalUsings.cs"));
         // Every assembly beside the tests except the kit's own (whose sources are compiled here).
-        var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-            .Concat(Directory.EnumerateFiles(AppContext.BaseDirectory, "*.dll"))
-            .Where(p => !Path.GetFileName(p).StartsWith("GenSeg", StringComparison.Ordinal))
-            .GroupBy(Path.GetFileName).Select(g => g.First())
-            .Where(IsManaged)
-            .Select(p => MetadataReference.CreateFromFile(p));
+        var references = RoslynReferences.All(kit: false);
         return CSharpCompilation.Create("GenSeg.LayerCheck", trees, references,
             new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable, allowUnsafe: true));
-    }
-
-    static bool IsManaged(string path)
-    {
-        try
-        {
-            using var stream = File.OpenRead(path);
-            using var pe = new System.Reflection.PortableExecutable.PEReader(stream);
-            return pe.HasMetadata;
-        }
-        catch (BadImageFormatException)
-        {
-            return false;
-        }
     }
 }
