@@ -34,6 +34,19 @@ public static class CoarseMaskFiles
         throw new FileNotFoundException($"coarse mask of image '{id}': neither '{labelFile}' (a label map) nor '{mapFolder}{Path.DirectorySeparatorChar}CLASS.png' (probability maps) exists", labelFile);
     }
 
+    /// <summary>
+    /// One object's coarse map [H, W] from a file: a palette PNG is a label map (0 background, 255 unknown at
+    /// <see cref="IgnoreProbability"/>, any other label the object), and so is a greyscale PNG of 0s and 1s; any other
+    /// greyscale PNG is a probability (grey / 255).
+    /// </summary>
+    public static Tensor LoadObjectMap(string path)
+    {
+        var (values, w, h) = MaskIO.LoadBytes(path);
+        bool labels = MaskIO.IsPalette(path) || values.All(v => v <= 1);
+        var p = Array.ConvertAll(values, v => labels ? (v == 0 ? 0f : v == MaskIO.Ignore ? IgnoreProbability : 1f) : v / 255f);
+        return tensor(p, new long[] { h, w });
+    }
+
     /// <summary>Class maps [K, H, W] of a label PNG (see the class summary for the ignore label).</summary>
     public static Tensor FromLabels(string path, int classCount, int width, int height)
     {

@@ -113,6 +113,13 @@ public static class MaskIO
         return (labels, width, height);
     }
 
+    /// <summary>Whether a file is a palette (indexed-colour) PNG, i.e. a label map rather than a greyscale probability.</summary>
+    public static bool IsPalette(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"mask file '{path}': not found", path);
+        return ReadPngHeader(path) is { ColorType: 3 };
+    }
+
     static int Key(Rgb c) => (c.R << 16) | (c.G << 8) | c.B;
 
     static (byte[] Bytes, int Height, int Width) LabelBytes(Tensor labels)

@@ -209,6 +209,21 @@ public sealed class DatasetReaderTests : IDisposable
         Assert.Contains("a.png", Assert.Throws<InvalidDataException>(() => CoarseMaskFiles.Load(Sub("coarse"), "a", names, W + 1, H)).Message);
     }
 
+    [Fact]
+    public void OneObjectMapsReadPaletteLabelsWithIgnoreAsUnknownAndGreyAsProbability()
+    {
+        var labels = new byte[] { 0, 3, 255, 1, 0, 7 };
+        MaskIO.SaveBytes(labels, 3, 2, Sub("palette.png"));
+        using var fromLabels = CoarseMaskFiles.LoadObjectMap(Sub("palette.png"));
+        Assert.Equal(new[] { 0f, 1f, 0.5f, 1f, 0f, 1f }, fromLabels.flatten().data<float>().ToArray()); // 255 never the object
+        MaskIO.SaveBytes(new byte[] { 0, 255, 51, 102, 0, 255 }, 3, 2, Sub("grey.png"), MaskEncoding.Gray);
+        using var grey = CoarseMaskFiles.LoadObjectMap(Sub("grey.png"));
+        Assert.Equal(new[] { 0f, 1f, 0.2f, 0.4f, 0f, 1f }, grey.flatten().data<float>().ToArray());
+        MaskIO.SaveBytes(new byte[] { 0, 1, 1, 0, 0, 1 }, 3, 2, Sub("binary.png"), MaskEncoding.Gray);
+        using var binary = CoarseMaskFiles.LoadObjectMap(Sub("binary.png"));
+        Assert.Equal(new[] { 0f, 1f, 1f, 0f, 0f, 1f }, binary.flatten().data<float>().ToArray());
+    }
+
     [Theory]
     [InlineData(500, 375, 512, 680, 512)]
     [InlineData(375, 500, 512, 512, 680)]
