@@ -5,14 +5,19 @@ using TorchSharp;
 
 namespace GenSeg.Benchmarks;
 
-/// <summary>One benchmark of <c>genseg bench</c>: a name and a function returning named figures with their targets.</summary>
-public sealed record Benchmark(string Name, string What, Func<BenchContext, IReadOnlyList<BenchFigure>> Run);
+/// <summary>One benchmark of <c>genseg bench</c>: a name and a function returning named figures with their targets;
+/// <paramref name="ByDefault"/> false for those run only when named (slow ones).</summary>
+public sealed record Benchmark(string Name, string What, Func<BenchContext, IReadOnlyList<BenchFigure>> Run, bool ByDefault = true);
 
 /// <summary>A measured figure: value, unit, and the target it is held against (null: reported only).</summary>
 public sealed record BenchFigure(string Name, double Value, string Unit, string? Target, bool? Met);
 
 /// <summary>What a benchmark may use.</summary>
-public sealed record BenchContext(torch.Device Device, string ModelFolder, int? Workers = null, torch.ScalarType DType = torch.ScalarType.Float32);
+public sealed record BenchContext(torch.Device Device, string ModelFolder, int? Workers = null, torch.ScalarType DType = torch.ScalarType.Float32)
+{
+    /// <summary>Told the name of each stage of a long benchmark as it starts.</summary>
+    public Action<string>? Progress { get; init; }
+}
 
 /// <summary>
 /// Every <c>genseg bench</c> figure with its target, in one place (speed targets live here, not in timed tests).
@@ -85,5 +90,22 @@ public static class BenchmarkSuite
             figures.AddRange(r.StageShares.Select(kv => new BenchFigure($"share: {kv.Key}", kv.Value * 100, "%", null, null)));
             return figures;
         }),
+        new("sd21", "SD 2.1 scale, random weights, 512 px: UNet pass, VAE encode/decode, G4Seg per image-class, PaintSeg I-step (N = 2, 2 DDIM iterations), each with its peak memory", ctx =>
+        {
+            var r = Sd21Benchmark.Run(new Sd21BenchmarkOptions { Device = ctx.Device, DType = ctx.DType, Progress = ctx.Progress });
+            var figures = new List<BenchFigure>
+            {
+                new("UNet parameters", r.UNetParameters / 1e6, "M", null, null),
+                new("VAE parameters", r.VaeParameters / 1e6, "M", null, null),
+                new("text encoder parameters", r.TextParameters / 1e6, "M", null, null),
+            };
+            foreach (var s in r.Stages)
+            {
+                figures.Add(new(s.Name, s.Seconds, "s", null, null));
+                figures.Add(new($"{s.Name}: peak RSS", s.PeakRssGiB, "GiB", null, null));
+                figures.Add(new($"{s.Name}: peak rise", s.PeakRiseGiB, "GiB", null, null));
+            }
+            return figures;
+        }, ByDefault: false),
     };
 }

@@ -122,6 +122,29 @@ public sealed class StableDiffusionPipeline : IDisposable
         return new StableDiffusionPipeline(folder, device, dt, unet, vae, text, tokenizer, scheduler, inpaint);
     }
 
+    /// <summary>
+    /// A pipeline from components already built (diffusers' <c>StableDiffusionPipeline(vae=..., unet=..., ...)</c>), e.g.
+    /// random weights in a real model's configuration; the models are put in eval mode in <paramref name="dtype"/> on
+    /// <paramref name="device"/> and owned by the pipeline. <paramref name="folder"/> only names it in messages.
+    /// </summary>
+    public static StableDiffusionPipeline FromComponents(string folder, UNet2DConditionModel unet, AutoencoderKL vae, ClipTextModel text,
+        ClipTokenizer tokenizer, DDIMScheduler scheduler, UNet2DConditionModel? inpaint = null, Device? device = null, ScalarType? dtype = null)
+    {
+        device ??= CPU;
+        var dt = dtype ?? ScalarType.Float32;
+        if (!InferenceTypes.Values.Contains(dt))
+            throw new ArgumentException($"dtype {dt}: expected one of {string.Join(", ", InferenceTypes.Keys)}", nameof(dtype));
+        if (unet.Config.InChannels == 9) inpaint ??= unet;
+        if (inpaint is not null && inpaint.Config.InChannels != 9)
+            throw new ArgumentException($"inpaint: an inpainting UNet needs in_channels 9, got {inpaint.Config.InChannels}", nameof(inpaint));
+        foreach (var m in new nn.Module[] { unet, vae, text }.Concat(inpaint is null ? Array.Empty<nn.Module>() : new nn.Module[] { inpaint }))
+        {
+            m.to(dt).to(device);
+            m.eval();
+        }
+        return new StableDiffusionPipeline(folder, device, dt, unet, vae, text, tokenizer, scheduler, inpaint);
+    }
+
     /// <summary>Writes the pipeline in the diffusers layout (model_index.json and one folder per component).</summary>
     public void Save(string folder) => Save(folder, Unet, Vae, TextEncoder, Path.Combine(Folder, "tokenizer"), Scheduler, InpaintUnet == Unet ? null : InpaintUnet);
 

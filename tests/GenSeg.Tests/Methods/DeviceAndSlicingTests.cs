@@ -12,7 +12,7 @@ namespace GenSeg.Tests.Methods;
 /// <summary>
 /// Memory and placement at any scale: attention with G4Seg's injected maps in slices of query rows gives the unsliced
 /// result; the maps follow the UNet's device and dtype (a UNet on the meta device catches a map left on the CPU);
-/// a whole G4Seg refinement under bfloat16 keeps every intermediate in the pipeline's type.
+/// a whole G4Seg refinement under bfloat16 or float16 keeps every intermediate in the pipeline's type.
 /// </summary>
 public sealed class DeviceAndSlicingTests(TinyPipeline tiny, ITestOutputHelper output) : IClassFixture<TinyPipeline>
 {
@@ -97,23 +97,25 @@ public sealed class DeviceAndSlicingTests(TinyPipeline tiny, ITestOutputHelper o
         }
     }
 
-    [Fact]
-    public void G4SegUnderBFloat16KeepsEveryIntermediateInThePipelinesType()
+    [Theory]
+    [InlineData(ScalarType.BFloat16)]
+    [InlineData(ScalarType.Float16)]
+    public void G4SegUnderAHalfTypeKeepsEveryIntermediateInThePipelinesType(ScalarType dtype)
     {
-        using var pipe = StableDiffusionPipeline.Load(tiny.Folder, CPU, ScalarType.BFloat16);
-        Assert.Equal(ScalarType.BFloat16, pipe.DType);
-        Assert.All(pipe.Unet.parameters().Concat(pipe.Vae.parameters()).Concat(pipe.TextEncoder.parameters()), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
+        using var pipe = StableDiffusionPipeline.Load(tiny.Folder, CPU, dtype);
+        Assert.Equal(dtype, pipe.DType);
+        Assert.All(pipe.Unet.parameters().Concat(pipe.Vae.parameters()).Concat(pipe.TextEncoder.parameters()), p => Assert.Equal(dtype, p.dtype));
         var (images, p) = G4SegTests.Inputs();
         using var refiner = new G4SegRefiner(pipe, new G4SegOptions(), new ColourPositionFeatures(1, 0.5)) { Workers = 1 };
         using var r = refiner.Refine(images, p, G4SegTests.Names);
         foreach (var (name, t) in new[] { ("noisy", r.Noisy), ("x0", r.X0), ("generated", r.Generated) })
         {
             Assert.NotNull(t);
-            Assert.Equal(ScalarType.BFloat16, t!.dtype);
+            Assert.Equal(dtype, t!.dtype);
             Assert.Equal(DeviceType.CPU, t.device.type);
-            Assert.False(t.isnan().any().item<bool>(), $"{name} has NaN under bfloat16");
+            Assert.False(t.isnan().any().item<bool>(), $"{name} has NaN under {dtype}");
         }
-        // the probabilities the method returns are the coarse maps' (float32), mixed from the bfloat16 generation
+        // the probabilities the method returns are the coarse maps' (float32), mixed from the half-precision generation
         Assert.Equal(ScalarType.Float32, r.Refined.dtype);
         Assert.InRange(r.Refined.min().item<float>(), 0f, 1f);
         Assert.InRange(r.Refined.max().item<float>(), 0f, 1f);
