@@ -152,7 +152,8 @@ namespace GenSeg.Native
     /// <summary>
     /// Writes the notebook kit's folder for the .NET Interactive kernel: the build output without the assemblies the
     /// kernel itself provides (its FSharp.Core, formatting library, Roslyn), with every reference to FSharp.Core pointed
-    /// at the kernel's version after checking that version has all they use. The build output itself is left as it is.
+    /// at the kernel's version after checking that version has all they use. The build output itself is left as it is;
+    /// files that did not change are not written again.
     /// </summary>
     public sealed class MakeKernelKit : Microsoft.Build.Utilities.Task
     {
@@ -174,19 +175,25 @@ namespace GenSeg.Native
             var host = File.ReadAllBytes(HostFSharpCore);
             Version hostVersion;
             using (var pe = new PEReader(new MemoryStream(host))) hostVersion = pe.GetMetadataReader().GetAssemblyDefinition().Version;
-            var tmp = Destination.TrimEnd('/', '\\') + ".tmp";
-            if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
             var skip = new HashSet<string>(HostAssemblies, StringComparer.OrdinalIgnoreCase);
             var source = Path.GetFullPath(Source).TrimEnd('/', '\\') + Path.DirectorySeparatorChar;
+            var destination = Path.GetFullPath(Destination).TrimEnd('/', '\\') + Path.DirectorySeparatorChar;
+            var written = new HashSet<string>(StringComparer.Ordinal);
             foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
             {
                 var relative = file.Substring(source.Length);
-                if (skip.Contains(Path.GetFileName(file)) || relative.StartsWith("kernel", StringComparison.Ordinal)) continue;
-                var to = Path.Combine(tmp, relative);
+                if (skip.Contains(Path.GetFileName(file))) continue;
+                var to = Path.Combine(destination, relative);
+                written.Add(to);
                 Directory.CreateDirectory(Path.GetDirectoryName(to)!);
                 if (!file.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) || !IsManaged(file))
                 {
-                    File.Copy(file, to);
+                    // unchanged native libraries (libtorch: about 1 GB) are not copied again
+                    var from = new FileInfo(file);
+                    var existing = new FileInfo(to);
+                    if (existing.Exists && existing.Length == from.Length && existing.LastWriteTimeUtc == from.LastWriteTimeUtc) continue;
+                    Replace(to, tmp => File.Copy(file, tmp, overwrite: true));
+                    File.SetLastWriteTimeUtc(to, from.LastWriteTimeUtc);
                     continue;
                 }
                 var bytes = File.ReadAllBytes(file);
@@ -202,11 +209,22 @@ namespace GenSeg.Native
                     AssemblyRetarget.Retarget(bytes, "FSharp.Core", hostVersion);
                     Log.LogMessage(Microsoft.Build.Framework.MessageImportance.Normal, $"GenSeg: {relative}: FSharp.Core {referenced} -> {hostVersion} (all it uses is there)");
                 }
-                File.WriteAllBytes(to, bytes);
+                if (File.Exists(to) && File.ReadAllBytes(to).SequenceEqual(bytes)) continue;
+                Replace(to, tmp => File.WriteAllBytes(tmp, bytes));
             }
-            if (Directory.Exists(Destination)) Directory.Delete(Destination, recursive: true);
-            Directory.Move(tmp, Destination);
+            foreach (var stale in Directory.GetFiles(destination, "*", SearchOption.AllDirectories))
+                if (!written.Contains(stale)) File.Delete(stale);
             return true;
+        }
+
+        /// <summary>Writes <paramref name="path"/> through a temporary file and a rename, so a kernel that has the old file
+        /// open keeps reading it.</summary>
+        static void Replace(string path, Action<string> write)
+        {
+            var tmp = path + ".genseg-kit.tmp";
+            write(tmp);
+            if (File.Exists(path)) File.Replace(tmp, path, null);
+            else File.Move(tmp, path);
         }
 
         static bool IsManaged(string path)

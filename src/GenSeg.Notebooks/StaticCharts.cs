@@ -123,7 +123,7 @@ public sealed class ChromiumChartRenderer : IChartRenderer
             var page = Path.Combine(dir.FullName, "chart.html");
             var png = Path.Combine(dir.FullName, "chart.png");
             File.WriteAllText(page,
-                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>body{margin:0;background:#fff}</style>" +
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>body{margin:0;background:#fff}.modebar-container{display:none}</style>" +
                 $"<script>{PlotlyJs.Value}</script>" +
                 // the chart's loader calls requirejs.config(...)(['plotly'], draw): hand it the inline plotly.js
                 "<script>window.requirejs=function(){};window.requirejs.config=function(){return function(d,f){f(window.Plotly);};};</script>" +

@@ -119,7 +119,7 @@ public sealed class G4SegRefiner : IDisposable
         Options.Validate(pipeline.Scheduler.NumTrainTimesteps);
         ownsFeatures = features is null;
         Features = features ?? CreateFeatures(pipeline, Options);
-        workerCount = pipeline.Device.type == DeviceType.CPU ? Environment.ProcessorCount : 1;
+        workerCount = SideBySide.DefaultWorkers(pipeline.Device);
     }
 
     /// <summary>The diffusion pipeline.</summary>
@@ -142,7 +142,7 @@ public sealed class G4SegRefiner : IDisposable
     public int Workers
     {
         get => workerCount;
-        init => workerCount = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(Workers), value, "workers: expected >= 1");
+        init => workerCount = SideBySide.CheckWorkers(value);
     }
 
     /// <summary>Builds the extractor <paramref name="options"/> names (CLIP and DINO load their model folder).</summary>
@@ -216,15 +216,14 @@ public sealed class G4SegRefiner : IDisposable
 
         var groups = ImageGroups(presentFlags, (int)b, (int)k, Workers);
         if (groups.Count == 1) return Keep(RefineImages(images, s, isPresent, presentFlags, tokens, contexts, imageSeeds));
-        var jobs = groups.Select(g =>
+        var parts = SideBySide.Run<G4SegResult>(groups, (start, end) =>
         {
             // sliced here, in this call's dispose scope (a worker's tensors are its own)
-            var (gi, gs, gp) = (images[g.Start..g.End], s[g.Start..g.End], isPresent[g.Start..g.End]);
-            var flags = presentFlags[(g.Start * (int)k)..(g.End * (int)k)];
-            var groupSeeds = imageSeeds.Skip(g.Start).Take(g.End - g.Start).ToArray();
-            return (Func<G4SegResult>)(() => RefineImages(gi, gs, gp, flags, tokens, contexts, groupSeeds));
-        }).ToArray();
-        var parts = TorchWorkerPool.Shared.Run(jobs);
+            var (gi, gs, gp) = (images[start..end], s[start..end], isPresent[start..end]);
+            var flags = presentFlags[(start * (int)k)..(end * (int)k)];
+            var groupSeeds = imageSeeds.Skip(start).Take(end - start).ToArray();
+            return () => RefineImages(gi, gs, gp, flags, tokens, contexts, groupSeeds);
+        });
         try
         {
             return Keep(Merge(parts, groups));
@@ -246,30 +245,8 @@ public sealed class G4SegRefiner : IDisposable
     /// Cuts images [0, <paramref name="images"/>) into at most <paramref name="workers"/> contiguous groups with about
     /// equal numbers of present image-classes, each with at least one (images without any join a neighbour's group).
     /// </summary>
-    internal static IReadOnlyList<(int Start, int End)> ImageGroups(IReadOnlyList<bool> presentFlags, int images, int classes, int workers)
-    {
-        var counts = Enumerable.Range(0, images).Select(i => Enumerable.Range(0, classes).Count(c => presentFlags[i * classes + c])).ToArray();
-        int total = counts.Sum();
-        int groups = Math.Clamp(Math.Min(workers, total), 1, Math.Max(1, images));
-        if (groups == 1) return new[] { (0, images) };
-        var result = new List<(int Start, int End)>();
-        int start = 0, cumulative = 0, inGroup = 0;
-        for (int i = 0; i < images; i++)
-        {
-            cumulative += counts[i];
-            inGroup += counts[i];
-            // close group g when the running count reaches its share, keeping items for the groups still to come
-            int g = result.Count;
-            if (g < groups - 1 && inGroup > 0 && (long)cumulative * groups >= (long)total * (g + 1) && total - cumulative >= groups - 1 - g)
-            {
-                result.Add((start, i + 1));
-                start = i + 1;
-                inGroup = 0;
-            }
-        }
-        result.Add((start, images));
-        return result;
-    }
+    internal static IReadOnlyList<(int Start, int End)> ImageGroups(IReadOnlyList<bool> presentFlags, int images, int classes, int workers) =>
+        SideBySide.WeightedGroups(Enumerable.Range(0, images).Select(i => Enumerable.Range(0, classes).Count(c => presentFlags[i * classes + c])).ToArray(), workers);
 
     /// <summary>Joins the groups' results in image order (items, per-item and per-image tensors, summed stage times).</summary>
     static G4SegResult Merge(IReadOnlyList<G4SegResult> parts, IReadOnlyList<(int Start, int End)> groups)

@@ -53,7 +53,7 @@ public sealed class Painter : IPainter
         _options.Validate();
         if (pipeline.InpaintUnet is null)
             throw new ArgumentException($"{pipeline.Folder}: no inpainting UNet ({StableDiffusionPipeline.InpaintFolder}/ or a 9-channel unet); PaintSeg paints with one", nameof(pipeline));
-        _workers = pipeline.Device.type == DeviceType.CPU ? Environment.ProcessorCount : 1;
+        _workers = SideBySide.DefaultWorkers(pipeline.Device);
     }
 
     /// <summary>
@@ -66,7 +66,7 @@ public sealed class Painter : IPainter
     public int Workers
     {
         get => _workers;
-        init => _workers = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(Workers), value, "workers: expected >= 1");
+        init => _workers = SideBySide.CheckWorkers(value);
     }
 
     readonly int _workers;
@@ -133,24 +133,22 @@ public sealed class Painter : IPainter
         // With an empty prompt the conditional and unconditional predictions coincide: guidance changes nothing.
         double guidance = string.IsNullOrEmpty(_options.PaintPrompt) ? 1.0 : _options.Guidance;
         var generator = new Generator(seed);
-        int groups = Math.Min(Workers, count);
+        var groups = SideBySide.EqualGroups(count, Workers);
         Tensor paints;
-        if (groups == 1)
+        if (groups.Count == 1)
         {
             paints = _pipeline.Inpaint(images, masks, prompts, _options.PaintIterations, guidance, generator);
         }
         else
         {
             var noise = randn(_pipeline.InpaintNoiseShape(count, h, w), generator: generator);
-            var jobs = Enumerable.Range(0, groups).Select(g =>
+            var parts = SideBySide.Run<Tensor>(groups, (start, end) =>
             {
-                int start = ParallelRanges.Start(count, groups, g), end = ParallelRanges.Start(count, groups, g + 1);
                 var (gi, gm, gn) = (images[start..end], masks[start..end], noise[start..end]); // sliced in this call's scope
                 var gp = prompts[start..end];
-                return (Func<Tensor>)(() => _pipeline.Inpaint(gi, gm, gp, _options.PaintIterations, guidance, latents: gn));
-            }).ToArray();
-            var parts = TorchWorkerPool.Shared.Run(jobs);
-            paints = cat(parts, 0);
+                return () => _pipeline.Inpaint(gi, gm, gp, _options.PaintIterations, guidance, latents: gn);
+            });
+            paints = cat(parts.ToArray(), 0);
             foreach (var part in parts) part.Dispose();
         }
         paints = paints.to(image.device);
