@@ -1,4 +1,5 @@
 using GenSeg.Common;
+using GenSeg.Imaging;
 using Microsoft.DotNet.Interactive.Formatting;
 using SkiaSharp;
 using TorchSharp;
@@ -47,19 +48,7 @@ public sealed class PngImage
         var bytes = ((chw.to(ScalarType.Float32, CPU) - min) * (255.0 / (max - min))).clamp(0, 255).round()
             .to(ScalarType.Byte).permute(1, 2, 0).contiguous();
         int h = (int)shape[^2], w = (int)shape[^1];
-        var rgb = bytes.data<byte>().ToArray();
-        using var bitmap = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        var rgba = new byte[w * h * 4];
-        for (int p = 0, q = 0; p < rgb.Length; p += 3, q += 4)
-        {
-            rgba[q] = rgb[p];
-            rgba[q + 1] = rgb[p + 1];
-            rgba[q + 2] = rgb[p + 2];
-            rgba[q + 3] = 255;
-        }
-        System.Runtime.InteropServices.Marshal.Copy(rgba, 0, bitmap.GetPixels(), rgba.Length);
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        return new PngImage(data.ToArray(), w, h);
+        return new PngImage(ImageIO.EncodeRgb(bytes.data<byte>().ToArray(), w, h), w, h);
     }
 
     /// <summary>The PNG as base64, the form notebooks store image/png in.</summary>
