@@ -90,13 +90,12 @@ public static class Sd21Benchmark
             long unetParams, vaeParams, textParams;
             manual_seed(0);
             StableDiffusionPipeline? pipe = null;
-            stages.Add(Measure("build (random init)", o, () =>
-            {
-                var unet = UNet2DConditionModel.FromConfig(UNet2DConditionConfig.StableDiffusion2());
-                var vae = AutoencoderKL.FromConfig(Vae);
-                var text = ClipTextModel.FromConfig(TextEncoder(tokenizer.EndToken));
-                pipe = StableDiffusionPipeline.FromComponents("random SD 2.1", unet, vae, text, tokenizer, scheduler, device: o.Device, dtype: o.DType);
-            }, scoped: false));
+            // A pipeline with random weights in SD 2's configuration (UNet, VAE, text encoder built in that order).
+            StableDiffusionPipeline BuildRandom(string name, int unetInChannels) => StableDiffusionPipeline.FromComponents(name,
+                UNet2DConditionModel.FromConfig(UNet2DConditionConfig.StableDiffusion2() with { InChannels = unetInChannels }),
+                AutoencoderKL.FromConfig(Vae), ClipTextModel.FromConfig(TextEncoder(tokenizer.EndToken)), tokenizer, scheduler,
+                device: o.Device, dtype: o.DType);
+            stages.Add(Measure("build (random init)", o, () => pipe = BuildRandom("random SD 2.1", 4), scoped: false));
             using (pipe)
             {
                 var p = pipe!;
@@ -120,13 +119,7 @@ public static class Sd21Benchmark
             // PaintSeg paints with a 9-channel UNet of the same configuration (SD 2 inpainting), built alone.
             manual_seed(1);
             StableDiffusionPipeline? paintPipe = null;
-            stages.Add(Measure("build inpainting pipeline (random init)", o, () =>
-            {
-                var inpaint = UNet2DConditionModel.FromConfig(UNet2DConditionConfig.StableDiffusion2() with { InChannels = 9 });
-                var vae = AutoencoderKL.FromConfig(Vae);
-                var text = ClipTextModel.FromConfig(TextEncoder(tokenizer.EndToken));
-                paintPipe = StableDiffusionPipeline.FromComponents("random SD 2 inpainting", inpaint, vae, text, tokenizer, scheduler, device: o.Device, dtype: o.DType);
-            }, scoped: false));
+            stages.Add(Measure("build inpainting pipeline (random init)", o, () => paintPipe = BuildRandom("random SD 2 inpainting", 9), scoped: false));
             using (paintPipe)
             {
                 var p = paintPipe!;
