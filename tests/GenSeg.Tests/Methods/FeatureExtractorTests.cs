@@ -31,15 +31,15 @@ public sealed class FeatureExtractorTests : IClassFixture<TinyPipeline>
         {
             using (var model = ClipVisionModel.FromConfig(new ClipVisionConfig { HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, ImageSize = 32, PatchSize = 8 }))
                 model.Save(dir);
-            var f = ClipVisionFeatures.FromFolder(dir, layer: 1, inputSize: 48);
+            var f = VitFeatures.ClipFromFolder(dir, layer: 1, inputSize: 48);
             var maps = f.Extract(Images());
             Assert.Equal(new long[] { 2, 16, 6, 6 }, maps.shape);
             Assert.Equal("clip-vision:L1@48", f.Name);
-            var last = new ClipVisionFeatures(ClipVisionModel.FromFolder(dir));
+            var last = VitFeatures.Clip(ClipVisionModel.FromFolder(dir));
             Assert.Equal(2, last.Layer);
             Assert.Equal(new long[] { 2, 16, 4, 4 }, last.Extract(Images()).shape);
-            Assert.False(allclose(maps, ClipVisionFeatures.FromFolder(dir, layer: 2, inputSize: 48).Extract(Images())));
-            Assert.Throws<ArgumentOutOfRangeException>(() => ClipVisionFeatures.FromFolder(dir, layer: 3));
+            Assert.False(allclose(maps, VitFeatures.ClipFromFolder(dir, layer: 2, inputSize: 48).Extract(Images())));
+            Assert.Throws<ArgumentOutOfRangeException>(() => VitFeatures.ClipFromFolder(dir, layer: 3));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
@@ -52,13 +52,14 @@ public sealed class FeatureExtractorTests : IClassFixture<TinyPipeline>
         {
             using (var model = DinoVisionTransformer.FromConfig(new DinoConfig { ImgSize = 32, PatchSize = 8, EmbedDim = 16, Depth = 2, NumHeads = 2 }))
                 model.Save(dir);
-            var f = DinoFeatures.FromFolder(dir, inputSize: 40);
+            var f = VitFeatures.DinoFromFolder(dir, inputSize: 40);
             Assert.Equal(2, f.Layer);
+            Assert.Equal("dino:B2@40", f.Name);
             var maps = f.Extract(Images());
             Assert.Equal(new long[] { 2, 16, 5, 5 }, maps.shape);
             // LayerNorm output: each token has mean 0 over channels (the norm's bias starts at 0)
             Assert.True(maps.mean(new long[] { 1 }).abs().max().item<float>() < 1e-4);
-            Assert.Throws<ArgumentOutOfRangeException>(() => DinoFeatures.FromFolder(dir, layer: 0));
+            Assert.Throws<ArgumentOutOfRangeException>(() => VitFeatures.DinoFromFolder(dir, layer: 0));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

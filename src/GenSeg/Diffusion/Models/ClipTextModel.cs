@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using GenSeg.Common;
 using GenSeg.Diffusion.Checkpoints;
 using TorchSharp;
@@ -10,64 +11,33 @@ namespace GenSeg.Diffusion.Models;
 /// A transformers <c>CLIPTextConfig</c> (the <c>config.json</c> of an SD <c>text_encoder</c> folder, or the
 /// <c>text_config</c> section of a full CLIP model). Defaults are transformers' own, so sparse configs read as they do there.
 /// </summary>
-public sealed record ClipTextConfig
+public sealed record ClipTextConfig : ClipTowerConfig, IClipTowerConfig<ClipTextConfig>
 {
+    /// <summary>transformers' defaults: hidden_size 512, intermediate_size 2048, 8 heads.</summary>
+    public ClipTextConfig() : base(hiddenSize: 512, intermediateSize: 2048, numAttentionHeads: 8)
+    {
+    }
+
     /// <summary>Number of token embeddings.</summary>
+    [JsonPropertyOrder(-1)]
     public int VocabSize { get; init; } = 49408;
 
-    /// <summary>Width of the transformer.</summary>
-    public int HiddenSize { get; init; } = 512;
-
-    /// <summary>Width of each MLP's hidden layer.</summary>
-    public int IntermediateSize { get; init; } = 2048;
-
-    /// <summary>Width of <c>text_projection</c>'s output (text_embeds).</summary>
-    public int ProjectionDim { get; init; } = 512;
-
-    /// <summary>Number of encoder layers (SD 2.x folders ship the penultimate-layer model: one layer fewer).</summary>
-    public int NumHiddenLayers { get; init; } = 12;
-
-    /// <summary>Number of attention heads.</summary>
-    public int NumAttentionHeads { get; init; } = 8;
-
     /// <summary>Number of position embeddings (the longest sequence, 77 for SD).</summary>
+    [JsonPropertyOrder(1)]
     public int MaxPositionEmbeddings { get; init; } = 77;
-
-    /// <summary><c>quick_gelu</c> (openai CLIP, SD 1.x) or <c>gelu</c> (OpenCLIP, SD 2.x).</summary>
-    public string HiddenAct { get; init; } = ClipActivation.QuickGelu;
-
-    /// <summary>LayerNorm epsilon.</summary>
-    public double LayerNormEps { get; init; } = 1e-5;
 
     /// <summary>
     /// End token id used to pick the pooled position. 2 (older configs) or null means "at argmax(input_ids)", as in
     /// transformers; otherwise the first position holding this id (argmax for a row without it).
     /// </summary>
+    [JsonPropertyOrder(3)]
     public int? EosTokenId { get; init; } = 49407;
 
     /// <summary>Reads a flat config.json or the <c>text_config</c> section of a combined one.</summary>
     public static ClipTextConfig Read(string path) => ConfigSection.Read<ClipTextConfig>(path, "text_config", out _);
 
-    /// <summary>Checks the values the model depends on; errors name <paramref name="source"/> and the key.</summary>
-    public void Validate(string source)
-    {
-        void Positive(int v, string key)
-        {
-            if (v <= 0) throw new InvalidDataException($"{source}: {key} must be positive, got {v}");
-        }
-        Positive(VocabSize, "vocab_size");
-        Positive(HiddenSize, "hidden_size");
-        Positive(IntermediateSize, "intermediate_size");
-        Positive(ProjectionDim, "projection_dim");
-        Positive(NumAttentionHeads, "num_attention_heads");
-        Positive(MaxPositionEmbeddings, "max_position_embeddings");
-        if (NumHiddenLayers < 0) throw new InvalidDataException($"{source}: num_hidden_layers must be >= 0, got {NumHiddenLayers}");
-        if (HiddenSize % NumAttentionHeads != 0)
-            throw new InvalidDataException($"{source}: hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}");
-        if (HiddenAct is not (ClipActivation.QuickGelu or ClipActivation.Gelu))
-            throw new InvalidDataException($"{source}: hidden_act '{HiddenAct}' is not supported (expected 'quick_gelu' or 'gelu')");
-        if (!(LayerNormEps > 0)) throw new InvalidDataException($"{source}: layer_norm_eps must be positive, got {LayerNormEps}");
-    }
+    private protected override IEnumerable<(int Value, string Key)> PositiveValues() =>
+        [(VocabSize, "vocab_size"), .. EncoderSizes(), (MaxPositionEmbeddings, "max_position_embeddings")];
 }
 
 /// <summary>What <see cref="ClipTextModel.Forward"/> returns.</summary>
@@ -112,7 +82,7 @@ public sealed class ClipTextEmbeddings : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>Hugging Face <c>CLIPTextTransformer</c> (module name <c>text_model</c>).</summary>
-public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor>
+public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor>, IClipTransformer
 {
     readonly ClipTextEmbeddings embeddings;
     readonly ClipEncoder encoder;
@@ -145,80 +115,27 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor>
         return final_layer_norm.call(h).MoveToOuterDisposeScope();
     }
 
-    internal void Initialize(long hidden)
-    {
-        embeddings.Initialize();
-        encoder.Initialize(hidden);
-    }
+    void IClipTransformer.InitializeEmbeddings() => embeddings.Initialize();
 }
 
 /// <summary>
 /// Hugging Face <c>CLIPTextModel</c> (keys <c>text_model.*</c>), optionally with <c>text_projection</c> as
 /// <c>CLIPTextModelWithProjection</c> has it. Built from config; loading is a strict state-dict copy.
 /// </summary>
-public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>, IPretrainedModel<ClipTextModel, ClipTextConfig>
+public sealed class ClipTextModel : ClipTowerModel<ClipTextModel, ClipTextConfig, ClipTextTransformer, ClipTextOutput>,
+    IClipTower<ClipTextModel, ClipTextConfig>
 {
-    readonly ClipTextTransformer text_model;
-    readonly Linear? text_projection;
-
-    /// <summary>The config the model was built from.</summary>
-    public ClipTextConfig Config { get; }
-
-    /// <summary>Whether the model has <c>text_projection</c> (and so returns text_embeds).</summary>
-    public bool HasProjection => text_projection is not null;
+    ClipTextModel(ClipTextConfig config, bool withProjection)
+        : base(nameof(ClipTextModel), config, new ClipTextTransformer(config), withProjection)
+    {
+    }
 
     /// <summary>The transformer (module <c>text_model</c>).</summary>
-    public ClipTextTransformer TextModel => text_model;
+    public ClipTextTransformer TextModel => Tower;
 
-    ClipTextModel(ClipTextConfig config, bool withProjection) : base(nameof(ClipTextModel))
-    {
-        Config = config;
-        text_model = new ClipTextTransformer(config);
-        if (withProjection) text_projection = nn.Linear(config.HiddenSize, config.ProjectionDim, hasBias: false);
-        RegisterComponents();
-    }
+    static ClipTowerKeys IClipTower<ClipTextModel, ClipTextConfig>.Keys { get; } = new("text_model", "text_projection", "text_config");
 
-    /// <summary>
-    /// A freshly initialised model (transformers' initialisation scheme), e.g. for training from scratch.
-    /// <paramref name="withProjection"/> adds <c>text_projection</c>.
-    /// </summary>
-    public static ClipTextModel FromConfig(ClipTextConfig config, bool withProjection = false, string source = "ClipTextConfig")
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        config.Validate(source);
-        var model = new ClipTextModel(config, withProjection);
-        model.text_model.Initialize(config.HiddenSize);
-        ClipInit.Projection(model.text_projection, config.HiddenSize);
-        return model;
-    }
-
-    /// <summary>
-    /// Loads a transformers folder (config.json and weights in any format <see cref="Checkpoint"/> reads). The projection
-    /// is built when the weights carry <c>text_projection.weight</c>. A full CLIP model's folder (config with
-    /// <c>text_config</c>) contributes only its text keys. The <c>position_ids</c> buffer older transformers saved is
-    /// ignored; every other key must match.
-    /// </summary>
-    public static ClipTextModel FromFolder(string folder, Device? device = null, ScalarType? dtype = null) =>
-        PretrainedModel.Load<ClipTextModel, ClipTextConfig>(folder, device, dtype);
-
-    /// <summary>Writes config.json and model.safetensors into <paramref name="folder"/> (created if needed).</summary>
-    public void Save(string folder) => PretrainedModel.Save<ClipTextModel, ClipTextConfig>(this, folder);
-
-    static PretrainedLayout IPretrainedModel<ClipTextModel, ClipTextConfig>.Layout => ClipCheckpoint.Layout;
-
-    static ClipTextConfig IPretrainedModel<ClipTextModel, ClipTextConfig>.ReadConfig(string configPath)
-    {
-        var config = ClipTextConfig.Read(configPath);
-        config.Validate(configPath);
-        return config;
-    }
-
-    static ClipTextModel IPretrainedModel<ClipTextModel, ClipTextConfig>.Create(ClipTextConfig config, IReadOnlyCollection<string> keys) =>
-        new(config, keys.Contains("text_projection.weight"));
-
-    static Dictionary<string, Tensor> IPretrainedModel<ClipTextModel, ClipTextConfig>.ToModelKeys(ClipTextConfig config,
-        Dictionary<string, Tensor> checkpoint, string configPath, string weightsPath) =>
-        ClipCheckpoint.Tower(checkpoint, configPath, "text_config", "text_model.", "text_projection.");
+    static ClipTextModel IClipTower<ClipTextModel, ClipTextConfig>.Build(ClipTextConfig config, bool withProjection) => new(config, withProjection);
 
     /// <summary>Runs every layer; see <see cref="Forward"/>.</summary>
     public override ClipTextOutput forward(Tensor inputIds) => Forward(inputIds);
@@ -245,12 +162,12 @@ public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>, IPretrain
 
         using var scope = NewDisposeScope();
         var ids = inputIds.to_type(ScalarType.Int64);
-        var hidden = new List<Tensor> { text_model.Embeddings.call(ids) };
-        var last = text_model.FinalLayerNorm.call(text_model.Encoder.Run(hidden[0], count, hidden));
+        var hidden = new List<Tensor> { Tower.Embeddings.call(ids) };
+        var last = Tower.FinalLayerNorm.call(Tower.Encoder.Run(hidden[0], count, hidden));
         long batch = ids.shape[0], length = ids.shape[1], width = last.shape[2];
         var positions = torch.tensor(PooledPositions(values, batch, length), device: ids.device).view(batch, 1, 1).expand(batch, 1, width);
         var pooled = last.gather(1, positions).squeeze(1);
-        var embeds = text_projection?.call(pooled);
+        var embeds = Projection?.call(pooled);
         return new ClipTextOutput(last.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope(),
             hidden.Select(h => h.MoveToOuterDisposeScope()).ToList(), embeds?.MoveToOuterDisposeScope());
     }

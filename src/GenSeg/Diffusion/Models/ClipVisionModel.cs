@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using GenSeg.Common;
 using GenSeg.Diffusion.Checkpoints;
 using TorchSharp;
@@ -10,58 +11,38 @@ namespace GenSeg.Diffusion.Models;
 /// A transformers <c>CLIPVisionConfig</c> (flat, or the <c>vision_config</c> section of a full CLIP model's config).
 /// Defaults are transformers' own.
 /// </summary>
-public sealed record ClipVisionConfig
+public sealed record ClipVisionConfig : ClipTowerConfig, IClipTowerConfig<ClipVisionConfig>
 {
-    /// <summary>Width of the transformer.</summary>
-    public int HiddenSize { get; init; } = 768;
-
-    /// <summary>Width of each MLP's hidden layer.</summary>
-    public int IntermediateSize { get; init; } = 3072;
-
-    /// <summary>Width of <c>visual_projection</c>'s output (image_embeds).</summary>
-    public int ProjectionDim { get; init; } = 512;
-
-    /// <summary>Number of encoder layers.</summary>
-    public int NumHiddenLayers { get; init; } = 12;
-
-    /// <summary>Number of attention heads.</summary>
-    public int NumAttentionHeads { get; init; } = 12;
+    /// <summary>transformers' defaults: hidden_size 768, intermediate_size 3072, 12 heads.</summary>
+    public ClipVisionConfig() : base(hiddenSize: 768, intermediateSize: 3072, numAttentionHeads: 12)
+    {
+    }
 
     /// <summary>Input channels.</summary>
+    [JsonPropertyOrder(1)]
     public int NumChannels { get; init; } = 3;
 
     /// <summary>Side of the square training resolution; the position embeddings cover (image_size / patch_size)^2 patches.</summary>
+    [JsonPropertyOrder(1)]
     public int ImageSize { get; init; } = 224;
 
     /// <summary>Side of a patch.</summary>
+    [JsonPropertyOrder(1)]
     public int PatchSize { get; init; } = 32;
 
-    /// <summary><c>quick_gelu</c> (openai CLIP) or <c>gelu</c>.</summary>
-    public string HiddenAct { get; init; } = ClipActivation.QuickGelu;
-
-    /// <summary>LayerNorm epsilon.</summary>
-    public double LayerNormEps { get; init; } = 1e-5;
-
     /// <summary>Patches per side at <see cref="ImageSize"/>.</summary>
-    [System.Text.Json.Serialization.JsonIgnore]
+    [JsonIgnore]
     public int GridSize => ImageSize / PatchSize;
 
     /// <summary>Reads a flat config.json or the <c>vision_config</c> section of a combined one.</summary>
     public static ClipVisionConfig Read(string path) => ConfigSection.Read<ClipVisionConfig>(path, "vision_config", out _);
 
-    /// <summary>Checks the values the model depends on; errors name <paramref name="source"/> and the key.</summary>
-    public void Validate(string source)
+    private protected override IEnumerable<(int Value, string Key)> PositiveValues() =>
+        [.. EncoderSizes(), (NumChannels, "num_channels"), (ImageSize, "image_size"), (PatchSize, "patch_size")];
+
+    private protected override void ValidateTower(string source)
     {
-        foreach (var (v, key) in new[] { (HiddenSize, "hidden_size"), (IntermediateSize, "intermediate_size"), (ProjectionDim, "projection_dim"),
-                     (NumAttentionHeads, "num_attention_heads"), (NumChannels, "num_channels"), (ImageSize, "image_size"), (PatchSize, "patch_size") })
-            if (v <= 0) throw new InvalidDataException($"{source}: {key} must be positive, got {v}");
-        if (NumHiddenLayers < 0) throw new InvalidDataException($"{source}: num_hidden_layers must be >= 0, got {NumHiddenLayers}");
-        if (HiddenSize % NumAttentionHeads != 0)
-            throw new InvalidDataException($"{source}: hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads}");
         if (ImageSize < PatchSize) throw new InvalidDataException($"{source}: image_size {ImageSize} is smaller than patch_size {PatchSize}");
-        if (HiddenAct is not (ClipActivation.QuickGelu or ClipActivation.Gelu))
-            throw new InvalidDataException($"{source}: hidden_act '{HiddenAct}' is not supported (expected 'quick_gelu' or 'gelu')");
-        if (!(LayerNormEps > 0)) throw new InvalidDataException($"{source}: layer_norm_eps must be positive, got {LayerNormEps}");
     }
 }
 
@@ -150,7 +131,7 @@ public sealed class ClipVisionEmbeddings : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>Hugging Face <c>CLIPVisionTransformer</c> (module name <c>vision_model</c>).</summary>
-public sealed class ClipVisionTransformer : nn.Module<Tensor, Tensor>
+public sealed class ClipVisionTransformer : nn.Module<Tensor, Tensor>, IClipTransformer
 {
     readonly ClipVisionEmbeddings embeddings;
     readonly LayerNorm pre_layrnorm;
@@ -188,76 +169,27 @@ public sealed class ClipVisionTransformer : nn.Module<Tensor, Tensor>
         return encoder.Run(h, encoder.Layers.Count, null).MoveToOuterDisposeScope();
     }
 
-    internal void Initialize(long hidden)
-    {
-        embeddings.Initialize();
-        encoder.Initialize(hidden);
-    }
+    void IClipTransformer.InitializeEmbeddings() => embeddings.Initialize();
 }
 
 /// <summary>
 /// Hugging Face <c>CLIPVisionModel</c> (keys <c>vision_model.*</c>), optionally with <c>visual_projection</c> as
 /// <c>CLIPVisionModelWithProjection</c> has it.
 /// </summary>
-public sealed class ClipVisionModel : nn.Module<Tensor, ClipVisionOutput>, IPretrainedModel<ClipVisionModel, ClipVisionConfig>
+public sealed class ClipVisionModel : ClipTowerModel<ClipVisionModel, ClipVisionConfig, ClipVisionTransformer, ClipVisionOutput>,
+    IClipTower<ClipVisionModel, ClipVisionConfig>
 {
-    readonly ClipVisionTransformer vision_model;
-    readonly Linear? visual_projection;
-
-    /// <summary>The config the model was built from.</summary>
-    public ClipVisionConfig Config { get; }
-
-    /// <summary>Whether the model has <c>visual_projection</c> (and so returns image_embeds).</summary>
-    public bool HasProjection => visual_projection is not null;
+    ClipVisionModel(ClipVisionConfig config, bool withProjection)
+        : base(nameof(ClipVisionModel), config, new ClipVisionTransformer(config), withProjection)
+    {
+    }
 
     /// <summary>The transformer (module <c>vision_model</c>).</summary>
-    public ClipVisionTransformer VisionModel => vision_model;
+    public ClipVisionTransformer VisionModel => Tower;
 
-    ClipVisionModel(ClipVisionConfig config, bool withProjection) : base(nameof(ClipVisionModel))
-    {
-        Config = config;
-        vision_model = new ClipVisionTransformer(config);
-        if (withProjection) visual_projection = nn.Linear(config.HiddenSize, config.ProjectionDim, hasBias: false);
-        RegisterComponents();
-    }
+    static ClipTowerKeys IClipTower<ClipVisionModel, ClipVisionConfig>.Keys { get; } = new("vision_model", "visual_projection", "vision_config");
 
-    /// <summary>A freshly initialised model (transformers' scheme); <paramref name="withProjection"/> adds visual_projection.</summary>
-    public static ClipVisionModel FromConfig(ClipVisionConfig config, bool withProjection = false, string source = "ClipVisionConfig")
-    {
-        ArgumentNullException.ThrowIfNull(config);
-        config.Validate(source);
-        var model = new ClipVisionModel(config, withProjection);
-        model.vision_model.Initialize(config.HiddenSize);
-        ClipInit.Projection(model.visual_projection, config.HiddenSize);
-        return model;
-    }
-
-    /// <summary>
-    /// Loads a transformers folder (config.json and weights in any format <see cref="Checkpoint"/> reads). The projection
-    /// is built when the weights carry <c>visual_projection.weight</c>; a full CLIP model's folder contributes only its
-    /// vision keys; the <c>position_ids</c> buffer older transformers saved is ignored; every other key must match.
-    /// </summary>
-    public static ClipVisionModel FromFolder(string folder, Device? device = null, ScalarType? dtype = null) =>
-        PretrainedModel.Load<ClipVisionModel, ClipVisionConfig>(folder, device, dtype);
-
-    /// <summary>Writes config.json and model.safetensors into <paramref name="folder"/> (created if needed).</summary>
-    public void Save(string folder) => PretrainedModel.Save<ClipVisionModel, ClipVisionConfig>(this, folder);
-
-    static PretrainedLayout IPretrainedModel<ClipVisionModel, ClipVisionConfig>.Layout => ClipCheckpoint.Layout;
-
-    static ClipVisionConfig IPretrainedModel<ClipVisionModel, ClipVisionConfig>.ReadConfig(string configPath)
-    {
-        var config = ClipVisionConfig.Read(configPath);
-        config.Validate(configPath);
-        return config;
-    }
-
-    static ClipVisionModel IPretrainedModel<ClipVisionModel, ClipVisionConfig>.Create(ClipVisionConfig config, IReadOnlyCollection<string> keys) =>
-        new(config, keys.Contains("visual_projection.weight"));
-
-    static Dictionary<string, Tensor> IPretrainedModel<ClipVisionModel, ClipVisionConfig>.ToModelKeys(ClipVisionConfig config,
-        Dictionary<string, Tensor> checkpoint, string configPath, string weightsPath) =>
-        ClipCheckpoint.Tower(checkpoint, configPath, "vision_config", "vision_model.", "visual_projection.");
+    static ClipVisionModel IClipTower<ClipVisionModel, ClipVisionConfig>.Build(ClipVisionConfig config, bool withProjection) => new(config, withProjection);
 
     /// <summary>Runs at the native size; see <see cref="Forward"/>.</summary>
     public override ClipVisionOutput forward(Tensor pixelValues) => Forward(pixelValues);
@@ -269,11 +201,11 @@ public sealed class ClipVisionModel : nn.Module<Tensor, ClipVisionOutput>, IPret
     public ClipVisionOutput Forward(Tensor pixelValues, bool interpolatePositions = false)
     {
         using var scope = NewDisposeScope();
-        var embeddings = vision_model.Embeddings.Embed(pixelValues, interpolatePositions);
+        var embeddings = Tower.Embeddings.Embed(pixelValues, interpolatePositions);
         var hidden = new List<Tensor> { embeddings };
-        var last = vision_model.Encoder.Run(vision_model.PreLayerNorm.call(embeddings), Config.NumHiddenLayers, hidden);
-        var pooled = vision_model.PostLayerNorm.call(last[.., 0]);
-        var embeds = visual_projection?.call(pooled);
+        var last = Tower.Encoder.Run(Tower.PreLayerNorm.call(embeddings), Config.NumHiddenLayers, hidden);
+        var pooled = Tower.PostLayerNorm.call(last[.., 0]);
+        var embeds = Projection?.call(pooled);
         return new ClipVisionOutput(last.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope(),
             hidden.Select(h => h.MoveToOuterDisposeScope()).ToList(), embeds?.MoveToOuterDisposeScope(),
             pixelValues.shape[2] / Config.PatchSize, pixelValues.shape[3] / Config.PatchSize);
@@ -288,8 +220,8 @@ public sealed class ClipVisionModel : nn.Module<Tensor, ClipVisionOutput>, IPret
         if (layer < 0 || layer > Config.NumHiddenLayers)
             throw new ArgumentOutOfRangeException(nameof(layer), layer, $"layer must be in [0, {Config.NumHiddenLayers}]");
         using var scope = NewDisposeScope();
-        var embeddings = vision_model.Embeddings.Embed(pixelValues, true);
-        var h = layer == 0 ? embeddings : vision_model.Encoder.Run(vision_model.PreLayerNorm.call(embeddings), layer, null);
+        var embeddings = Tower.Embeddings.Embed(pixelValues, true);
+        var h = layer == 0 ? embeddings : Tower.Encoder.Run(Tower.PreLayerNorm.call(embeddings), layer, null);
         return TokenGrid.ToMaps(h, pixelValues.shape[2] / Config.PatchSize, pixelValues.shape[3] / Config.PatchSize).MoveToOuterDisposeScope();
     }
 }

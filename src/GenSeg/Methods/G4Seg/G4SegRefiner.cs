@@ -154,8 +154,8 @@ public sealed class G4SegRefiner : IDisposable
         {
             FeatureKind.ColourPosition => new ColourPositionFeatures(f.ColourWeight, f.PositionWeight),
             FeatureKind.Diffusion => new DiffusionFeatures(pipeline, f.UpBlock, f.Timestep, f.Samples, f.Prompt, Pcg32.Derive(options.Seed, 0xD1F7)),
-            FeatureKind.Clip => ClipVisionFeatures.FromFolder(Folder(), f.Layer, f.InputSize, pipeline.Device, pipeline.DType),
-            FeatureKind.Dino => DinoFeatures.FromFolder(Folder(), f.Layer, f.InputSize, pipeline.Device, pipeline.DType),
+            FeatureKind.Clip => VitFeatures.ClipFromFolder(Folder(), f.Layer, f.InputSize, pipeline.Device, pipeline.DType),
+            FeatureKind.Dino => VitFeatures.DinoFromFolder(Folder(), f.Layer, f.InputSize, pipeline.Device, pipeline.DType),
             _ => throw new ArgumentOutOfRangeException(nameof(options), f.Kind, "unknown feature kind"),
         };
     }
