@@ -43,7 +43,7 @@ public static class EvalPaintSegCommand
         var prompt = new Option<string>("--prompt") { Description = "Prompt type: box, mask, scribble or point", DefaultValueFactory = _ => "box" };
         var model = new Option<string>("--model") { Description = "Model folder with an inpainting UNet", DefaultValueFactory = _ => KitPaths.EmbeddedModel };
         var painter = new Option<string>("--painter") { Description = "diffusion (the model's inpainting UNet) or oracle (ToyWorld's exact renders: the ideal painter)", DefaultValueFactory = _ => "diffusion" };
-        var features = new Option<string>("--features") { Description = "E of Eq. 1: colour (pixel RGB), vae (the model's VAE encoder: posterior mean) or dift (the model's UNet up-block features, DIFT)", DefaultValueFactory = _ => "colour" };
+        var features = new Option<string>("--features") { Description = "E of Eq. 1: colour (pixel RGB), local-colour:W (mean RGB over W x W pixels, W odd: a texture's phase left out), vae (the model's VAE encoder: posterior mean) or dift (the model's UNet up-block features, DIFT)", DefaultValueFactory = _ => "colour" };
         var sweep = new Option<string?>("--sweep") { Description = "Run once per value of one setting: key=v1,v2,... (e.g. k=2,3,4; box-rate=0.9,1.0,1.1,1.2; modules=i,o,io,io+adv; prompt-noise=0,0.15,0.3)" };
         var settingOptions = PaintSegEvaluationSettings.All.Where(s => s.Name != "prompt-noise")
             .Select(s => (Setting: s, Option: new Option<string?>("--" + s.Name) { Description = $"{s.Description} [default: {s.Format(new PaintSegEvalSettings())}]" }))
@@ -89,7 +89,8 @@ public static class EvalPaintSegCommand
                 "colour" or "color" or "rgb" => new ColourPositionFeatures(1.0, 0.0),
                 "vae" => new VaeEncoderFeatures(pipeline!),
                 "dift" => new DiffusionFeatures(pipeline!),
-                var f => throw new ArgumentException($"--features '{f}': expected colour, vae (the model's VAE encoder) or dift (the model's UNet features)"),
+                var f when f.StartsWith("local-colour:", StringComparison.Ordinal) && int.TryParse(f["local-colour:".Length..], out int w) => new LocalColourFeatures(w),
+                var f => throw new ArgumentException($"--features '{f}': expected colour, local-colour:W (mean colour over W x W pixels, W odd), vae (the model's VAE encoder) or dift (the model's UNet features)"),
             };
             using var ownedExtractor = extractor as IDisposable;
             // the painter of each run: one diffusion painter per settings, or an oracle per object
