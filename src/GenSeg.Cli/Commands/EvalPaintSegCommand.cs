@@ -45,13 +45,14 @@ public static class EvalPaintSegCommand
         var painter = new Option<string>("--painter") { Description = "diffusion (the model's inpainting UNet) or oracle (ToyWorld's exact renders: the ideal painter)", DefaultValueFactory = _ => "diffusion" };
         var features = new Option<string>("--features") { Description = "E of Eq. 1: colour (pixel RGB), local-colour:W (mean RGB over W x W pixels, W odd: a texture's phase left out), vae (the model's VAE encoder: posterior mean) or dift (the model's UNet up-block features, DIFT)", DefaultValueFactory = _ => "colour" };
         var sweep = new Option<string?>("--sweep") { Description = "Run once per value of one setting: key=v1,v2,... (e.g. k=2,3,4; box-rate=0.9,1.0,1.1,1.2; modules=i,o,io,io+adv; prompt-noise=0,0.15,0.3)" };
+        var preset = new Option<string>("--preset") { Description = "Starting settings: paper (the paper's defaults) or toyworld (tuned on ToyWorld val: K = 2 from the first step); flags override", DefaultValueFactory = _ => "paper" };
         var settingOptions = PaintSegEvaluationSettings.All.Where(s => s.Name != "prompt-noise")
             .Select(s => (Setting: s, Option: new Option<string?>("--" + s.Name) { Description = $"{s.Description} [default: {s.Format(new PaintSegEvalSettings())}]" }))
             .ToList();
         var noise = new Option<string?>("--prompt-noise") { Description = PaintSegEvaluationSettings.Find("prompt-noise").Description + " [default: 0]" };
 
         var cmd = new Command("paintseg", "PaintSeg (AMCP) on ToyWorld objects: IoU of the prompt's mask and of the result, per class and per step");
-        foreach (var o in new Option[] { split, count, first, prompt, noise, model, painter, features, sweep, json, threads }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { split, count, first, prompt, noise, model, painter, features, sweep, preset, json, threads }) cmd.Options.Add(o);
         foreach (var (_, o) in settingOptions) cmd.Options.Add(o);
         var data = EvalDatasetCommand.Options.Create(coarse: false);
         data.AddTo(cmd);
@@ -59,8 +60,12 @@ public static class EvalPaintSegCommand
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
             bool onDataset = data.Selected(parse);
+            PaintSegOptions start;
+            try { start = PaintSegOptions.Preset(parse.GetValue(preset)!); }
+            catch (ArgumentException e) { throw new ArgumentException($"--preset: {CliCommon.PlainMessage(e)}"); }
             var settings = new PaintSegEvalSettings
             {
+                Options = start,
                 Split = onDataset ? Split.Test : ParseSplit(parse.GetValue(split)!),
                 Count = Positive("--count", parse.GetValue(count)),
                 FirstSeed = parse.GetValue(first),

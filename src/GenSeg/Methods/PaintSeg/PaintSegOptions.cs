@@ -157,6 +157,24 @@ public sealed record PaintSegOptions
         return crf with { GaussianSxy = (float)(crf.GaussianSxy * s), BilateralSxy = (float)(crf.BilateralSxy * s) };
     }
 
+    /// <summary>The paper's settings (the defaults).</summary>
+    public static PaintSegOptions Paper => new();
+
+    /// <summary>
+    /// The settings tuned on ToyWorld val (test objects never seen): the paper's, with K = 2 from the first step
+    /// (<see cref="EarlySteps"/> 0). With three clusters in the first steps the object is only the cluster that changed
+    /// most, which drops object pixels the embedded painter changes moderately (docs/findings.md, "PaintSeg's painter").
+    /// </summary>
+    public static PaintSegOptions ToyWorld => new() { EarlySteps = 0 };
+
+    /// <summary>A preset by name: paper or toyworld.</summary>
+    public static PaintSegOptions Preset(string name) => (name ?? throw new ArgumentNullException(nameof(name))).Trim().ToLowerInvariant() switch
+    {
+        "paper" => Paper,
+        "toyworld" => ToyWorld,
+        _ => throw new ArgumentException($"preset '{name}': expected paper or toyworld", nameof(name)),
+    };
+
     /// <summary>The kind of step <paramref name="step"/> (0-based) under <see cref="Schedule"/>.</summary>
     public StepKind KindAt(int step) => Schedule switch
     {
