@@ -119,11 +119,14 @@ public static class ModelCardCommand
         foreach (var stage in record.Stages)
             sb.AppendLine($"- {stage.Component} ({stage.Run}): {stage.Summary} - {record.Describe(stage)}.");
         sb.AppendLine();
-        sb.AppendLine($"Loss curves: `{Path.Combine(record.Folder, "losses.png").Replace('\\', '/')}` (one panel per component, stages one after another; the logs are the CSVs beside it). Reproduce:");
+        var plot = Path.GetRelativePath(Environment.CurrentDirectory, Path.Combine(record.Folder, "losses.png")).Replace('\\', '/');
+        sb.AppendLine($"Loss curves: `{plot}` (one panel per component, stages one after another; the logs are the CSVs beside it). Reproduce:");
         sb.AppendLine();
         sb.AppendLine("```bash");
         foreach (var stage in record.Stages) sb.AppendLine(stage.Command);
-        sb.AppendLine("./genseg train-toy assemble --out data/models/toyworld-sd   # the last stage of each component; see the stages for --vae/--from");
+        // the folder takes each component's last stage: assemble's defaults (runs/toy-vae, runs/toy-unet) and the last inpainting run
+        var inpaint = record.Stages.LastOrDefault(st => st.Component == "unet-inpaint");
+        sb.AppendLine("./genseg train-toy assemble" + (inpaint is null ? "" : $" --inpaint runs/{inpaint.Run}") + " --out data/models/toyworld-sd");
         sb.AppendLine("./genseg model-card                                        # measures the figures below, writes this card");
         sb.AppendLine("```");
         sb.AppendLine();
@@ -137,7 +140,8 @@ public static class ModelCardCommand
         sb.AppendLine($"| inpainting contrast: painted object region vs painted background region, colour distance ratio | {Fig("inpaint_ratio", "F2")} | >= 3 | {Met("inpaint_ratio", d => d >= 3)} |");
         sb.AppendLine($"| text control: cross-attention segmentation mIoU | {Fig("text_control_miou", "F1")} | >= 40 | {Met("text_control_miou", d => d >= 40)} |");
         sb.AppendLine();
-        sb.AppendLine("Figures that miss their targets are reported as measured; more training (resume the runs) is the known lever.");
+        sb.AppendLine("Figures that miss their targets are reported as measured; what was tried on them and what limits them:");
+        sb.AppendLine("`docs/findings.md`.");
         return sb.ToString();
     }
 
