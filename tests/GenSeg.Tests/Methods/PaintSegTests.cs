@@ -300,6 +300,16 @@ public class PaintSegStageTests
         Assert.Contains("Clusters", Assert.Throws<ArgumentOutOfRangeException>(() => (o with { Clusters = 1 }).Validate()).Message);
         Assert.Contains("CleanKernel", Assert.Throws<ArgumentOutOfRangeException>(() => (o with { CleanKernel = 4 }).Validate()).Message);
     }
+
+    [Fact]
+    public void PresetsAreThePaperOrThePaperWithKTwoFromTheFirstStep()
+    {
+        Assert.Equal(new PaintSegOptions(), PaintSegOptions.Preset("paper"));
+        var toy = PaintSegOptions.Preset(" ToyWorld ");
+        Assert.Equal(new PaintSegOptions() with { EarlySteps = 0 }, toy);
+        Assert.Equal(new[] { 2, 2, 2, 2, 2 }, Enumerable.Range(0, 5).Select(t => toy.ClustersAt(t, PromptKind.Box)));
+        Assert.Contains("expected paper or toyworld", Assert.Throws<ArgumentException>(() => PaintSegOptions.Preset("best")).Message);
+    }
 }
 
 public class PaintSegSegmenterTests
