@@ -25,11 +25,13 @@ public static class TrainToyCommand
     static readonly Option<string?> InpaintRun = new("--inpaint") { Description = "assemble: the inpainting run folder (default runs/toy-inpaint when it has weights)" };
     static readonly Option<bool> FreezeText = new("--freeze-text") { Description = "unet: keep the text encoder fixed (e.g. on resuming, so an inpainting run can share it)" };
     static readonly Option<string?> Init = new("--init") { Description = "Continue training from the weights of this diffusers folder (e.g. data/models/toyworld-sd): vae from its vae/, unet from unet/ and text_encoder/, inpaint from unet-inpaint/. A fresh optimizer; the run's own --resume still works." };
+    static readonly Option<string?> Config = new("--config") { Description = "vae: build the fresh model from this diffusers config.json (default: the embedded model's configuration; not with --init)" };
     static readonly Option<bool> DecoderOnly = new("--decoder-only") { Description = "vae: fine-tune only the decoder (the latent space and scaling factor stay, so a UNet trained on them stays valid)" };
     static readonly Option<int> Crop = new("--crop") { Description = "vae: train on random square crops of this side (0 = full images)", DefaultValueFactory = _ => 32 };
     static readonly Option<string> Masks = new("--masks") { Description = "inpaint: training masks, mixed (the first recipe) or paintseg (the masks PaintSeg's I- and O-steps make, ideal painter's targets, mostly empty captions)", DefaultValueFactory = _ => "mixed" };
     static readonly Option<double> MinSnr = new("--min-snr") { Description = "inpaint: Min-SNR-gamma loss weighting (0 = off; the paper's gamma 5)", DefaultValueFactory = _ => 0 };
     static readonly Option<double> Ema = new("--ema") { Description = "inpaint: EMA decay of the weights, exported and assembled instead of the raw weights (0 = off)", DefaultValueFactory = _ => 0 };
+    static readonly Option<string> Prediction = new("--prediction-type") { Description = "inpaint: what the UNet predicts, epsilon or v_prediction (the model folder's scheduler must say the same)", DefaultValueFactory = _ => "epsilon" };
     static readonly Option<int> Warmup = new("--warmup") { Description = "Linear learning-rate warm-up steps (then cosine decay to 10%)", DefaultValueFactory = _ => 100 };
     static readonly Option<int> Threads = new("--threads") { Description = "Torch intra-op threads (0 = default)", DefaultValueFactory = _ => 0 };
 
@@ -37,7 +39,7 @@ public static class TrainToyCommand
     {
         var cmd = new Command("train-toy", "Train a component of the embedded model on ToyWorld (resumable, deterministic given --seed)");
         cmd.Arguments.Add(Component);
-        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, InpaintRun, FreezeText, Init, DecoderOnly, Crop, Masks, MinSnr, Ema, Warmup, Threads }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { Steps, Batch, Lr, Seed, CheckpointEvery, Out, Resume, Vae, From, InpaintRun, FreezeText, Init, Config, DecoderOnly, Crop, Masks, MinSnr, Ema, Prediction, Warmup, Threads }) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
@@ -70,22 +72,33 @@ public static class TrainToyCommand
             torch.manual_seed(options.Seed);
             var init = parse.GetValue(Init);
             if (init is not null && !Directory.Exists(init)) throw new DirectoryNotFoundException($"--init {init}: no such folder (expected a diffusers model folder)");
+            if (parse.GetValue(Config) is not null && (component != "vae" || init is not null)) throw new ArgumentException("--config: applies to a fresh vae only (not with --init)");
             if (parse.GetValue(DecoderOnly) && component != "vae") throw new ArgumentException("--decoder-only: applies to the vae component only");
             ITrainingTask task = component switch
             {
-                "vae" => new VaeTask(init is null ? AutoencoderKL.FromConfig(ToyModelConfigs.Vae, device) : AutoencoderKL.FromFolder(Path.Combine(init, "vae"), device),
+                "vae" => new VaeTask(init is null ? AutoencoderKL.FromConfig(FreshVaeConfig(parse.GetValue(Config)), device) : AutoencoderKL.FromFolder(Path.Combine(init, "vae"), device),
                                      crop: parse.GetValue(Crop), decoderOnly: parse.GetValue(DecoderOnly)),
                 "unet" => ToyTraining.TextToImage(options.OutDir, parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"), device, parse.GetValue(FreezeText), init),
                 "inpaint" => ToyTraining.Inpainting(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
                                                     parse.GetValue(From) ?? Path.Combine("runs", "toy-unet", "export"), device, init,
-                                                    ParseMasks(parse.GetValue(Masks)!), new DiffusionRecipe(parse.GetValue(MinSnr), parse.GetValue(Ema))),
+                                                    ParseMasks(parse.GetValue(Masks)!), new DiffusionRecipe(parse.GetValue(MinSnr), parse.GetValue(Ema), parse.GetValue(Prediction)!.Trim())),
                 _ => throw new ArgumentException($"component '{component}': expected vae, unet or inpaint"),
             };
+            if (task is InpaintTask inpaintTask) ToyTraining.RecordInpaintScheduler(options.OutDir, inpaintTask.Recipe);
             Train(task, options);
             AnsiConsole.MarkupLineInterpolated($"[green]done[/]: {task.Name} exported to {Path.Combine(options.OutDir, "export")}; losses in {Path.Combine(options.OutDir, "losses.csv")}");
             return 0;
         });
         return cmd;
+    }
+
+    static AutoencoderKLConfig FreshVaeConfig(string? path)
+    {
+        if (path is null) return ToyModelConfigs.Vae;
+        if (!File.Exists(path)) throw new FileNotFoundException($"--config {path}: no such file (expected an AutoencoderKL config.json)", path);
+        var config = Diffusion.Checkpoints.ConfigJson.Read<AutoencoderKLConfig>(path);
+        config.Validate(path);
+        return config;
     }
 
     static InpaintMasks ParseMasks(string value) => value.Trim().ToLowerInvariant() switch

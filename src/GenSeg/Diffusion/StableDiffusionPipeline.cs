@@ -20,13 +20,18 @@ public sealed record PromptEmbedding(Tensor Ids, Tensor Hidden, IReadOnlyList<st
 /// scheduler subfolders), with its stages exposed as separate calls so a notebook can run and inspect each one:
 /// encode an image, add noise at a timestep, predict noise or x0 with optional attention control, decode, encode a prompt,
 /// sample, inpaint. The same class loads the kit's embedded model and a user's SD 1.5 / 2.1 / inpainting folder.
-/// The kit's folder may also hold <c>unet-inpaint/</c>, a 9-channel inpainting UNet sharing the other components;
+/// The kit's folder may also hold <c>unet-inpaint/</c>, a 9-channel inpainting UNet sharing the other components, and
+/// <c>scheduler-inpaint/</c>, the scheduler that UNet was trained for when it differs from <c>scheduler/</c> (e.g.
+/// v-prediction beside an epsilon-prediction text-to-image UNet, as diffusers keeps each UNet with its own scheduler);
 /// a real SD-inpainting folder's own 9-channel <c>unet</c> serves as both.
 /// </summary>
 public sealed class StableDiffusionPipeline : IDisposable
 {
     /// <summary>Name of the kit's extra inpainting UNet folder.</summary>
     public const string InpaintFolder = "unet-inpaint";
+
+    /// <summary>Name of the kit's optional folder of the inpainting UNet's own scheduler.</summary>
+    public const string InpaintSchedulerFolder = "scheduler-inpaint";
 
     /// <summary>The folder it was loaded from.</summary>
     public string Folder { get; }
@@ -56,8 +61,12 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <summary>The 9-channel inpainting UNet, when the folder has one.</summary>
     public UNet2DConditionModel? InpaintUnet { get; }
 
+    /// <summary>The scheduler <see cref="Inpaint"/> samples <see cref="InpaintUnet"/> with: the folder's
+    /// <c>scheduler-inpaint/</c> when it has one, else <see cref="Scheduler"/>.</summary>
+    public DDIMScheduler InpaintScheduler { get; }
+
     StableDiffusionPipeline(string folder, Device device, ScalarType dtype, UNet2DConditionModel unet, AutoencoderKL vae, ClipTextModel text,
-        ClipTokenizer tokenizer, DDIMScheduler scheduler, UNet2DConditionModel? inpaint)
+        ClipTokenizer tokenizer, DDIMScheduler scheduler, UNet2DConditionModel? inpaint, DDIMScheduler? inpaintScheduler)
     {
         Folder = folder;
         Device = device;
@@ -68,6 +77,7 @@ public sealed class StableDiffusionPipeline : IDisposable
         Tokenizer = tokenizer;
         Scheduler = scheduler;
         InpaintUnet = inpaint;
+        InpaintScheduler = inpaintScheduler ?? scheduler;
     }
 
     /// <summary>The latent size of an image side: image side / the VAE's downsampling factor.</summary>
@@ -119,7 +129,15 @@ public sealed class StableDiffusionPipeline : IDisposable
         else if (unet.Config.InChannels == 9) inpaint = unet;
         if (inpaint is not null && inpaint.Config.InChannels != 9)
             throw new InvalidDataException($"{inpaintDir}: an inpainting UNet needs in_channels 9, got {inpaint.Config.InChannels}");
-        return new StableDiffusionPipeline(folder, device, dt, unet, vae, text, tokenizer, scheduler, inpaint);
+        var inpaintSchedulerDir = Path.Combine(folder, InpaintSchedulerFolder);
+        DDIMScheduler? inpaintScheduler = null;
+        if (Directory.Exists(inpaintSchedulerDir))
+        {
+            if (!Directory.Exists(inpaintDir))
+                throw new InvalidDataException($"{folder}: has {InpaintSchedulerFolder}/ but no {InpaintFolder}/ for it to sample");
+            inpaintScheduler = DDIMScheduler.FromFolder(inpaintSchedulerDir);
+        }
+        return new StableDiffusionPipeline(folder, device, dt, unet, vae, text, tokenizer, scheduler, inpaint, inpaintScheduler);
     }
 
     /// <summary>
@@ -127,8 +145,10 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// random weights in a real model's configuration; the models are put in eval mode in <paramref name="dtype"/> on
     /// <paramref name="device"/> and owned by the pipeline. <paramref name="folder"/> only names it in messages.
     /// </summary>
+    /// <remarks><paramref name="inpaintScheduler"/>: the inpainting UNet's own scheduler, when it differs from <paramref name="scheduler"/>.</remarks>
     public static StableDiffusionPipeline FromComponents(string folder, UNet2DConditionModel unet, AutoencoderKL vae, ClipTextModel text,
-        ClipTokenizer tokenizer, DDIMScheduler scheduler, UNet2DConditionModel? inpaint = null, Device? device = null, ScalarType? dtype = null)
+        ClipTokenizer tokenizer, DDIMScheduler scheduler, UNet2DConditionModel? inpaint = null, Device? device = null, ScalarType? dtype = null,
+        DDIMScheduler? inpaintScheduler = null)
     {
         device ??= CPU;
         var dt = dtype ?? ScalarType.Float32;
@@ -142,16 +162,22 @@ public sealed class StableDiffusionPipeline : IDisposable
             m.to(dt).to(device);
             m.eval();
         }
-        return new StableDiffusionPipeline(folder, device, dt, unet, vae, text, tokenizer, scheduler, inpaint);
+        if (inpaintScheduler is not null && inpaint is null)
+            throw new ArgumentException("inpaintScheduler: given without an inpainting UNet to sample", nameof(inpaintScheduler));
+        return new StableDiffusionPipeline(folder, device, dt, unet, vae, text, tokenizer, scheduler, inpaint, inpaintScheduler);
     }
 
     /// <summary>Writes the pipeline in the diffusers layout (model_index.json and one folder per component).</summary>
-    public void Save(string folder) => Save(folder, Unet, Vae, TextEncoder, Path.Combine(Folder, "tokenizer"), Scheduler, InpaintUnet == Unet ? null : InpaintUnet);
+    public void Save(string folder) => Save(folder, Unet, Vae, TextEncoder, Path.Combine(Folder, "tokenizer"), Scheduler, InpaintUnet == Unet ? null : InpaintUnet,
+        InpaintScheduler == Scheduler ? null : InpaintScheduler);
 
-    /// <summary>Writes components in the diffusers layout; <paramref name="tokenizerFolder"/> is copied.</summary>
+    /// <summary>Writes components in the diffusers layout; <paramref name="tokenizerFolder"/> is copied. An
+    /// <paramref name="inpaintScheduler"/> is written to <c>scheduler-inpaint/</c> (a stale one is removed when none is given).</summary>
     public static void Save(string folder, UNet2DConditionModel unet, AutoencoderKL vae, ClipTextModel text, string tokenizerFolder,
-        DDIMScheduler scheduler, UNet2DConditionModel? inpaint)
+        DDIMScheduler scheduler, UNet2DConditionModel? inpaint, DDIMScheduler? inpaintScheduler = null)
     {
+        if (inpaintScheduler is not null && inpaint is null)
+            throw new ArgumentException("inpaintScheduler: given without an inpainting UNet", nameof(inpaintScheduler));
         Directory.CreateDirectory(folder);
         unet.Save(Path.Combine(folder, "unet"));
         vae.Save(Path.Combine(folder, "vae"));
@@ -164,6 +190,9 @@ public sealed class StableDiffusionPipeline : IDisposable
             foreach (var f in Directory.GetFiles(tokenizerFolder)) File.Copy(f, Path.Combine(tok, Path.GetFileName(f)), overwrite: true);
         }
         inpaint?.Save(Path.Combine(folder, InpaintFolder));
+        var inpaintSchedulerDir = Path.Combine(folder, InpaintSchedulerFolder);
+        if (inpaintScheduler is not null) inpaintScheduler.Save(inpaintSchedulerDir);
+        else if (Directory.Exists(inpaintSchedulerDir)) Directory.Delete(inpaintSchedulerDir, recursive: true);
         var index = new JsonObject
         {
             ["_class_name"] = "StableDiffusionPipeline",
@@ -308,12 +337,12 @@ public sealed class StableDiffusionPipeline : IDisposable
         var shape = new[] { ls[0], unet.Config.OutChannels, ls[2], ls[3] };
         if (latents is not null) Check.Shape(latents, nameof(latents), shape);
         var x = (latents ?? randn(shape, generator: generator)).to(DType, Device);
-        foreach (var t in Scheduler.Timesteps(steps))
+        foreach (var t in InpaintScheduler.Timesteps(steps))
         {
             using var inner = NewDisposeScope();
             var input = cat(new[] { x, maskLatent, maskedLatents }, 1);
             var output = Guided(unet, input, t, cond, uncond, guidance);
-            x = Scheduler.Step(output, t, x, steps).PrevSample.MoveToOuterDisposeScope();
+            x = InpaintScheduler.Step(output, t, x, steps).PrevSample.MoveToOuterDisposeScope();
         }
         var painted = Decode(x);
         // keep the unmasked pixels exactly

@@ -82,6 +82,43 @@ public class PipelineTests(TinyPipelineFixture tiny) : IClassFixture<TinyPipelin
     }
 
     [Fact]
+    public void TheInpaintingUNetIsSampledWithItsOwnScheduler()
+    {
+        var v = new DDIMScheduler(ToyModelConfigs.Scheduler with { PredictionType = "v_prediction" });
+        var own = Path.Combine(tiny.Folder, "inpaint-v");     // epsilon scheduler/, v scheduler-inpaint/
+        var shared = Path.Combine(tiny.Folder, "all-v");      // v scheduler/ for both UNets
+        using (var p = StableDiffusionPipeline.Load(tiny.Model))
+        {
+            Assert.Same(p.Scheduler, p.InpaintScheduler);
+            var tok = Path.Combine(tiny.Model, "tokenizer");
+            StableDiffusionPipeline.Save(own, p.Unet, p.Vae, p.TextEncoder, tok, p.Scheduler, p.InpaintUnet, v);
+            StableDiffusionPipeline.Save(shared, p.Unet, p.Vae, p.TextEncoder, tok, v, p.InpaintUnet);
+        }
+        var images = rand(1, 3, 64, 64, generator: new Generator(4)) * 2 - 1;
+        var mask = zeros(1, 1, 64, 64);
+        mask[0, 0, 16..48, 16..48] = tensor(1f);
+        Tensor Paint(StableDiffusionPipeline p) => p.Inpaint(images, mask, new[] { "" }, steps: 3, guidance: 1.0, latents: randn(p.InpaintNoiseShape(1, 64, 64), generator: new Generator(5)));
+        using var a = StableDiffusionPipeline.Load(own);
+        using var b = StableDiffusionPipeline.Load(shared);
+        using var c = StableDiffusionPipeline.Load(tiny.Model);
+        Assert.Equal("epsilon", a.Scheduler.Config.PredictionType);
+        Assert.Equal("v_prediction", a.InpaintScheduler.Config.PredictionType);
+        Assert.True(Paint(a).eq(Paint(b)).all().item<bool>(), "the painter did not follow scheduler-inpaint/");
+        Assert.False(Paint(a).eq(Paint(c)).all().item<bool>(), "v- and epsilon-prediction painted the same");
+        // a save keeps it; saving a pipeline without one removes a stale folder
+        var copy = Path.Combine(tiny.Folder, "inpaint-v-copy");
+        a.Save(copy);
+        Assert.Equal("v_prediction", DDIMScheduler.FromFolder(Path.Combine(copy, StableDiffusionPipeline.InpaintSchedulerFolder)).Config.PredictionType);
+        c.Save(copy);
+        Assert.False(Directory.Exists(Path.Combine(copy, StableDiffusionPipeline.InpaintSchedulerFolder)));
+        // a scheduler-inpaint/ without an inpainting UNet is an error that names both
+        Directory.Delete(Path.Combine(own, StableDiffusionPipeline.InpaintFolder), true);
+        var e = Assert.Throws<InvalidDataException>(() => StableDiffusionPipeline.Load(own));
+        Assert.Contains("scheduler-inpaint/", e.Message);
+        Assert.Contains("unet-inpaint/", e.Message);
+    }
+
+    [Fact]
     public void MissingComponentsNameTheFolder()
     {
         var broken = Path.Combine(tiny.Folder, "broken");

@@ -92,6 +92,33 @@ public sealed class InpaintRecipeTests : OneTorchThread
         Assert.Throws<ArgumentOutOfRangeException>(() => new DiffusionRecipe(MinSnrGamma: -1).Validate());
     }
 
+
+    [Fact]
+    public void VPredictionTrainsOnTheVelocityAndWeightsMinSnrOverSnrPlusOne()
+    {
+        using var scope = NewDisposeScope();
+        var scheduler = new DDIMScheduler(ToyModelConfigs.Scheduler);
+        var ab = scheduler.AlphasCumprod;
+        var t = tensor(new long[] { 10, 500 });
+        var x0 = randn(2, 4, 3, 3, generator: new Generator(1));
+        var noise = randn(2, 4, 3, 3, generator: new Generator(2));
+        var v = new DiffusionRecipe(PredictionType: "v_prediction");
+        // v = sqrt(alpha_bar) noise - sqrt(1 - alpha_bar) x0, per sample
+        for (int i = 0; i < 2; i++)
+        {
+            double a = ab[(int)t[i].item<long>()];
+            var expected = noise[i] * Math.Sqrt(a) - x0[i] * Math.Sqrt(1 - a);
+            Assert.True((v.Target(x0, noise, t, scheduler)[i] - expected).abs().max().item<float>() < 1e-5, $"sample {i}: the target is not v");
+        }
+        Assert.True(new DiffusionRecipe().Target(x0, noise, t, scheduler).eq(noise).all().item<bool>(), "epsilon prediction's target is the noise");
+        var w = (v with { MinSnrGamma = 5 }).LossWeights(t, ab).data<float>().ToArray();
+        double snr10 = ab[10] / (1.0 - ab[10]), snr500 = ab[500] / (1.0 - ab[500]);
+        Assert.True(snr10 > 5 && snr500 < 5, "the test needs one timestep on each side of gamma");
+        Assert.Equal(5 / (snr10 + 1), w[0], 4);
+        Assert.Equal(snr500 / (snr500 + 1), w[1], 4);
+        var e = Assert.Throws<ArgumentException>(() => new DiffusionRecipe(PredictionType: "sample").Validate());
+        Assert.Contains("--prediction-type 'sample'", e.Message);
+    }
     [Fact]
     public void TheEmaFoldsEachStepOnceWithItsDecay()
     {

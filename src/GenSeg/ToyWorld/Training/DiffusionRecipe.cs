@@ -23,30 +23,45 @@ public enum InpaintMasks
 /// <param name="MinSnrGamma">Min-SNR-gamma loss weighting (Hang et al. 2023): each sample's epsilon MSE is weighted by
 /// min(SNR(t), gamma) / SNR(t); 0 = uniform weights. The paper's gamma: 5.</param>
 /// <param name="EmaDecay">Exponential moving average of the weights, exported instead of the raw weights; 0 = none.</param>
-public sealed record DiffusionRecipe(double MinSnrGamma = 0, double EmaDecay = 0)
+/// <param name="PredictionType">What the UNet predicts (the scheduler's <c>prediction_type</c>): epsilon or v_prediction
+/// (Salimans and Ho 2022, as SD 2's 768 px models).</param>
+public sealed record DiffusionRecipe(double MinSnrGamma = 0, double EmaDecay = 0, string PredictionType = "epsilon")
 {
+    /// <summary>The prediction types a recipe can train.</summary>
+    public static readonly IReadOnlyList<string> PredictionTypes = new[] { "epsilon", "v_prediction" };
+
     /// <summary>Checks the values; errors name the option.</summary>
     public void Validate()
     {
         if (!(MinSnrGamma >= 0) || !double.IsFinite(MinSnrGamma)) throw new ArgumentOutOfRangeException(nameof(MinSnrGamma), MinSnrGamma, "--min-snr: expected 0 (off) or a positive gamma");
         if (!(EmaDecay >= 0 && EmaDecay < 1)) throw new ArgumentOutOfRangeException(nameof(EmaDecay), EmaDecay, "--ema: expected 0 (off) or a decay in (0, 1)");
+        if (!PredictionTypes.Contains(PredictionType)) throw new ArgumentException($"--prediction-type '{PredictionType}': expected {string.Join(" or ", PredictionTypes)}", nameof(PredictionType));
     }
 
+    /// <summary>True for v-prediction.</summary>
+    public bool IsV => PredictionType == "v_prediction";
+
     /// <summary>
-    /// The per-sample loss weights [B] for timesteps <paramref name="t"/>: min(SNR, gamma) / SNR with SNR = alpha_bar / (1 - alpha_bar)
-    /// (Min-SNR, Eq. 8 for epsilon prediction); ones when off.
+    /// The per-sample loss weights [B] for timesteps <paramref name="t"/>, with SNR = alpha_bar / (1 - alpha_bar): Min-SNR's
+    /// min(SNR, gamma) / SNR for epsilon prediction and min(SNR, gamma) / (SNR + 1) for v-prediction (Hang et al. 2023,
+    /// Eq. 8 and its v form); ones when off.
     /// </summary>
     public Tensor LossWeights(Tensor t, IReadOnlyList<float> alphasCumprod)
     {
         if (MinSnrGamma <= 0) return ones(t.shape[0]);
         var ab = t.data<long>().Select(i => (double)alphasCumprod[(int)i]).ToArray();
-        return tensor(ab.Select(a => (float)(Math.Min(a / (1 - a), MinSnrGamma) / (a / (1 - a)))).ToArray());
+        return tensor(ab.Select(a => a / (1 - a)).Select(snr => (float)(Math.Min(snr, MinSnrGamma) / (IsV ? snr + 1 : snr))).ToArray());
     }
 
-    /// <summary>The epsilon MSE per sample, weighted by <see cref="LossWeights"/>, averaged over the batch.</summary>
-    public Tensor Loss(Tensor prediction, Tensor noise, Tensor t, IReadOnlyList<float> alphasCumprod)
+    /// <summary>What the UNet is trained to output for clean latents <paramref name="x0"/> noised with <paramref name="noise"/>
+    /// at <paramref name="t"/>: the noise, or v = sqrt(alpha_bar) noise - sqrt(1 - alpha_bar) x0.</summary>
+    public Tensor Target(Tensor x0, Tensor noise, Tensor t, Diffusion.Schedulers.DDIMScheduler scheduler) =>
+        IsV ? scheduler.GetVelocity(x0, noise, t) : noise;
+
+    /// <summary>The MSE to the <see cref="Target"/> per sample, weighted by <see cref="LossWeights"/>, averaged over the batch.</summary>
+    public Tensor Loss(Tensor prediction, Tensor target, Tensor t, IReadOnlyList<float> alphasCumprod)
     {
-        var perSample = (prediction - noise).square().mean(new long[] { 1, 2, 3 });
+        var perSample = (prediction - target).square().mean(new long[] { 1, 2, 3 });
         return MinSnrGamma <= 0 ? perSample.mean() : (perSample * LossWeights(t, alphasCumprod).to(perSample.device)).mean();
     }
 

@@ -159,6 +159,9 @@ public sealed class InpaintTask : ITrainingTask
     /// <inheritdoc />
     public string Name => "inpaint";
 
+    /// <summary>The loss weighting, prediction type and EMA it trains with.</summary>
+    public DiffusionRecipe Recipe => recipe;
+
     /// <inheritdoc />
     /// <remarks>With an EMA its average is checkpointed too, under "ema" (frozen, so the optimizer leaves it alone).</remarks>
     public IReadOnlyDictionary<string, nn.Module> Trainable => ema is null
@@ -241,7 +244,7 @@ public sealed class InpaintTask : ITrainingTask
         var t = randint(0, scheduler.NumTrainTimesteps, new long[] { batch }, generator: generator, dtype: ScalarType.Int64);
         var noisy = scheduler.AddNoise(latents, noise, t);
         var prediction = unet.Forward(InpaintInput(noisy, maskLatent, maskedLatents), t, context);
-        return recipe.Loss(prediction, noise, t, scheduler.AlphasCumprod);
+        return recipe.Loss(prediction, recipe.Target(latents, noise, t, scheduler), t, scheduler.AlphasCumprod);
     }
 
     /// <inheritdoc />

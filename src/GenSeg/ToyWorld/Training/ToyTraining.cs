@@ -100,9 +100,27 @@ public static class ToyTraining
     }
 
     /// <summary>
+    /// Records in an inpainting run's folder the scheduler its UNet is trained for, when it is not the text-to-image
+    /// UNet's (a v-prediction recipe): <c>scheduler-inpaint/</c>, which <see cref="Assemble"/> ships beside the UNet.
+    /// </summary>
+    public static void RecordInpaintScheduler(string runDir, DiffusionRecipe recipe)
+    {
+        var folder = Path.Combine(runDir, StableDiffusionPipeline.InpaintSchedulerFolder);
+        var config = ToyModelConfigs.Scheduler with { PredictionType = recipe.PredictionType };
+        if (config == ToyModelConfigs.Scheduler)
+        {
+            if (Directory.Exists(folder)) throw new InvalidOperationException($"{runDir}: its {StableDiffusionPipeline.InpaintSchedulerFolder}/ says another prediction type; start a new --out for this recipe");
+            return;
+        }
+        if (Directory.Exists(folder) && DDIMScheduler.FromFolder(folder).Config != config)
+            throw new InvalidOperationException($"{runDir}: its {StableDiffusionPipeline.InpaintSchedulerFolder}/ says another prediction type; start a new --out for this recipe");
+        new DDIMScheduler(config).Save(folder);
+    }
+
+    /// <summary>
     /// Assembles trained parts into the diffusers layout at <paramref name="outFolder"/>: the VAE export, the
-    /// text-to-image run (<paramref name="unetRun"/>) and optionally the inpainting run. A run that has not finished is
-    /// taken from its latest checkpoint.
+    /// text-to-image run (<paramref name="unetRun"/>) and optionally the inpainting run, with the scheduler it was trained
+    /// for when that differs (<see cref="RecordInpaintScheduler"/>). A run that has not finished is taken from its latest checkpoint.
     /// </summary>
     public static void Assemble(string vaeFolder, string unetRun, string? inpaintRun, string outFolder)
     {
@@ -119,7 +137,9 @@ public static class ToyTraining
         unet.to(ScalarType.Float16);
         text.to(ScalarType.Float16);
         inpaint?.to(ScalarType.Float16);
-        StableDiffusionPipeline.Save(outFolder, unet, vae, text, tokenizerFolder, new DDIMScheduler(ToyModelConfigs.Scheduler), inpaint);
+        var inpaintScheduler = inpaintRun is null ? null : Path.Combine(inpaintRun, StableDiffusionPipeline.InpaintSchedulerFolder);
+        StableDiffusionPipeline.Save(outFolder, unet, vae, text, tokenizerFolder, new DDIMScheduler(ToyModelConfigs.Scheduler), inpaint,
+            inpaintScheduler is not null && Directory.Exists(inpaintScheduler) ? DDIMScheduler.FromFolder(inpaintScheduler) : null);
     }
 
     /// <summary>True when the run's checkpoint holds weights under <paramref name="prefix"/>.</summary>
