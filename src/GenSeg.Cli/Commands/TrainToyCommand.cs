@@ -29,9 +29,9 @@ public static class TrainToyCommand
     static readonly Option<bool> DecoderOnly = new("--decoder-only") { Description = "vae: fine-tune only the decoder (the latent space and scaling factor stay, so a UNet trained on them stays valid)" };
     static readonly Option<int> Crop = new("--crop") { Description = "vae: train on random square crops of this side (0 = full images)", DefaultValueFactory = _ => 32 };
     static readonly Option<string> Masks = new("--masks") { Description = "inpaint: training masks, mixed (the first recipe) or paintseg (the masks PaintSeg's I- and O-steps make, ideal painter's targets, mostly empty captions)", DefaultValueFactory = _ => "mixed" };
-    static readonly Option<double> MinSnr = new("--min-snr") { Description = "inpaint: Min-SNR-gamma loss weighting (0 = off; the paper's gamma 5)", DefaultValueFactory = _ => 0 };
-    static readonly Option<double> Ema = new("--ema") { Description = "inpaint: EMA decay of the weights, exported and assembled instead of the raw weights (0 = off)", DefaultValueFactory = _ => 0 };
-    static readonly Option<string> Prediction = new("--prediction-type") { Description = "inpaint: what the UNet predicts, epsilon or v_prediction (the model folder's scheduler must say the same)", DefaultValueFactory = _ => "epsilon" };
+    static readonly Option<double> MinSnr = new("--min-snr") { Description = "unet, inpaint: Min-SNR-gamma loss weighting (0 = off; the paper's gamma 5)", DefaultValueFactory = _ => 0 };
+    static readonly Option<double> Ema = new("--ema") { Description = "unet, inpaint: EMA decay of the weights, exported and assembled instead of the raw weights (0 = off)", DefaultValueFactory = _ => 0 };
+    static readonly Option<string> Prediction = new("--prediction-type") { Description = "unet, inpaint: what the UNet predicts, epsilon or v_prediction (recorded in the run's scheduler/, which assemble ships with the UNet)", DefaultValueFactory = _ => "epsilon" };
     static readonly Option<int> Warmup = new("--warmup") { Description = "Linear learning-rate warm-up steps (then cosine decay to 10%)", DefaultValueFactory = _ => 100 };
     static readonly Option<int> Threads = new("--threads") { Description = "Torch intra-op threads (0 = default)", DefaultValueFactory = _ => 0 };
 
@@ -74,17 +74,19 @@ public static class TrainToyCommand
             if (init is not null && !Directory.Exists(init)) throw new DirectoryNotFoundException($"--init {init}: no such folder (expected a diffusers model folder)");
             if (parse.GetValue(Config) is not null && (component != "vae" || init is not null)) throw new ArgumentException("--config: applies to a fresh vae only (not with --init)");
             if (parse.GetValue(DecoderOnly) && component != "vae") throw new ArgumentException("--decoder-only: applies to the vae component only");
+            var recipe = new DiffusionRecipe(parse.GetValue(MinSnr), parse.GetValue(Ema), parse.GetValue(Prediction)!.Trim());
             ITrainingTask task = component switch
             {
                 "vae" => new VaeTask(init is null ? AutoencoderKL.FromConfig(FreshVaeConfig(parse.GetValue(Config)), device) : AutoencoderKL.FromFolder(Path.Combine(init, "vae"), device),
                                      crop: parse.GetValue(Crop), decoderOnly: parse.GetValue(DecoderOnly)),
-                "unet" => ToyTraining.TextToImage(options.OutDir, parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"), device, parse.GetValue(FreezeText), init),
+                "unet" => ToyTraining.TextToImage(options.OutDir, parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"), device, parse.GetValue(FreezeText), init, recipe),
                 "inpaint" => ToyTraining.Inpainting(parse.GetValue(Vae) ?? Path.Combine("runs", "toy-vae", "export"),
                                                     parse.GetValue(From) ?? Path.Combine("runs", "toy-unet", "export"), device, init,
-                                                    ParseMasks(parse.GetValue(Masks)!), new DiffusionRecipe(parse.GetValue(MinSnr), parse.GetValue(Ema), parse.GetValue(Prediction)!.Trim())),
+                                                    ParseMasks(parse.GetValue(Masks)!), recipe),
                 _ => throw new ArgumentException($"component '{component}': expected vae, unet or inpaint"),
             };
-            if (task is InpaintTask inpaintTask) ToyTraining.RecordInpaintScheduler(options.OutDir, inpaintTask.Recipe);
+            if (task is InpaintTask inpaintTask) ToyTraining.RecordScheduler(options.OutDir, inpaintTask.Recipe);
+            if (task is DiffusionTask textToImage) ToyTraining.RecordScheduler(options.OutDir, textToImage.Recipe);
             Train(task, options);
             AnsiConsole.MarkupLineInterpolated($"[green]done[/]: {task.Name} exported to {Path.Combine(options.OutDir, "export")}; losses in {Path.Combine(options.OutDir, "losses.csv")}");
             return 0;

@@ -94,6 +94,23 @@ public sealed class InpaintRecipeTests : OneTorchThread
 
 
     [Fact]
+    public void ARunRecordsTheSchedulerItsUNetIsTrainedForAndRefusesAnotherOnResume()
+    {
+        var run = Directory.CreateTempSubdirectory("genseg-run-scheduler").FullName;
+        try
+        {
+            Assert.Equal("epsilon", ToyTraining.RecordedScheduler(run).Config.PredictionType); // older runs: SD's epsilon
+            var v = new DiffusionRecipe(PredictionType: "v_prediction");
+            ToyTraining.RecordScheduler(run, v);
+            ToyTraining.RecordScheduler(run, v);                                               // a resume with the same recipe
+            Assert.Equal(ToyModelConfigs.Scheduler with { PredictionType = "v_prediction" }, ToyTraining.RecordedScheduler(run).Config);
+            var e = Assert.Throws<InvalidOperationException>(() => ToyTraining.RecordScheduler(run, new DiffusionRecipe()));
+            Assert.Contains("v_prediction, not epsilon", e.Message);
+        }
+        finally { Directory.Delete(run, true); }
+    }
+
+    [Fact]
     public void VPredictionTrainsOnTheVelocityAndWeightsMinSnrOverSnrPlusOne()
     {
         using var scope = NewDisposeScope();
@@ -167,7 +184,7 @@ public sealed class InpaintRecipeTests : OneTorchThread
         using var scope = NewDisposeScope();
         var a = SafeTensors.Load(Path.Combine(straight, "checkpoint", "weights.safetensors"));
         var b = SafeTensors.Load(Path.Combine(interrupted, "checkpoint", "weights.safetensors"));
-        Assert.Contains(a.Keys, k => k.StartsWith(InpaintTask.EmaPrefix + ".", StringComparison.Ordinal));
+        Assert.Contains(a.Keys, k => k.StartsWith(EmaWeights.CheckpointPrefix + ".", StringComparison.Ordinal));
         foreach (var k in a.Keys) Assert.True((a[k] - b[k]).abs().max().item<float>() < 1e-6, $"{k} differs after resuming");
         // the export is the average, not the raw weights (they differ after a few steps at this decay)
         var exported = SafeTensors.Load(ModelFiles.Weights(Path.Combine(straight, "export", StableDiffusionPipeline.InpaintFolder)));

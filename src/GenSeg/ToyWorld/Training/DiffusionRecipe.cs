@@ -76,6 +76,9 @@ public sealed record DiffusionRecipe(double MinSnrGamma = 0, double EmaDecay = 0
 /// </summary>
 public sealed class EmaWeights
 {
+    /// <summary>The checkpoint key prefix of a task's EMA weights (what <see cref="ToyTraining.Assemble"/> prefers when present).</summary>
+    public const string CheckpointPrefix = "ema";
+
     readonly nn.Module _source;
     int _lastStep = -1;
 

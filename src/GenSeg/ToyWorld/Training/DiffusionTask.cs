@@ -20,9 +20,10 @@ public sealed record CaptionMix(double EmptyShare = 0.1, double ClassOnlyShare =
 }
 
 /// <summary>
-/// Trains the embedded model's text-conditioned UNet jointly with its CLIP text encoder (epsilon prediction on VAE
-/// latents, SD's scaled-linear schedule, uniform timesteps), the VAE frozen. Logged at checkpoints: the loss on a fixed
-/// validation batch at fixed timesteps, comparable across checkpoints.
+/// Trains the embedded model's text-conditioned UNet jointly with its CLIP text encoder (epsilon or v-prediction on VAE
+/// latents as the <see cref="DiffusionRecipe"/> says, SD's scaled-linear schedule, uniform timesteps), the VAE frozen.
+/// Logged at checkpoints: the loss on a fixed validation batch at fixed timesteps, comparable across checkpoints of one
+/// prediction type.
 /// </summary>
 public sealed class DiffusionTask : ITrainingTask
 {
@@ -32,13 +33,25 @@ public sealed class DiffusionTask : ITrainingTask
     readonly ClipTokenizer tokenizer;
     readonly DDIMScheduler scheduler;
     readonly CaptionMix captions;
+    readonly DiffusionRecipe recipe;
+    readonly EmaWeights? ema;
     readonly Tensor valLatents, valIds, valNoise, valT;
 
     /// <summary>Creates the task. <paramref name="vae"/> is frozen (eval, no gradients); with
     /// <paramref name="freezeText"/> the text encoder is frozen too (it stays in the checkpoint, unchanged), so that an
-    /// inpainting UNet can be trained at the same time against the same text encoder.</summary>
-    public DiffusionTask(UNet2DConditionModel unet, ClipTextModel text, AutoencoderKL vae, ClipTokenizer tokenizer, DDIMScheduler scheduler, CaptionMix? captions = null, bool freezeText = false)
+    /// inpainting UNet can be trained at the same time against the same text encoder. <paramref name="recipe"/>: the loss
+    /// weighting, prediction type and an EMA of the UNet's weights (default: none of them, epsilon prediction).</summary>
+    public DiffusionTask(UNet2DConditionModel unet, ClipTextModel text, AutoencoderKL vae, ClipTokenizer tokenizer, DDIMScheduler scheduler, CaptionMix? captions = null, bool freezeText = false,
+        DiffusionRecipe? recipe = null)
     {
+        this.recipe = recipe ?? new DiffusionRecipe();
+        this.recipe.Validate();
+        if (this.recipe.EmaDecay > 0)
+        {
+            var average = UNet2DConditionModel.FromConfig(unet.Config);
+            average.to(unet.parameters().First().device);
+            ema = new EmaWeights(unet, average);
+        }
         if (freezeText)
             foreach (var p in text.parameters()) p.requires_grad = false;
         this.unet = unet;
@@ -63,8 +76,14 @@ public sealed class DiffusionTask : ITrainingTask
     /// <inheritdoc />
     public string Name => "unet";
 
+    /// <summary>The loss weighting, prediction type and EMA it trains with.</summary>
+    public DiffusionRecipe Recipe => recipe;
+
     /// <inheritdoc />
-    public IReadOnlyDictionary<string, nn.Module> Trainable => new Dictionary<string, nn.Module> { ["unet"] = unet, ["text_encoder"] = text };
+    /// <remarks>With an EMA its average is checkpointed too, under <see cref="EmaWeights.CheckpointPrefix"/>.</remarks>
+    public IReadOnlyDictionary<string, nn.Module> Trainable => ema is null
+        ? new Dictionary<string, nn.Module> { ["unet"] = unet, ["text_encoder"] = text }
+        : new Dictionary<string, nn.Module> { ["unet"] = unet, ["text_encoder"] = text, [EmaWeights.CheckpointPrefix] = ema.Average };
 
     Tensor Encode(Tensor images, Generator? g)
     {
@@ -80,6 +99,7 @@ public sealed class DiffusionTask : ITrainingTask
     {
         var scenes = ToyBatches.Scenes(ToyBatches.TrainSeeds(batch, generator));
         var u = rand(batch, generator: generator, dtype: ScalarType.Float64).data<double>().ToArray();
+        ema?.Update(step, recipe.EmaDecayAt(step));
         var ids = Ids(scenes.Select((s, i) => captions.For(s, u[i])));
         var latents = Encode(ToyBatches.Images(scenes), generator);
         var noise = randn(latents.shape, generator: generator);
@@ -87,7 +107,7 @@ public sealed class DiffusionTask : ITrainingTask
         var noisy = scheduler.AddNoise(latents, noise, t);
         var context = text.Forward(ids).LastHiddenState;
         var prediction = unet.Forward(noisy, t, context);
-        return F.mse_loss(prediction, noise);
+        return recipe.Loss(prediction, recipe.Target(latents, noise, t, scheduler), t, scheduler.AlphasCumprod);
     }
 
     /// <inheritdoc />
@@ -97,13 +117,13 @@ public sealed class DiffusionTask : ITrainingTask
         using var noGrad = no_grad();
         var noisy = scheduler.AddNoise(valLatents, valNoise, valT);
         var pred = unet.Forward(noisy, valT, text.Forward(valIds).LastHiddenState);
-        return new Dictionary<string, double> { ["val_loss"] = F.mse_loss(pred, valNoise).item<float>() };
+        return new Dictionary<string, double> { ["val_loss"] = F.mse_loss(pred, recipe.Target(valLatents, valNoise, valT, scheduler)).item<float>() };
     }
 
     /// <inheritdoc />
     public void Export(string folder)
     {
-        unet.Save(Path.Combine(folder, "unet"));
+        ((UNet2DConditionModel?)ema?.Average ?? unet).Save(Path.Combine(folder, "unet"));
         text.Save(Path.Combine(folder, "text_encoder"));
     }
 }
@@ -166,10 +186,7 @@ public sealed class InpaintTask : ITrainingTask
     /// <remarks>With an EMA its average is checkpointed too, under "ema" (frozen, so the optimizer leaves it alone).</remarks>
     public IReadOnlyDictionary<string, nn.Module> Trainable => ema is null
         ? new Dictionary<string, nn.Module> { ["unet"] = unet }
-        : new Dictionary<string, nn.Module> { ["unet"] = unet, [EmaPrefix] = ema.Average };
-
-    /// <summary>The checkpoint key prefix of the EMA weights (what <see cref="ToyTraining.Assemble"/> prefers when present).</summary>
-    public const string EmaPrefix = "ema";
+        : new Dictionary<string, nn.Module> { ["unet"] = unet, [EmaWeights.CheckpointPrefix] = ema.Average };
 
     InpaintExample Make(Scene scene, double u1, double u2, double u3, int blobSeed)
     {

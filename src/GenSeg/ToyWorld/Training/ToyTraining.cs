@@ -15,7 +15,8 @@ public static class ToyTraining
     /// encoder of a diffusers folder to continue training from, e.g. the shipped model), the trained VAE from
     /// <paramref name="vaeFolder"/>, and the toy tokenizer (written into the run's export folder so the export is complete).
     /// </summary>
-    public static DiffusionTask TextToImage(string runDir, string vaeFolder, Device device, bool freezeText = false, string? initFolder = null)
+    public static DiffusionTask TextToImage(string runDir, string vaeFolder, Device device, bool freezeText = false, string? initFolder = null,
+        DiffusionRecipe? recipe = null)
     {
         var vae = AutoencoderKL.FromFolder(vaeFolder, device);
         var tokFolder = Path.Combine(runDir, "export", "tokenizer");
@@ -31,7 +32,7 @@ public static class ToyTraining
         }
         text.to(device);
         unet.to(device);
-        return new DiffusionTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler), freezeText: freezeText);
+        return new DiffusionTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler), freezeText: freezeText, recipe: recipe);
     }
 
     /// <summary>Copies a diffusers component folder's weights into <paramref name="module"/> (strict: every key, every shape;
@@ -99,28 +100,36 @@ public static class ToyTraining
         return new InpaintTask(unet, text, vae, tokenizer, new DDIMScheduler(ToyModelConfigs.Scheduler), masks: masks, recipe: recipe);
     }
 
+    /// <summary>The scheduler a UNet trained with <paramref name="recipe"/> is sampled with.</summary>
+    public static DDIMScheduler SchedulerFor(DiffusionRecipe recipe) => new(ToyModelConfigs.Scheduler with { PredictionType = recipe.PredictionType });
+
     /// <summary>
-    /// Records in an inpainting run's folder the scheduler its UNet is trained for, when it is not the text-to-image
-    /// UNet's (a v-prediction recipe): <c>scheduler-inpaint/</c>, which <see cref="Assemble"/> ships beside the UNet.
+    /// Records in a UNet run's folder the scheduler its UNet is trained for (<c>scheduler/</c>), which <see cref="Assemble"/>
+    /// ships with it; a run without one (older runs) is epsilon prediction. A run resumed with another prediction type is
+    /// refused.
     /// </summary>
-    public static void RecordInpaintScheduler(string runDir, DiffusionRecipe recipe)
+    public static void RecordScheduler(string runDir, DiffusionRecipe recipe)
     {
-        var folder = Path.Combine(runDir, StableDiffusionPipeline.InpaintSchedulerFolder);
-        var config = ToyModelConfigs.Scheduler with { PredictionType = recipe.PredictionType };
-        if (config == ToyModelConfigs.Scheduler)
-        {
-            if (Directory.Exists(folder)) throw new InvalidOperationException($"{runDir}: its {StableDiffusionPipeline.InpaintSchedulerFolder}/ says another prediction type; start a new --out for this recipe");
-            return;
-        }
-        if (Directory.Exists(folder) && DDIMScheduler.FromFolder(folder).Config != config)
-            throw new InvalidOperationException($"{runDir}: its {StableDiffusionPipeline.InpaintSchedulerFolder}/ says another prediction type; start a new --out for this recipe");
-        new DDIMScheduler(config).Save(folder);
+        var folder = Path.Combine(runDir, "scheduler");
+        var scheduler = SchedulerFor(recipe);
+        var recorded = RecordedScheduler(runDir);
+        if (Directory.Exists(folder) && recorded.Config.PredictionType != recipe.PredictionType)
+            throw new InvalidOperationException($"{folder}: the run trains for prediction_type {recorded.Config.PredictionType}, not {recipe.PredictionType}; start a new --out for this recipe");
+        scheduler.Save(folder);
+    }
+
+    /// <summary>The scheduler a run's UNet was trained for: its recorded <c>scheduler/</c>, else SD's epsilon prediction.</summary>
+    public static DDIMScheduler RecordedScheduler(string runDir)
+    {
+        var folder = Path.Combine(runDir, "scheduler");
+        return Directory.Exists(folder) ? DDIMScheduler.FromFolder(folder) : new DDIMScheduler(ToyModelConfigs.Scheduler);
     }
 
     /// <summary>
     /// Assembles trained parts into the diffusers layout at <paramref name="outFolder"/>: the VAE export, the
-    /// text-to-image run (<paramref name="unetRun"/>) and optionally the inpainting run, with the scheduler it was trained
-    /// for when that differs (<see cref="RecordInpaintScheduler"/>). A run that has not finished is taken from its latest checkpoint.
+    /// text-to-image run (<paramref name="unetRun"/>) and optionally the inpainting run, each UNet with the scheduler it was
+    /// trained for (<see cref="RecordScheduler"/>; the inpainting one in <c>scheduler-inpaint/</c> when it differs). A run
+    /// that has not finished is taken from its latest checkpoint (its EMA weights when it keeps them).
     /// </summary>
     public static void Assemble(string vaeFolder, string unetRun, string? inpaintRun, string outFolder)
     {
@@ -129,17 +138,18 @@ public static class ToyTraining
         var tokenizer = ClipTokenizer.FromFolder(tokenizerFolder);
         using var unet = UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet());
         using var text = ClipTextModel.FromConfig(ToyModelConfigs.TextEncoder(tokenizer.Vocabulary, tokenizer.EndToken));
-        LoadRun(unetRun, ("unet", unet, "unet"), ("text_encoder", text, "text_encoder"));
+        LoadRun(unetRun, (CheckpointHas(unetRun, EmaWeights.CheckpointPrefix) ? EmaWeights.CheckpointPrefix : "unet", unet, "unet"), ("text_encoder", text, "text_encoder"));
         using var inpaint = inpaintRun is null ? null : UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet(9));
         // a run with an EMA of its weights is assembled from the average (a finished run exports the average anyway)
-        if (inpaint is not null) LoadRun(inpaintRun!, (CheckpointHas(inpaintRun!, InpaintTask.EmaPrefix) ? InpaintTask.EmaPrefix : "unet", inpaint, StableDiffusionPipeline.InpaintFolder));
+        if (inpaint is not null) LoadRun(inpaintRun!, (CheckpointHas(inpaintRun!, EmaWeights.CheckpointPrefix) ? EmaWeights.CheckpointPrefix : "unet", inpaint, StableDiffusionPipeline.InpaintFolder));
         // float16 on disk halves the shipped size; loading converts back to float32. The small VAE stays float32.
         unet.to(ScalarType.Float16);
         text.to(ScalarType.Float16);
         inpaint?.to(ScalarType.Float16);
-        var inpaintScheduler = inpaintRun is null ? null : Path.Combine(inpaintRun, StableDiffusionPipeline.InpaintSchedulerFolder);
-        StableDiffusionPipeline.Save(outFolder, unet, vae, text, tokenizerFolder, new DDIMScheduler(ToyModelConfigs.Scheduler), inpaint,
-            inpaintScheduler is not null && Directory.Exists(inpaintScheduler) ? DDIMScheduler.FromFolder(inpaintScheduler) : null);
+        var scheduler = RecordedScheduler(unetRun);
+        var inpaintScheduler = inpaintRun is null ? null : RecordedScheduler(inpaintRun);
+        StableDiffusionPipeline.Save(outFolder, unet, vae, text, tokenizerFolder, scheduler, inpaint,
+            inpaintScheduler is null || inpaintScheduler.Config == scheduler.Config ? null : inpaintScheduler);
     }
 
     /// <summary>True when the run's checkpoint holds weights under <paramref name="prefix"/>.</summary>
