@@ -19,6 +19,13 @@ namespace GenSeg.Cli.Commands;
 /// </summary>
 public static class ModelCardCommand
 {
+    static string Prediction(GenSeg.Diffusion.Schedulers.DDIMScheduler scheduler) => scheduler.Config.PredictionType switch
+    {
+        "epsilon" => "epsilon prediction",
+        "v_prediction" => "v-prediction",
+        var other => other + " prediction",
+    };
+
     static readonly Option<string> Model = new("--model") { Description = "Model folder", DefaultValueFactory = _ => KitPaths.EmbeddedModel };
     static readonly Option<string> Runs = new("--runs") { Description = "Training runs folder: a stage's runs/<run>/losses.csv, when present, refreshes its copy beside the record", DefaultValueFactory = _ => "runs" };
     static readonly Option<string> Record = new("--record") { Description = "The training record (stages, commands; loss logs beside it); the loss-curve plot is written beside it", DefaultValueFactory = _ => Path.Combine("docs", "training", "record.json") };
@@ -108,9 +115,9 @@ public static class ModelCardCommand
         sb.AppendLine("| --- | --- | --- |");
         sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| vae | AutoencoderKL, 64x64x3 -> 16x16x{p.Vae.Config.LatentChannels}, channels {string.Join("/", p.Vae.Config.BlockOutChannels)}, scaling factor {p.Vae.ScalingFactor} | {Params(p.Vae):N0} |"));
         sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| text_encoder | CLIPTextModel, {p.TextEncoder.Config.NumHiddenLayers} layers, width {p.TextEncoder.Config.HiddenSize}, vocabulary {p.Tokenizer.Vocabulary} (byte-level BPE with one token per ToyWorld word) | {Params(p.TextEncoder):N0} |"));
-        sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| unet | UNet2DConditionModel, channels {string.Join("/", p.Unet.Config.BlockOutChannels)}, cross-attention at 16x16, 8x8 and the 4x4 mid block, epsilon prediction | {Params(p.Unet):N0} |"));
+        sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| unet | UNet2DConditionModel, channels {string.Join("/", p.Unet.Config.BlockOutChannels)}, cross-attention at 16x16, 8x8 and the 4x4 mid block, {Prediction(p.Scheduler)} | {Params(p.Unet):N0} |"));
         if (p.InpaintUnet is not null)
-            sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| unet-inpaint | the same UNet with 9 input channels (latent, mask, masked-image latent), initialised from unet | {Params(p.InpaintUnet):N0} |"));
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| unet-inpaint | the same UNet with 9 input channels (latent, mask, masked-image latent), initialised from unet, {Prediction(p.InpaintScheduler)}{(p.InpaintScheduler == p.Scheduler ? "" : $" (its own `{StableDiffusionPipeline.InpaintSchedulerFolder}/`)")} | {Params(p.InpaintUnet):N0} |"));
         sb.AppendLine();
         sb.AppendLine("## Training (ToyWorld train split; all runs resumable and deterministic given --seed)");
         sb.AppendLine();
