@@ -192,4 +192,31 @@ public sealed class InpaintRecipeTests : OneTorchThread
         Assert.False(Same(a["unet." + key], a["ema." + key]), "the raw and averaged weights are equal; the test cannot tell them apart");
         Assert.True(Same(exported[key], a["ema." + key]), "the export is not the EMA average");
     }
+
+    [Fact]
+    public void ATextToImageRunWithVPredictionAndEmaLearnsAndExportsTheAverage()
+    {
+        var root = Directory.CreateTempSubdirectory("genseg-recipe-t2i").FullName;
+        var tokDir = Path.Combine(root, "tok");
+        ToyVocabulary.Write(tokDir);
+        var tok = ClipTokenizer.FromFolder(tokDir);
+        torch.manual_seed(5);
+        var unet = UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet() with { BlockOutChannels = new[] { 32, 32, 32 }, CrossAttentionDim = 32, NormNumGroups = 8 });
+        var text = ClipTextModel.FromConfig(ToyModelConfigs.TextEncoder(tok.Vocabulary, tok.EndToken) with { HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1 });
+        var vae = AutoencoderKL.FromConfig(ToyModelConfigs.Vae with { BlockOutChannels = new[] { 8, 16, 16 }, NormNumGroups = 4 });
+        var task = new DiffusionTask(unet, text, vae, tok, new DDIMScheduler(ToyModelConfigs.Scheduler), freezeText: true,
+            recipe: new DiffusionRecipe(MinSnrGamma: 5, EmaDecay: 0.9, PredictionType: "v_prediction"));
+        var run = Path.Combine(root, "run");
+        TrainingLoop.Run(task, new TrainingOptions { Steps = 16, Batch = 4, LearningRate = 2e-3, WarmupSteps = 2, CheckpointEvery = 8, OutDir = run, Seed = 1 });
+        var losses = File.ReadAllLines(Path.Combine(run, "losses.csv")).Skip(1)
+            .Select(l => double.Parse(l.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.True(losses.TakeLast(4).Average() < losses.Take(4).Average(), "the v-prediction loss did not fall");
+        using var scope = NewDisposeScope();
+        var ckpt = SafeTensors.Load(Path.Combine(run, "checkpoint", "weights.safetensors"));
+        var exported = SafeTensors.Load(ModelFiles.Weights(Path.Combine(run, "export", "unet")));
+        const string key = "conv_in.weight";
+        Assert.False(Same(ckpt["unet." + key], ckpt["ema." + key]), "the raw and averaged weights are equal; the test cannot tell them apart");
+        Assert.True(Same(exported[key], ckpt["ema." + key]), "the export is not the EMA average");
+        Directory.Delete(root, true);
+    }
 }

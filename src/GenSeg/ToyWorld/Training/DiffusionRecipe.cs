@@ -65,6 +65,15 @@ public sealed record DiffusionRecipe(double MinSnrGamma = 0, double EmaDecay = 0
         return MinSnrGamma <= 0 ? perSample.mean() : (perSample * LossWeights(t, alphasCumprod).to(perSample.device)).mean();
     }
 
+    /// <summary>An EMA of <paramref name="unet"/>'s weights (a copy on its device) when the recipe keeps one, else null.</summary>
+    public EmaWeights? EmaOf(Diffusion.Models.UNet2DConditionModel unet)
+    {
+        if (EmaDecay <= 0) return null;
+        var average = Diffusion.Models.UNet2DConditionModel.FromConfig(unet.Config);
+        average.to(unet.parameters().First().device);
+        return new EmaWeights(unet, average);
+    }
+
     /// <summary>The EMA decay at a step, warmed up as diffusers' EMAModel: min(decay, (1 + step) / (10 + step)).</summary>
     public double EmaDecayAt(int step) => Math.Min(EmaDecay, (1.0 + step) / (10.0 + step));
 }

@@ -46,12 +46,7 @@ public sealed class DiffusionTask : ITrainingTask
     {
         this.recipe = recipe ?? new DiffusionRecipe();
         this.recipe.Validate();
-        if (this.recipe.EmaDecay > 0)
-        {
-            var average = UNet2DConditionModel.FromConfig(unet.Config);
-            average.to(unet.parameters().First().device);
-            ema = new EmaWeights(unet, average);
-        }
+        ema = this.recipe.EmaOf(unet);
         if (freezeText)
             foreach (var p in text.parameters()) p.requires_grad = false;
         this.unet = unet;
@@ -156,12 +151,7 @@ public sealed class InpaintTask : ITrainingTask
         maskKind = masks;
         this.recipe = recipe ?? new DiffusionRecipe();
         this.recipe.Validate();
-        if (this.recipe.EmaDecay > 0)
-        {
-            var average = UNet2DConditionModel.FromConfig(unet.Config);
-            average.to(unet.parameters().First().device);
-            ema = new EmaWeights(unet, average);
-        }
+        ema = this.recipe.EmaOf(unet);
         this.unet = unet;
         this.text = text;
         this.vae = vae;
