@@ -85,8 +85,7 @@ public static class TrainToyCommand
                                                     ParseMasks(parse.GetValue(Masks)!), recipe),
                 _ => throw new ArgumentException($"component '{component}': expected vae, unet or inpaint"),
             };
-            if (task is InpaintTask inpaintTask) ToyTraining.RecordScheduler(options.OutDir, inpaintTask.Recipe);
-            if (task is DiffusionTask textToImage) ToyTraining.RecordScheduler(options.OutDir, textToImage.Recipe);
+            if (task is InpaintTask or DiffusionTask) ToyTraining.RecordScheduler(options.OutDir, recipe);
             Train(task, options);
             AnsiConsole.MarkupLineInterpolated($"[green]done[/]: {task.Name} exported to {Path.Combine(options.OutDir, "export")}; losses in {Path.Combine(options.OutDir, "losses.csv")}");
             return 0;

@@ -58,11 +58,12 @@ public sealed record DiffusionRecipe(double MinSnrGamma = 0, double EmaDecay = 0
     public Tensor Target(Tensor x0, Tensor noise, Tensor t, Diffusion.Schedulers.DDIMScheduler scheduler) =>
         IsV ? scheduler.GetVelocity(x0, noise, t) : noise;
 
-    /// <summary>The MSE to the <see cref="Target"/> per sample, weighted by <see cref="LossWeights"/>, averaged over the batch.</summary>
-    public Tensor Loss(Tensor prediction, Tensor target, Tensor t, IReadOnlyList<float> alphasCumprod)
+    /// <summary>The MSE of <paramref name="prediction"/> to the <see cref="Target"/> of <paramref name="x0"/> noised with
+    /// <paramref name="noise"/> at <paramref name="t"/>, per sample, weighted by <see cref="LossWeights"/>, averaged over the batch.</summary>
+    public Tensor Loss(Tensor prediction, Tensor x0, Tensor noise, Tensor t, Diffusion.Schedulers.DDIMScheduler scheduler)
     {
-        var perSample = (prediction - target).square().mean(new long[] { 1, 2, 3 });
-        return MinSnrGamma <= 0 ? perSample.mean() : (perSample * LossWeights(t, alphasCumprod).to(perSample.device)).mean();
+        var perSample = (prediction - Target(x0, noise, t, scheduler)).square().mean(new long[] { 1, 2, 3 });
+        return MinSnrGamma <= 0 ? perSample.mean() : (perSample * LossWeights(t, scheduler.AlphasCumprod).to(perSample.device)).mean();
     }
 
     /// <summary>An EMA of <paramref name="unet"/>'s weights (a copy on its device) when the recipe keeps one, else null.</summary>

@@ -71,9 +71,6 @@ public sealed class DiffusionTask : ITrainingTask
     /// <inheritdoc />
     public string Name => "unet";
 
-    /// <summary>The loss weighting, prediction type and EMA it trains with.</summary>
-    public DiffusionRecipe Recipe => recipe;
-
     /// <inheritdoc />
     /// <remarks>With an EMA its average is checkpointed too, under <see cref="EmaWeights.CheckpointPrefix"/>.</remarks>
     public IReadOnlyDictionary<string, nn.Module> Trainable => ema is null
@@ -102,7 +99,7 @@ public sealed class DiffusionTask : ITrainingTask
         var noisy = scheduler.AddNoise(latents, noise, t);
         var context = text.Forward(ids).LastHiddenState;
         var prediction = unet.Forward(noisy, t, context);
-        return recipe.Loss(prediction, recipe.Target(latents, noise, t, scheduler), t, scheduler.AlphasCumprod);
+        return recipe.Loss(prediction, latents, noise, t, scheduler);
     }
 
     /// <inheritdoc />
@@ -168,9 +165,6 @@ public sealed class InpaintTask : ITrainingTask
 
     /// <inheritdoc />
     public string Name => "inpaint";
-
-    /// <summary>The loss weighting, prediction type and EMA it trains with.</summary>
-    public DiffusionRecipe Recipe => recipe;
 
     /// <inheritdoc />
     /// <remarks>With an EMA its average is checkpointed too, under "ema" (frozen, so the optimizer leaves it alone).</remarks>
@@ -251,7 +245,7 @@ public sealed class InpaintTask : ITrainingTask
         var t = randint(0, scheduler.NumTrainTimesteps, new long[] { batch }, generator: generator, dtype: ScalarType.Int64);
         var noisy = scheduler.AddNoise(latents, noise, t);
         var prediction = unet.Forward(InpaintInput(noisy, maskLatent, maskedLatents), t, context);
-        return recipe.Loss(prediction, recipe.Target(latents, noise, t, scheduler), t, scheduler.AlphasCumprod);
+        return recipe.Loss(prediction, latents, noise, t, scheduler);
     }
 
     /// <inheritdoc />

@@ -111,11 +111,9 @@ public static class ToyTraining
     public static void RecordScheduler(string runDir, DiffusionRecipe recipe)
     {
         var folder = Path.Combine(runDir, "scheduler");
-        var scheduler = SchedulerFor(recipe);
-        var recorded = RecordedScheduler(runDir);
-        if (Directory.Exists(folder) && recorded.Config.PredictionType != recipe.PredictionType)
-            throw new InvalidOperationException($"{folder}: the run trains for prediction_type {recorded.Config.PredictionType}, not {recipe.PredictionType}; start a new --out for this recipe");
-        scheduler.Save(folder);
+        if (Directory.Exists(folder) && DDIMScheduler.FromFolder(folder).Config.PredictionType is var recorded && recorded != recipe.PredictionType)
+            throw new InvalidOperationException($"{folder}: the run trains for prediction_type {recorded}, not {recipe.PredictionType}; start a new --out for this recipe");
+        SchedulerFor(recipe).Save(folder);
     }
 
     /// <summary>The scheduler a run's UNet was trained for: its recorded <c>scheduler/</c>, else SD's epsilon prediction.</summary>
@@ -138,10 +136,10 @@ public static class ToyTraining
         var tokenizer = ClipTokenizer.FromFolder(tokenizerFolder);
         using var unet = UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet());
         using var text = ClipTextModel.FromConfig(ToyModelConfigs.TextEncoder(tokenizer.Vocabulary, tokenizer.EndToken));
-        LoadRun(unetRun, (CheckpointHas(unetRun, EmaWeights.CheckpointPrefix) ? EmaWeights.CheckpointPrefix : "unet", unet, "unet"), ("text_encoder", text, "text_encoder"));
+        LoadRun(unetRun, (UNetPrefix(unetRun), unet, "unet"), ("text_encoder", text, "text_encoder"));
         using var inpaint = inpaintRun is null ? null : UNet2DConditionModel.FromConfig(ToyModelConfigs.Unet(9));
         // a run with an EMA of its weights is assembled from the average (a finished run exports the average anyway)
-        if (inpaint is not null) LoadRun(inpaintRun!, (CheckpointHas(inpaintRun!, EmaWeights.CheckpointPrefix) ? EmaWeights.CheckpointPrefix : "unet", inpaint, StableDiffusionPipeline.InpaintFolder));
+        if (inpaint is not null) LoadRun(inpaintRun!, (UNetPrefix(inpaintRun!), inpaint, StableDiffusionPipeline.InpaintFolder));
         // float16 on disk halves the shipped size; loading converts back to float32. The small VAE stays float32.
         unet.to(ScalarType.Float16);
         text.to(ScalarType.Float16);
@@ -151,6 +149,9 @@ public static class ToyTraining
         StableDiffusionPipeline.Save(outFolder, unet, vae, text, tokenizerFolder, scheduler, inpaint,
             inpaintScheduler is null || inpaintScheduler.Config == scheduler.Config ? null : inpaintScheduler);
     }
+
+    /// <summary>The checkpoint prefix of a run's UNet weights: its EMA average when it keeps one, else the raw weights.</summary>
+    static string UNetPrefix(string runDir) => CheckpointHas(runDir, EmaWeights.CheckpointPrefix) ? EmaWeights.CheckpointPrefix : "unet";
 
     /// <summary>True when the run's checkpoint holds weights under <paramref name="prefix"/>.</summary>
     static bool CheckpointHas(string runDir, string prefix)
