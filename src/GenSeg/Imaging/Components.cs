@@ -90,6 +90,26 @@ public static class Components
         return labels.eq(keep).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The components of a mask (float32 0/1 [H, W]) that hold at least one of <paramref name="points"/> (x, y); a point
+    /// off the mask or outside the image holds none, so the result is empty when no point is on the mask.
+    /// </summary>
+    public static Tensor Holding(Tensor mask, IEnumerable<(int X, int Y)> points, Connectivity connectivity = Connectivity.Eight)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        using var scope = NewDisposeScope();
+        var (labels, count) = Label(mask, connectivity);
+        int h = (int)labels.shape[0], w = (int)labels.shape[1];
+        var keep = zeros(count + 1, dtype: ScalarType.Bool, device: labels.device);
+        foreach (var (x, y) in points)
+            if (x >= 0 && y >= 0 && x < w && y < h)
+            {
+                long l = labels[y, x].item<long>();
+                if (l > 0) keep[l] = true;
+            }
+        return keep[labels].to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Removes components with fewer than <paramref name="minArea"/> pixels (float32 0/1 [H, W]).</summary>
     public static Tensor RemoveSmall(Tensor mask, int minArea, Connectivity connectivity = Connectivity.Eight)
     {

@@ -190,6 +190,26 @@ public class BoxesAndComponentsTests
     }
 
     [Fact]
+    public void HoldingKeepsTheComponentsUnderThePoints()
+    {
+        using var m = zeros(6, 6);
+        m[1, 1] = 1f;
+        m[2, 2] = 1f; // joins [1, 1] with 8-connectivity only
+        m[4, 4] = 1f;
+        m[4, 5] = 1f;
+        using var a = Components.Holding(m, new[] { (1, 1) }, Connectivity.Eight);
+        Assert.Equal(2f, a.sum().item<float>());
+        Assert.Equal(1f, a[2, 2].item<float>());
+        using var b = Components.Holding(m, new[] { (1, 1) }, Connectivity.Four);
+        Assert.Equal(1f, b.sum().item<float>());
+        using var c = Components.Holding(m, new[] { (5, 4), (2, 2), (9, 9), (-1, 0) }, Connectivity.Four); // (x, y); off-image points hold none
+        Assert.Equal(3f, c.sum().item<float>());
+        Assert.Equal(0f, c[1, 1].item<float>());
+        using var none = Components.Holding(m, new[] { (0, 0) });
+        Assert.Equal(0f, none.sum().item<float>());
+    }
+
+    [Fact]
     public void ComponentsMatchFloodFill()
     {
         for (ulong seed = 0; seed < 10; seed++)

@@ -288,6 +288,45 @@ public class PaintSegStageTests
     }
 
     [Fact]
+    public void OStepsMayHaveTheirOwnVoteShare()
+    {
+        var mask = zeros(32, 32);
+        mask[8..24, 8..24] = tensor(1f);
+        var vote = full(32, 32, 0.6f);
+        var o = new PaintSegOptions();
+        Assert.Equal(0.5, o.VoteThresholdFor(StepKind.Outpaint));
+        var grown = AdversarialUpdate.Apply(mask, vote, StepKind.Outpaint, o);
+        Assert.True(Masks.Area(grown) > Masks.Area(mask));                          // 0.6 >= 0.5: the outer band is added
+        var strict = o with { OutpaintVoteThreshold = 0.8 };
+        Assert.True(AdversarialUpdate.Apply(mask, vote, StepKind.Outpaint, strict).SameAs(mask)); // 0.6 < 0.8: nothing added
+        Assert.True(AdversarialUpdate.Apply(mask, vote, StepKind.Inpaint, strict).SameAs(AdversarialUpdate.Apply(mask, vote, StepKind.Inpaint, o)));
+        Assert.Equal("0.8", PaintSegSettings.Values(strict)["vote-outpaint"]);
+        Assert.Equal(0.9, PaintSegSettings.Set(o, "vote-outpaint", "0.9").OutpaintVoteThreshold);
+        Assert.Contains("OutpaintVoteThreshold", Assert.Throws<ArgumentOutOfRangeException>(() => (o with { OutpaintVoteThreshold = 0 }).Validate()).Message);
+    }
+
+    [Fact]
+    public void PromptComponentsKeepThePromptedObjectWithinTheBounds()
+    {
+        var o = new PaintSegOptions { PromptComponents = true };
+        var whole = ones(32, 32);
+        var result = zeros(32, 32);
+        result[2..8, 2..8] = tensor(1f);   // the prompted object
+        result[20..30, 20..30] = tensor(1f); // another object the whole-image repaint changed
+        var points = new[] { new PromptPoint(4, 5) };
+        var kept = AdversarialUpdate.KeepPromptComponents(result, whole, points, StepKind.Inpaint, o);
+        Assert.Equal(36, Masks.Area(kept));
+        Assert.Equal(1f, kept[5, 4].item<float>());
+        // no component under a point: the result stays
+        Assert.True(AdversarialUpdate.KeepPromptComponents(result, whole, new[] { new PromptPoint(15, 15) }, StepKind.Inpaint, o).SameAs(result));
+        // an O-step never drops the mask it started from (Eq. 4's lower bound)
+        var mask = zeros(32, 32);
+        mask[20..30, 20..30] = tensor(1f);
+        var grown = AdversarialUpdate.KeepPromptComponents(result, mask, points, StepKind.Outpaint, o);
+        Assert.True((grown * mask).SameAs(mask));
+    }
+
+    [Fact]
     public void OptionsScheduleKAndValidation()
     {
         var o = new PaintSegOptions();

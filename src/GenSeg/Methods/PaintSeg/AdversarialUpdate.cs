@@ -1,5 +1,6 @@
 using GenSeg.Common;
 using GenSeg.Imaging;
+using GenSeg.Methods.Inputs;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -64,7 +65,7 @@ public static class AdversarialUpdate
         ArgumentNullException.ThrowIfNull(options);
         using var scope = NewDisposeScope();
         var (lower, upper) = Bounds(mask, kind, options);
-        using var threshold = options.VoteThreshold.ToScalar();
+        using var threshold = options.VoteThresholdFor(kind).ToScalar();
         var candidate = Masks.ToFloat(vote).to(lower.device).ge(threshold).to_type(ScalarType.Float32);
         var result = Clamp(candidate, lower, upper);
         if (options.CleanKernel > 1)
@@ -73,6 +74,23 @@ public static class AdversarialUpdate
             result = Clamp(Morphology.Close(Morphology.Open(result, k), k), lower, upper);
         }
         return result.contiguous().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="PaintSegOptions.PromptComponents"/>: the components of a step's <paramref name="result"/> [H, W] that
+    /// hold one of <paramref name="points"/>, held within the step's <see cref="Bounds"/> from <paramref name="mask"/>;
+    /// the result unchanged when no component holds a point.
+    /// </summary>
+    public static Tensor KeepPromptComponents(Tensor result, Tensor mask, IReadOnlyList<PromptPoint> points, StepKind kind, PaintSegOptions options)
+    {
+        Check.Rank(result, nameof(result), 2, "[H, W]");
+        Check.Shape(mask, nameof(mask), result.shape[0], result.shape[1]);
+        ArgumentNullException.ThrowIfNull(points);
+        using var scope = NewDisposeScope();
+        var held = Components.Holding(Masks.Binarize(result), points.Select(p => (p.X, p.Y)));
+        if (Masks.Area(held) == 0) return result.clone().MoveToOuterDisposeScope();
+        var (lower, upper) = Bounds(mask, kind, options);
+        return Clamp(held.to(lower.device), lower, upper).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>(x AND upper) OR lower.</summary>

@@ -108,6 +108,8 @@ static class AmcpStep
             var evidence = Boxes.ToMask(box, (int)m.shape[0], (int)m.shape[1], m.device).mul_(paints.Region.to(m.device)).to_type(ScalarType.Bool);
             vote = where(evidence, AdversarialUpdate.Vote(clusters.Object), m);
             after = AdversarialUpdate.Apply(m, vote, kind, o);
+            if (o.PromptComponents && ctx.Prompt is PromptKind.Point or PromptKind.Scribble)
+                after = AdversarialUpdate.KeepPromptComponents(after, m, ctx.PriorPoints, kind, o);
             if (Masks.Area(after) == 0)
             {
                 note = "empty result";

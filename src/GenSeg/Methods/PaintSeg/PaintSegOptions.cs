@@ -140,6 +140,20 @@ public sealed record PaintSegOptions
     /// <summary>Fraction of the N paints that must call a pixel object (paper: the average binarised at 0.5).</summary>
     public double VoteThreshold { get; init; } = 0.5;
 
+    /// <summary>
+    /// The O-steps' own vote threshold, when set (paper: none, <see cref="VoteThreshold"/> in both steps). An O-step calls
+    /// a background pixel object when its repainted background happens to match the original there; such chance matches
+    /// are independent across the N paints, so a higher share filters them out (docs/findings.md, "The O-step").
+    /// </summary>
+    public double? OutpaintVoteThreshold { get; init; }
+
+    /// <summary>
+    /// Point and scribble prompts: after each update keep only the mask's connected components that hold a prompt point
+    /// (within Eq. 4's bounds; unchanged when no component holds one). Not in the paper: its first I-step repaints the
+    /// whole image, which changes every object, and only the prompt prior tells the prompted one apart.
+    /// </summary>
+    public bool PromptComponents { get; init; }
+
     /// <summary>Side of the square kernel of the opening and closing after each update (the authors' code: 5); 0 = none.</summary>
     public int CleanKernel { get; init; }
 
@@ -187,6 +201,9 @@ public sealed record PaintSegOptions
     public int ClustersAt(int step, PromptKind prompt) =>
         prompt != PromptKind.Mask && step < EarlySteps ? EarlyClusters : Clusters;
 
+    /// <summary>The vote threshold of a step kind: <see cref="OutpaintVoteThreshold"/> in O-steps when set, else <see cref="VoteThreshold"/>.</summary>
+    public double VoteThresholdFor(StepKind kind) => kind == StepKind.Outpaint && OutpaintVoteThreshold is { } t ? t : VoteThreshold;
+
     /// <summary>The prompt weight at step <paramref name="step"/> (never below 0).</summary>
     public double PromptWeightAt(int step) => Math.Max(0, PromptWeight - PromptWeightDecay * step);
 
@@ -215,6 +232,7 @@ public sealed record PaintSegOptions
         Require(EarlySteps >= 0, nameof(EarlySteps), EarlySteps, ">= 0");
         Require(double.IsFinite(BandWidthAt512) && BandWidthAt512 > 0, nameof(BandWidthAt512), BandWidthAt512, "> 0");
         Require(VoteThreshold > 0 && VoteThreshold <= 1, nameof(VoteThreshold), VoteThreshold, "a fraction in (0, 1]");
+        Require(OutpaintVoteThreshold is null or (> 0 and <= 1), nameof(OutpaintVoteThreshold), OutpaintVoteThreshold ?? 0, "a fraction in (0, 1] or none");
         Require(CleanKernel == 0 || (CleanKernel >= 1 && CleanKernel % 2 == 1), nameof(CleanKernel), CleanKernel, "0 or an odd size");
         ArgumentNullException.ThrowIfNull(Crf, nameof(Crf));
         ArgumentNullException.ThrowIfNull(KMeans, nameof(KMeans));

@@ -68,6 +68,8 @@ public static class PaintSegSettings
         Opt("adversarial", "Eq. 4's band constraint on updates", o => o.AdversarialConstraint, (o, v) => o with { AdversarialConstraint = Bool(v) }),
         Opt("band", "Band width of Eq. 4 in pixels at 512 px", o => o.BandWidthAt512, (o, v) => o with { BandWidthAt512 = Double(v) }),
         Opt("vote", "Share of the N paints that must call a pixel object", o => o.VoteThreshold, (o, v) => o with { VoteThreshold = Double(v) }),
+        Opt("vote-outpaint", "O-steps' own vote share (paper: none, the vote share)", o => o.VoteThresholdFor(StepKind.Outpaint), (o, v) => o with { OutpaintVoteThreshold = Double(v) }),
+        Opt("prompt-components", "Point and scribble prompts: keep the mask's components that hold a prompt point (not in the paper)", o => o.PromptComponents, (o, v) => o with { PromptComponents = Bool(v) }),
         Opt("clean", "Opening and closing kernel after each update (authors 5; 0 = none)", o => o.CleanKernel, (o, v) => o with { CleanKernel = Int(v) }),
         Opt("crf-gaussian-sxy", "DenseCRF: Gaussian kernel's spatial sigma (PaintSeg 3)", o => o.Crf.GaussianSxy, (o, v) => o with { Crf = o.Crf with { GaussianSxy = (float)Double(v) } }),
         Opt("crf-gaussian-compat", "DenseCRF: Gaussian kernel's weight (PaintSeg 3)", o => o.Crf.GaussianCompat, (o, v) => o with { Crf = o.Crf with { GaussianCompat = (float)Double(v) } }),
