@@ -306,6 +306,21 @@ public class PaintSegStageTests
     }
 
     [Fact]
+    public void PointAndScribblePromptsMayHaveTheirOwnBand()
+    {
+        var o = new PaintSegOptions { PointBandWidthAt512 = 128 };
+        Assert.Equal(128, o.ForPrompt(PromptKind.Point).BandWidthAt512);
+        Assert.Equal(128, o.ForPrompt(PromptKind.Scribble).BandWidthAt512);
+        Assert.Equal(32, o.ForPrompt(PromptKind.Box).BandWidthAt512);
+        Assert.Equal(32, o.ForPrompt(PromptKind.Mask).BandWidthAt512);
+        Assert.Equal(16, AdversarialUpdate.BandWidth(o.ForPrompt(PromptKind.Point), 64));
+        Assert.Equal(new PaintSegOptions(), new PaintSegOptions().ForPrompt(PromptKind.Point));
+        Assert.Equal("128", PaintSegSettings.Values(o)["band-point"]);
+        Assert.Equal("32", PaintSegSettings.Values(new PaintSegOptions())["band-point"]);
+        Assert.Contains("PointBandWidthAt512", Assert.Throws<ArgumentOutOfRangeException>(() => (o with { PointBandWidthAt512 = -1 }).Validate()).Message);
+    }
+
+    [Fact]
     public void PromptComponentsKeepThePromptedObjectWithinTheBounds()
     {
         var o = new PaintSegOptions { PromptComponents = true };

@@ -81,7 +81,7 @@ static class AmcpStep
         Check.Shape(ctx.Image, "image", 3, -1, -1);
         Check.Shape(mask, nameof(mask), ctx.Image.shape[1], ctx.Image.shape[2]);
         if (index < 0) throw new ArgumentOutOfRangeException(nameof(index), index, "step index: expected >= 0");
-        var o = ctx.Options;
+        var o = ctx.Options.ForPrompt(ctx.Prompt);
         using var scope = NewDisposeScope();
         var m = Masks.Binarize(mask).to(ctx.Image.device);
         if (Masks.Area(m) == 0) throw new ArgumentException("mask: empty; an AMCP step needs an object mask with at least one pixel", nameof(mask));
