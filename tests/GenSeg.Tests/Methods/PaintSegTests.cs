@@ -356,11 +356,12 @@ public class PaintSegStageTests
     }
 
     [Fact]
-    public void PresetsAreThePaperOrThePaperWithKTwoFromTheFirstStep()
+    public void PresetsAreThePaperOrThePaperTunedOnToyWorldVal()
     {
         Assert.Equal(new PaintSegOptions(), PaintSegOptions.Preset("paper"));
         var toy = PaintSegOptions.Preset(" ToyWorld ");
-        Assert.Equal(new PaintSegOptions() with { EarlySteps = 0 }, toy);
+        Assert.Equal(new PaintSegOptions() with { EarlySteps = 0, PromptComponents = true, PointBandWidthAt512 = 128 }, toy);
+        Assert.Equal(toy.BandWidthAt512, toy.ForPrompt(PromptKind.Box).BandWidthAt512); // box and mask prompts keep the paper's band
         Assert.Equal(new[] { 2, 2, 2, 2, 2 }, Enumerable.Range(0, 5).Select(t => toy.ClustersAt(t, PromptKind.Box)));
         Assert.Contains("expected paper or toyworld", Assert.Throws<ArgumentException>(() => PaintSegOptions.Preset("best")).Message);
     }

@@ -183,10 +183,12 @@ public sealed record PaintSegOptions
 
     /// <summary>
     /// The settings tuned on ToyWorld val (test objects never seen): the paper's, with K = 2 from the first step
-    /// (<see cref="EarlySteps"/> 0). With three clusters in the first steps the object is only the cluster that changed
-    /// most, which drops object pixels the embedded painter changes moderately (docs/findings.md, "PaintSeg's painter").
+    /// (<see cref="EarlySteps"/> 0; with three clusters in the first steps the object is only the cluster that changed
+    /// most, which drops object pixels the embedded painter changes moderately), and for point and scribble prompts the
+    /// components that hold the prompt (<see cref="PromptComponents"/>) within a band of 128 px at 512
+    /// (<see cref="PointBandWidthAt512"/>; docs/findings.md, "PaintSeg's painter" and "Point and scribble prompts").
     /// </summary>
-    public static PaintSegOptions ToyWorld => new() { EarlySteps = 0 };
+    public static PaintSegOptions ToyWorld => new() { EarlySteps = 0, PromptComponents = true, PointBandWidthAt512 = 128 };
 
     /// <summary>A preset by name: paper or toyworld.</summary>
     public static PaintSegOptions Preset(string name) => (name ?? throw new ArgumentNullException(nameof(name))).Trim().ToLowerInvariant() switch
