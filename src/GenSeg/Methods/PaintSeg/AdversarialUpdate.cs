@@ -55,7 +55,7 @@ public static class AdversarialUpdate
     /// <summary>
     /// Eq. 4: the new mask [H, W] (float32 0/1) from the current <paramref name="mask"/> and the
     /// <paramref name="vote"/> [H, W] (fraction of paints calling each pixel object): the vote binarised at
-    /// <see cref="PaintSegOptions.VoteThreshold"/>, held within <see cref="Bounds"/>, then (optionally) opened and closed
+    /// <see cref="PaintSegOptions.VoteThresholdFor"/> the step kind, held within <see cref="Bounds"/>, then (optionally) opened and closed
     /// with a <see cref="PaintSegOptions.CleanKernel"/> square and held within the bounds again.
     /// </summary>
     public static Tensor Apply(Tensor mask, Tensor vote, StepKind kind, PaintSegOptions options)
