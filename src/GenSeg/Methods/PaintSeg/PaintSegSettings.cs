@@ -67,7 +67,7 @@ public static class PaintSegSettings
                 _ => throw new FormatException("expected not-changed or smallest"),
             } }),
         Opt("adversarial", "Eq. 4's band constraint on updates", o => o.AdversarialConstraint, (o, v) => o with { AdversarialConstraint = Bool(v) }),
-        Opt("band", "Band width of Eq. 4 in pixels at 512 px", o => o.BandWidthAt512, (o, v) => o with { BandWidthAt512 = Double(v) }),
+        Opt("band", "Band width of Eq. 4 in pixels at 512 px (point and scribble prompts: band-point when set)", o => o.BandWidthAt512, (o, v) => o with { BandWidthAt512 = Double(v) }),
         Opt("band-point", "Band width for point and scribble prompts (paper: none, the band)", o => o.ForPrompt(PromptKind.Point).BandWidthAt512, (o, v) => o with { PointBandWidthAt512 = Double(v) }),
         Opt("vote", "Share of the N paints that must call a pixel object", o => o.VoteThreshold, (o, v) => o with { VoteThreshold = Double(v) }),
         Opt("vote-outpaint", "O-steps' own vote share (paper: none, the vote share)", o => o.VoteThresholdFor(StepKind.Outpaint), (o, v) => o with { OutpaintVoteThreshold = Double(v) }),
