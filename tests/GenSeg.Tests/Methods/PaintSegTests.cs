@@ -329,16 +329,19 @@ public class PaintSegStageTests
         result[2..8, 2..8] = tensor(1f);   // the prompted object
         result[20..30, 20..30] = tensor(1f); // another object the whole-image repaint changed
         var points = new[] { new PromptPoint(4, 5) };
-        var kept = AdversarialUpdate.KeepPromptComponents(result, whole, points, StepKind.Inpaint, o);
+        var kept = AdversarialUpdate.Apply(whole, result, StepKind.Inpaint, o, points);
         Assert.Equal(36, Masks.Area(kept));
         Assert.Equal(1f, kept[5, 4].item<float>());
+        Assert.True(AdversarialUpdate.Apply(whole, result, StepKind.Inpaint, o).SameAs(result)); // without points every component stays
         // no component under a point: the result stays
-        Assert.True(AdversarialUpdate.KeepPromptComponents(result, whole, new[] { new PromptPoint(15, 15) }, StepKind.Inpaint, o).SameAs(result));
-        // an O-step never drops the mask it started from (Eq. 4's lower bound)
-        var mask = zeros(32, 32);
-        mask[20..30, 20..30] = tensor(1f);
-        var grown = AdversarialUpdate.KeepPromptComponents(result, mask, points, StepKind.Outpaint, o);
+        Assert.True(AdversarialUpdate.Apply(whole, result, StepKind.Inpaint, o, new[] { new PromptPoint(15, 15) }).SameAs(result));
+        // an O-step never drops the mask it started from (Eq. 4's lower bound), though the point holds only one of its parts
+        var mask = result.clone();
+        var grown = AdversarialUpdate.Apply(mask, result, StepKind.Outpaint, o, points);
         Assert.True((grown * mask).SameAs(mask));
+        // box and mask prompts run without prompt components
+        Assert.False(o.ForPrompt(PromptKind.Box).PromptComponents);
+        Assert.True(o.ForPrompt(PromptKind.Scribble).PromptComponents);
     }
 
     [Fact]

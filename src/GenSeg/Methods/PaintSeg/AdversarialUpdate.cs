@@ -56,9 +56,11 @@ public static class AdversarialUpdate
     /// Eq. 4: the new mask [H, W] (float32 0/1) from the current <paramref name="mask"/> and the
     /// <paramref name="vote"/> [H, W] (fraction of paints calling each pixel object): the vote binarised at
     /// <see cref="PaintSegOptions.VoteThresholdFor"/> the step kind, held within <see cref="Bounds"/>, then (optionally) opened and closed
-    /// with a <see cref="PaintSegOptions.CleanKernel"/> square and held within the bounds again.
+    /// with a <see cref="PaintSegOptions.CleanKernel"/> square and held within the bounds again. With
+    /// <paramref name="promptPoints"/> (<see cref="PaintSegOptions.PromptComponents"/>) only the components that hold one
+    /// of them are kept, held within the bounds again; the result is left as it is when no component holds one.
     /// </summary>
-    public static Tensor Apply(Tensor mask, Tensor vote, StepKind kind, PaintSegOptions options)
+    public static Tensor Apply(Tensor mask, Tensor vote, StepKind kind, PaintSegOptions options, IReadOnlyList<PromptPoint>? promptPoints = null)
     {
         Check.Rank(mask, nameof(mask), 2, "[H, W]");
         Check.Shape(vote, nameof(vote), mask.shape[0], mask.shape[1]);
@@ -73,24 +75,12 @@ public static class AdversarialUpdate
             var k = Kernel.Square(options.CleanKernel);
             result = Clamp(Morphology.Close(Morphology.Open(result, k), k), lower, upper);
         }
+        if (promptPoints is not null)
+        {
+            var held = Components.Holding(result, promptPoints.Select(p => (p.X, p.Y))).to(lower.device);
+            if (Masks.Area(held) > 0) result = Clamp(held, lower, upper);
+        }
         return result.contiguous().MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// <see cref="PaintSegOptions.PromptComponents"/>: the components of a step's <paramref name="result"/> [H, W] that
-    /// hold one of <paramref name="points"/>, held within the step's <see cref="Bounds"/> from <paramref name="mask"/>;
-    /// the result unchanged when no component holds a point.
-    /// </summary>
-    public static Tensor KeepPromptComponents(Tensor result, Tensor mask, IReadOnlyList<PromptPoint> points, StepKind kind, PaintSegOptions options)
-    {
-        Check.Rank(result, nameof(result), 2, "[H, W]");
-        Check.Shape(mask, nameof(mask), result.shape[0], result.shape[1]);
-        ArgumentNullException.ThrowIfNull(points);
-        using var scope = NewDisposeScope();
-        var held = Components.Holding(Masks.Binarize(result), points.Select(p => (p.X, p.Y)));
-        if (Masks.Area(held) == 0) return result.clone().MoveToOuterDisposeScope();
-        var (lower, upper) = Bounds(mask, kind, options);
-        return Clamp(held.to(lower.device), lower, upper).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>(x AND upper) OR lower.</summary>

@@ -107,9 +107,7 @@ static class AmcpStep
             var box = potential.Box;
             var evidence = Boxes.ToMask(box, (int)m.shape[0], (int)m.shape[1], m.device).mul_(paints.Region.to(m.device)).to_type(ScalarType.Bool);
             vote = where(evidence, AdversarialUpdate.Vote(clusters.Object), m);
-            after = AdversarialUpdate.Apply(m, vote, kind, o);
-            if (o.PromptComponents && ctx.Prompt is PromptKind.Point or PromptKind.Scribble)
-                after = AdversarialUpdate.KeepPromptComponents(after, m, ctx.PriorPoints, kind, o);
+            after = AdversarialUpdate.Apply(m, vote, kind, o, o.PromptComponents ? ctx.PriorPoints : null);
             if (Masks.Area(after) == 0)
             {
                 note = "empty result";

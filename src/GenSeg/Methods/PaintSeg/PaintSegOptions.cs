@@ -210,9 +210,13 @@ public sealed record PaintSegOptions
     public int ClustersAt(int step, PromptKind prompt) =>
         prompt != PromptKind.Mask && step < EarlySteps ? EarlyClusters : Clusters;
 
-    /// <summary>The settings a prompt kind runs with: <see cref="PointBandWidthAt512"/>, when set, as the band of point and scribble prompts.</summary>
-    public PaintSegOptions ForPrompt(PromptKind prompt) =>
-        prompt is PromptKind.Point or PromptKind.Scribble && PointBandWidthAt512 is { } band ? this with { BandWidthAt512 = band } : this;
+    /// <summary>
+    /// The settings a prompt kind runs with: for point and scribble prompts <see cref="PointBandWidthAt512"/>, when set,
+    /// as the band; for box and mask prompts no <see cref="PromptComponents"/>.
+    /// </summary>
+    public PaintSegOptions ForPrompt(PromptKind prompt) => prompt is PromptKind.Point or PromptKind.Scribble
+        ? PointBandWidthAt512 is { } band ? this with { BandWidthAt512 = band } : this
+        : PromptComponents ? this with { PromptComponents = false } : this;
 
     /// <summary>The vote threshold of a step kind: <see cref="OutpaintVoteThreshold"/> in O-steps when set, else <see cref="VoteThreshold"/>.</summary>
     public double VoteThresholdFor(StepKind kind) => kind == StepKind.Outpaint && OutpaintVoteThreshold is { } t ? t : VoteThreshold;
