@@ -45,10 +45,9 @@ public static class EvalDatasetCommand
         {
             var spec = DatasetSpec.Parse(parse.GetValue(Dataset)!);
             bool dataset = spec.Kind != DatasetSpec.ToyWorld || (CoarseDir is not null && parse.GetValue(CoarseDir) is not null);
-            if (!dataset && (parse.GetValue(Results) is not null || parse.GetValue(Shard) is not null || parse.GetValue(Resume)))
-                throw new ArgumentException(CoarseDir is null
-                    ? "--results, --resume and --shard run over a dataset: pass --dataset KIND:DIR (ToyWorld in any layout: `genseg toyworld --format KIND --out DIR`)"
-                    : "--results, --resume and --shard run over a dataset with coarse masks from files: pass --coarse-dir DIR (and --dataset KIND:DIR, or toyworld written by `genseg toyworld --format`)");
+            // PaintSeg streams ToyWorld objects too; G4Seg's ToyWorld path does not stream yet
+            if (!dataset && CoarseDir is not null && (parse.GetValue(Results) is not null || parse.GetValue(Shard) is not null || parse.GetValue(Resume)))
+                throw new ArgumentException("--results, --resume and --shard run over a dataset with coarse masks from files: pass --coarse-dir DIR (and --dataset KIND:DIR, or toyworld written by `genseg toyworld --format`)");
             return dataset;
         }
 

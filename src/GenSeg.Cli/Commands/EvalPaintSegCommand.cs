@@ -128,10 +128,14 @@ public static class EvalPaintSegCommand
                     new Painter(pipeline, settings.Options), extractor, parse.GetValue(json));
             }
 
+            if (sweepKey is not null && parse.GetValue(data.Results) is not null)
+                throw new ArgumentException("--sweep with --results: a results file holds one run; run once per value, each with its own --results file");
             if (sweepKey is null)
             {
+                var shard = data.ShardOf(parse);
+                using var log = data.Log(parse);
                 var result = WithProgress($"paintseg {settings.Prompt.ToString().ToLowerInvariant()}", settings.Count,
-                    report => PaintSegEvaluation.Run(settings, painters(settings), extractor, report));
+                    report => PaintSegEvaluation.Run(settings, painters(settings), extractor, report, log, shard));
                 PrintPaintSeg(result);
                 if (parse.GetValue(json) is { } path) PaintSegEvaluation.WriteJson(result.ToJson(), path);
             }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GenSeg.Common;
+using GenSeg.Datasets;
 using GenSeg.Features;
 using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
@@ -113,21 +114,38 @@ public static class PaintSegEvaluation
     /// <summary>
     /// Runs the evaluation. <paramref name="painterFor"/> gives the painter of an object (the same diffusion painter for
     /// all, or a <see cref="ToyWorldOraclePainter"/> per object); <paramref name="progress"/> gets (done, total).
+    /// With <paramref name="log"/> every object's record (<see cref="Record"/>) is streamed to it as it finishes, and the
+    /// objects a resumed log already holds are read back instead of run, so a killed run loses at most one object;
+    /// <paramref name="shard"/> takes every N-th object. The result is the same as one uninterrupted run's.
     /// </summary>
     public static PaintSegEvalResult Run(PaintSegEvalSettings settings, Func<Scene, int, IPainter> painterFor, IFeatureExtractor features,
-        Action<int, int>? progress = null)
+        Action<int, int>? progress = null, ResultsLog? log = null, Shard? shard = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(painterFor);
         ArgumentNullException.ThrowIfNull(features);
         settings.Options.Validate();
-        var results = new List<PaintSegObjectResult>(settings.Count);
-        string painterName = "";
-        foreach (var (scene, k) in Objects(settings.Split, settings.FirstSeed, settings.Count, settings.Scene))
+        shard ??= Shard.All;
+        var objects = Objects(settings.Split, settings.FirstSeed, settings.Count, settings.Scene).ToArray();
+        var results = new PaintSegObjectResult?[objects.Length];
+        string painterName = painterFor(objects[0].Scene, objects[0].ObjectIndex).Name;
+        var header = Header(settings, painterName, features.Name);
+        foreach (var r in log?.Existing ?? Array.Empty<JsonObject>())
         {
+            DatasetRun.CheckSameRun(r, header, log!.Path);
+            int i = (int)r["index"]!;
+            if (i < 0 || i >= objects.Length || (string)r["id"]! != IdOf(objects[i].Scene.Seed, objects[i].ObjectIndex))
+                throw new InvalidDataException($"results file '{log.Path}': record '{r["id"]}' at position {i} is not object {i} of this run's objects; resume with the same split and first seed");
+            results[i] = FromRecord(r);
+        }
+        int total = Enumerable.Range(0, objects.Length).Count(shard.Includes), done = results.Count(r => r is not null);
+        progress?.Invoke(done, total);
+        for (int i = 0; i < objects.Length; i++)
+        {
+            if (!shard.Includes(i) || results[i] is not null) continue;
+            var (scene, k) = objects[i];
             using var scope = NewDisposeScope();
             var painter = painterFor(scene, k);
-            painterName = painter.Name;
             var segmenter = new PaintSegSegmenter(painter, features, settings.Options);
             var truth = scene.InstanceTensor(k);
             var prompt = PromptFor(scene, k, settings);
@@ -135,13 +153,62 @@ public static class PaintSegEvaluation
             var watch = Stopwatch.StartNew();
             using var result = segmenter.Segment(image, prompt, Pcg32.Derive(unchecked((ulong)scene.Seed), (ulong)k));
             double seconds = watch.Elapsed.TotalSeconds;
-            results.Add(new PaintSegObjectResult(scene.Seed, k, scene.Objects[k].ClassName,
+            results[i] = new PaintSegObjectResult(scene.Seed, k, scene.Objects[k].ClassName,
                 Metrics.Iou(result.InitialMask, truth), Metrics.Iou(result.Mask, truth),
                 result.Steps.Select(s => Metrics.Iou(s.MaskAfter, truth)).ToArray(), seconds,
-                result.Steps.Select(s => s.Note).ToArray()));
-            progress?.Invoke(results.Count, settings.Count);
+                result.Steps.Select(s => s.Note).ToArray());
+            log?.Append(Record(header, i, objects.Length, results[i]!));
+            progress?.Invoke(++done, total);
         }
-        return Summarise(settings, painterName, features.Name, results);
+        return Summarise(settings, painterName, features.Name, results.Where((r, i) => shard.Includes(i) && r is not null).Select(r => r!).ToArray());
+    }
+
+    /// <summary>The record kind of a ToyWorld PaintSeg run's lines.</summary>
+    public const string Kind = "paintseg-toyworld";
+
+    /// <summary>The id of object <paramref name="objectIndex"/> of scene <paramref name="sceneSeed"/>: the scene's id, a slash, the index.</summary>
+    public static string IdOf(int sceneSeed, int objectIndex) => $"{ToyWorldDataset.IdOf(sceneSeed)}/{objectIndex}";
+
+    /// <summary>The fields every record of a run repeats: kind, dataset, split, prompt, painter, features, resamples and every setting.</summary>
+    public static JsonObject Header(PaintSegEvalSettings settings, string painter, string features)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return new JsonObject
+        {
+            ["kind"] = Kind,
+            ["dataset"] = DatasetSpec.ToyWorld,
+            ["split"] = settings.Split.ToString().ToLowerInvariant(),
+            ["first_seed"] = settings.FirstSeed ?? Splits.Range(settings.Split).First,
+            ["prompt"] = settings.Prompt.ToString().ToLowerInvariant(),
+            ["painter"] = painter,
+            ["features"] = features,
+            ["resamples"] = settings.Resamples,
+            ["settings"] = new JsonObject(PaintSegEvaluationSettings.Values(settings).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+        };
+    }
+
+    /// <summary>One object's line: its position among the run's <paramref name="count"/> objects, its id and result, and the header.</summary>
+    public static JsonObject Record(JsonObject header, int index, int count, PaintSegObjectResult o)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        var record = DatasetRun.NewRecord(header, index, IdOf(o.SceneSeed, o.ObjectIndex), count);
+        record["seed"] = o.SceneSeed;
+        record["object"] = o.ObjectIndex;
+        record["class"] = o.ClassName;
+        record["iou_before"] = o.IouBefore;
+        record["iou_after"] = o.IouAfter;
+        record["per_step"] = new JsonArray(o.StepIous.Select(v => (JsonNode)v).ToArray());
+        record["seconds"] = o.Seconds;
+        record["notes"] = new JsonArray(o.Notes.Select(n => (JsonNode?)n).ToArray());
+        return record;
+    }
+
+    /// <summary>The object result a record holds.</summary>
+    public static PaintSegObjectResult FromRecord(JsonObject r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        return new PaintSegObjectResult((int)r["seed"]!, (int)r["object"]!, (string)r["class"]!, (double)r["iou_before"]!, (double)r["iou_after"]!,
+            r["per_step"]!.AsArray().Select(v => (double)v!).ToArray(), (double)r["seconds"]!, r["notes"]!.AsArray().Select(n => (string?)n).ToArray());
     }
 
     /// <summary>Means, bootstrap intervals (paired for the gain), per class and per step, from per-object results.</summary>
