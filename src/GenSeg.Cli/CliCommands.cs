@@ -16,6 +16,21 @@ public static class CliCommands
         yield return Commands.BenchCommand.Create();
         yield return Commands.ModelCardCommand.Create();
         yield return Commands.ToyWorldCommand.Create();
-        yield return Commands.EvalCommand.Create();
+        yield return Eval();
+    }
+
+    /// <summary><c>genseg eval</c>: one subcommand per method, then merge and migrate; the help lists them from their own descriptions.</summary>
+    static Command Eval()
+    {
+        var cmd = new Command("eval");
+        foreach (var c in new[]
+                 {
+                     Commands.EvalG4SegCommand.Create(), Commands.EvalAttentionCommand.Create(), Commands.EvalPaintSegCommand.Create(),
+                     Commands.EvalCrfCommand.Create(), Commands.EvalMergeCommand.Merge(), Commands.EvalMergeCommand.Migrate(),
+                 })
+            cmd.Subcommands.Add(c);
+        cmd.Description = "Evaluate the methods on ToyWorld (or a dataset with --dataset): " +
+                          string.Join("; ", cmd.Subcommands.Select(c => $"{c.Name} ({char.ToLowerInvariant(c.Description![0])}{c.Description[1..]})"));
+        return cmd;
     }
 }

@@ -64,15 +64,16 @@ public static class CliCommon
         return string.Join(" ", lines).Trim();
     }
 
-    /// <summary>
-    /// A shell command line: <paramref name="command"/> followed by <c>--name value</c> per flag, values quoted for a
-    /// POSIX shell when they hold anything but letters, digits and <c>._+@/:-</c>.
-    /// </summary>
-    public static string CommandLine(string command, IEnumerable<(string Name, string Value)> flags) =>
-        command + string.Concat(flags.Select(f => $" --{f.Name} {ShellQuote(f.Value)}"));
+    /// <summary>Runs <paramref name="parse"/>; an argument error is re-thrown as one line naming <paramref name="flag"/>.</summary>
+    public static T Flag<T>(string flag, Func<T> parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        try { return parse(); }
+        catch (Exception e) when (e is ArgumentException or FormatException) { throw new ArgumentException($"{flag}: {PlainMessage(e)}", e); }
+    }
 
-    static string ShellQuote(string value) =>
-        value.Length > 0 && value.All(c => char.IsAsciiLetterOrDigit(c) || "._+@/:-".Contains(c)) ? value : "'" + value.Replace("'", "'\\''") + "'";
+    /// <summary><c>--severity</c> text as a <see cref="GenSeg.ToyWorld.Severity"/>.</summary>
+    public static GenSeg.ToyWorld.Severity Severity(string text) => Flag("--severity", () => GenSeg.ToyWorld.Severity.Parse(text));
 
     static bool IsUserError(Exception e) =>
         e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException;

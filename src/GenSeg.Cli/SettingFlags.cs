@@ -7,16 +7,16 @@ namespace GenSeg.Cli;
 /// One flag per named setting of a table (<c>--timestep</c>, <c>--box-rate</c>, ...; with a prefix for a second table on
 /// the same command), applied in the table's order, and <c>--sweep name=v1,v2</c> over the same names.
 /// </summary>
-public sealed class SettingFlags<T>
+public sealed class SettingFlags<T> where T : class
 {
-    readonly IReadOnlyList<Setting<T>> _table;
+    readonly SettingTable<T> _table;
     readonly IReadOnlyList<(Setting<T> Setting, Option<string?> Option)> _flags;
 
     /// <summary>Flags for <paramref name="table"/>, each described with its value in <paramref name="defaults"/>.</summary>
-    public SettingFlags(IReadOnlyList<Setting<T>> table, T defaults, string prefix = "", string? what = null)
+    public SettingFlags(SettingTable<T> table, T defaults, string prefix = "", string? what = null)
     {
         _table = table;
-        _flags = table.Select(s => (s, new Option<string?>($"--{prefix}{s.Name}")
+        _flags = table.All.Select(s => (s, new Option<string?>($"--{prefix}{s.Name}")
         {
             Description = $"{(what is null ? "" : what + ": ")}{s.Description} [default: {s.Format(defaults)}]",
         })).ToList();
@@ -34,7 +34,7 @@ public sealed class SettingFlags<T>
         foreach (var (setting, option) in _flags)
         {
             if (parse.GetValue(option) is not { } value) continue;
-            try { options = SettingTable.Apply(_table, options, setting.Name, value); }
+            try { options = _table.Set(options, setting.Name, value); }
             catch (ArgumentException e) { throw new ArgumentException($"{option.Name}: {CliCommon.PlainMessage(e)}"); }
         }
         return options;
@@ -44,7 +44,7 @@ public sealed class SettingFlags<T>
     public IReadOnlyList<(string Label, T Options)> Sweep(ParseResult parse, Option<string?> sweep, T options, string label)
     {
         if (parse.GetValue(sweep) is not { } spec) return new[] { (label, options) };
-        try { return SettingTable.Sweep(_table, spec, options); }
+        try { return _table.Sweep(spec, options); }
         catch (ArgumentException e) { throw new ArgumentException($"--sweep: {CliCommon.PlainMessage(e)}"); }
     }
 }

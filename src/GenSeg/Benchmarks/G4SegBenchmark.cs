@@ -59,7 +59,6 @@ public static class G4SegBenchmark
         try
         {
             using var refiner = o.Workers is { } w ? new G4SegRefiner(pipeline, o.G4Seg) { Workers = w } : new G4SegRefiner(pipeline, o.G4Seg);
-            var evalOptions = new G4SegEvaluationOptions();
             var stages = new Dictionary<string, double>();
             int imageClasses = 0;
             double seconds = 0;
@@ -69,7 +68,7 @@ public static class G4SegBenchmark
                 var scenes = Enumerable.Range(o.FirstSeed + batch * o.ScenesPerBatch, o.ScenesPerBatch).Select(s => SceneGenerator.Generate(s)).ToArray();
                 var images = stack(scenes.Select(s => s.ImageTensor()).ToArray());
                 var present = G4SegEvaluation.Present(scenes);
-                var coarse = G4SegEvaluation.Coarse(pipeline, evalOptions, scenes, images, present);
+                var coarse = stack(scenes.Select(s => G4SegEvaluation.PerturbedMaps(s, Severity.Medium)).ToArray());
                 var watch = Stopwatch.StartNew();
                 using var result = refiner.Refine(images, coarse, G4SegEvaluation.ClassNames, present, scenes.Select(s => (ulong)s.Seed).ToArray());
                 if (batch == 0) continue; // warm-up

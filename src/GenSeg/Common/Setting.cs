@@ -13,41 +13,84 @@ namespace GenSeg.Common;
 /// <param name="Format">The current value as text.</param>
 public sealed record Setting<T>(string Name, string Description, Func<T, string, T> Parse, Func<T, string> Format)
 {
-    /// <summary>This setting on a record <typeparamref name="TOuter"/> that holds a <typeparamref name="T"/>.</summary>
-    public Setting<TOuter> Lift<TOuter>(Func<TOuter, T> get, Func<TOuter, T, TOuter> with) =>
-        new(Name, Description, (o, v) => with(o, Parse(get(o), v)), o => Format(get(o)));
+    /// <summary>This setting on a record <typeparamref name="TOuter"/> that holds a <typeparamref name="T"/>, its name prefixed with <paramref name="prefix"/>.</summary>
+    public Setting<TOuter> Lift<TOuter>(Func<TOuter, T> get, Func<TOuter, T, TOuter> with, string prefix = "") =>
+        new(prefix + Name, Description, (o, v) => with(o, Parse(get(o), v)), o => Format(get(o)));
 }
 
 /// <summary>
-/// The operations on a table of <see cref="Setting{T}"/> that the CLI, sweeps, notebooks and result JSON share, and
-/// the text forms of values (invariant culture; lists never contain commas, which separate a sweep's values).
+/// An options record's named settings: its entries (<see cref="Setting{T}"/>), its validation and its presets, with the
+/// operations the CLI, sweeps, notebooks and result JSON share. Every method's table and DenseCRF's are one of these,
+/// so setting a value reads and fails the same way everywhere: <see cref="Set"/> parses, validates the whole record, and
+/// an error reads "name=value: what was expected".
 /// </summary>
-public static class SettingTable
+/// <typeparam name="T">The options record.</typeparam>
+public sealed class SettingTable<T> where T : class
 {
-    /// <summary>The setting named <paramref name="name"/> (case-insensitive); an error lists the known names.</summary>
-    public static Setting<T> Find<T>(IReadOnlyList<Setting<T>> table, string name) =>
-        table.FirstOrDefault(s => string.Equals(s.Name, name?.Trim(), StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"setting '{name}': unknown; expected one of {string.Join(", ", table.Select(s => s.Name))}", nameof(name));
+    readonly Action<T> validate;
+    readonly IReadOnlyList<(string Name, Func<T> Make)> presets;
 
-    /// <summary>A copy of <paramref name="options"/> with <paramref name="name"/> set from <paramref name="value"/>; errors name both.</summary>
-    public static T Apply<T>(IReadOnlyList<Setting<T>> table, T options, string name, string value)
+    /// <summary>A table of <paramref name="entries"/> for <paramref name="what"/>, checked by <paramref name="validate"/>, with named presets (the first is the default).</summary>
+    public SettingTable(string what, IReadOnlyList<Setting<T>> entries, Action<T> validate, params (string Name, Func<T> Make)[] presets)
     {
-        var setting = Find(table, name);
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentNullException.ThrowIfNull(validate);
+        if (presets.Length == 0) throw new ArgumentException($"{what}: expected at least one preset (the defaults)", nameof(presets));
+        var duplicate = entries.GroupBy(e => e.Name, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null) throw new ArgumentException($"{what}: setting '{duplicate.Key}' is listed twice", nameof(entries));
+        What = what;
+        All = entries;
+        this.validate = validate;
+        this.presets = presets;
+    }
+
+    /// <summary>What the table sets, e.g. "G4Seg" (named in errors).</summary>
+    public string What { get; }
+
+    /// <summary>The entries, in the order the CLI lists them and <see cref="ApplyAll"/> applies them.</summary>
+    public IReadOnlyList<Setting<T>> All { get; }
+
+    /// <summary>The presets' names, the default first.</summary>
+    public IReadOnlyList<string> PresetNames => presets.Select(p => p.Name).ToArray();
+
+    /// <summary>The default options (the first preset: the paper's values).</summary>
+    public T Defaults => presets[0].Make();
+
+    /// <summary>The preset named <paramref name="name"/> (case-insensitive); an error lists the presets.</summary>
+    public T Preset(string name) =>
+        presets.FirstOrDefault(p => string.Equals(p.Name, name?.Trim(), StringComparison.OrdinalIgnoreCase)).Make?.Invoke()
+        ?? throw new ArgumentException($"preset '{name}': expected {string.Join(" or ", PresetNames)}", nameof(name));
+
+    /// <summary>The entry named <paramref name="name"/> (case-insensitive); an error lists the known names.</summary>
+    public Setting<T> Find(string name) =>
+        All.FirstOrDefault(s => string.Equals(s.Name, name?.Trim(), StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"setting '{name}': unknown {What} setting; expected one of {string.Join(", ", All.Select(s => s.Name))}", nameof(name));
+
+    /// <summary>Checks every value of <paramref name="options"/>; an error names the value and what is accepted.</summary>
+    public void Validate(T options) => validate(options);
+
+    /// <summary>A copy of <paramref name="options"/> with <paramref name="name"/> set from text and the result validated; errors read "name=value: ...".</summary>
+    public T Set(T options, string name, string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var setting = Find(name);
         try
         {
-            return setting.Parse(options, value.Trim());
+            var next = setting.Parse(options, value.Trim());
+            validate(next);
+            return next;
         }
-        catch (Exception e) when (e is FormatException or OverflowException)
+        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException)
         {
-            throw new ArgumentException($"{setting.Name}={value}: {e.Message}", nameof(value));
+            throw new ArgumentException($"{setting.Name}={value}: {Plain(e)}", nameof(value), e);
         }
     }
 
-    /// <summary>Every setting's value as text, by name, in the table's order (what a result JSON records).</summary>
-    public static IReadOnlyDictionary<string, string> Values<T>(IReadOnlyList<Setting<T>> table, T options)
+    /// <summary>Every entry's value as text, by name, in the table's order (what a result JSON records under <c>settings</c>).</summary>
+    public IReadOnlyDictionary<string, string> Values(T options)
     {
         var values = new Dictionary<string, string>();
-        foreach (var s in table) values[s.Name] = s.Format(options);
+        foreach (var s in All) values[s.Name] = s.Format(options);
         return values;
     }
 
@@ -55,33 +98,52 @@ public static class SettingTable
     /// <paramref name="start"/> with every recorded value applied in the table's order (so a shortcut listed first,
     /// such as "modules", is refined by the settings after it): the options a result JSON's values describe.
     /// </summary>
-    public static T ApplyAll<T>(IReadOnlyList<Setting<T>> table, T start, IReadOnlyDictionary<string, string> values)
+    public T ApplyAll(T start, IReadOnlyDictionary<string, string> values)
     {
-        foreach (var key in values.Keys) Find(table, key);
+        ArgumentNullException.ThrowIfNull(values);
+        foreach (var key in values.Keys) Find(key);
         var options = start;
-        foreach (var s in table)
-            if (values.TryGetValue(s.Name, out var v)) options = Apply(table, options, s.Name, v);
+        foreach (var s in All)
+            if (values.TryGetValue(s.Name, out var v)) options = Set(options, s.Name, v);
         return options;
     }
 
-    /// <summary>Parses a sweep "name=v1,v2,..." into the setting's name and its values.</summary>
-    public static (string Name, IReadOnlyList<string> Values) ParseSweep<T>(IReadOnlyList<Setting<T>> table, string spec)
+    /// <summary>Parses a sweep "name=v1,v2,..." into the entry's name and its values (not yet applied).</summary>
+    public (string Name, IReadOnlyList<string> Values) ParseSweep(string spec)
     {
         int eq = spec?.IndexOf('=', StringComparison.Ordinal) ?? -1;
         if (eq <= 0 || eq == spec!.Length - 1) throw new ArgumentException($"sweep '{spec}': expected name=v1,v2,... (e.g. k=2,3,4)", nameof(spec));
-        var name = Find(table, spec[..eq]).Name;
+        var name = Find(spec[..eq]).Name;
         var values = spec[(eq + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (values.Length == 0) throw new ArgumentException($"sweep '{spec}': no values", nameof(spec));
         return (name, values);
     }
 
-    /// <summary>A sweep "name=v1,v2,..." applied to <paramref name="start"/>: (label "name=v", options) per value.</summary>
-    public static IReadOnlyList<(string Label, T Options)> Sweep<T>(IReadOnlyList<Setting<T>> table, string spec, T start)
+    /// <summary>A sweep "name=v1,v2,..." applied to <paramref name="start"/>, every value validated before any run: (label "name=v", options) per value.</summary>
+    public IReadOnlyList<(string Label, T Options)> Sweep(string spec, T start)
     {
-        var (name, values) = ParseSweep(table, spec);
-        return values.Select(v => ($"{name}={v}", Apply(table, start, name, v))).ToArray();
+        var (name, values) = ParseSweep(spec);
+        return values.Select(v => ($"{name}={v}", Set(start, name, v))).ToArray();
     }
 
+    /// <summary>
+    /// This table's entries on a record <typeparamref name="TOuter"/> that holds a <typeparamref name="T"/> (names
+    /// prefixed with <paramref name="prefix"/>), to build the outer record's table from.
+    /// </summary>
+    public IEnumerable<Setting<TOuter>> Lift<TOuter>(Func<TOuter, T> get, Func<TOuter, T, TOuter> with, string prefix = "") =>
+        All.Select(s => s.Lift(get, with, prefix));
+
+    static string Plain(Exception e)
+    {
+        var m = e.Message;
+        if (e is ArgumentException { ParamName: { } p }) m = m.Replace($" (Parameter '{p}')", "", StringComparison.Ordinal);
+        return string.Join(" ", m.ReplaceLineEndings("\n").Split('\n').Where(l => !l.StartsWith("Actual value was ", StringComparison.Ordinal))).Trim();
+    }
+}
+
+/// <summary>The text forms of setting values (invariant culture; lists never contain commas, which separate a sweep's values).</summary>
+public static class SettingText
+{
     /// <summary>A number as text: up to 6 significant decimals, invariant culture.</summary>
     public static string Text(double value) => value.ToString("0.######", CultureInfo.InvariantCulture);
 

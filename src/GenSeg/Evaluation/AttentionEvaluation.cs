@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Nodes;
 using GenSeg.Diffusion;
 using GenSeg.Methods;
 using GenSeg.ToyWorld;
@@ -19,6 +20,45 @@ public sealed record AttentionRow(string Label, double Miou, double Lower, doubl
 /// </summary>
 public static class AttentionEvaluation
 {
+    /// <summary>
+    /// The rows as JSON, in the result schema's terms: <c>method</c> attention, <c>metric</c> miou, <c>unit</c>, the
+    /// images, the first row's <c>miou</c>, <c>miou_ci95</c>, <c>per_class</c>, <c>settings</c> and <c>command</c>, and every
+    /// row under <c>sweep</c>.
+    /// </summary>
+    public static JsonObject ToJson(IReadOnlyList<AttentionRow> rows, IReadOnlyList<(string Label, CrossAttentionOptions Options)> settings, Split split,
+        int firstSeed, int count, string model)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(settings);
+        JsonObject Row(AttentionRow r) => new()
+        {
+            ["label"] = r.Label,
+            ["miou"] = EvaluationResult.N(r.Miou),
+            ["miou_ci95"] = new JsonArray(EvaluationResult.N(r.Lower), EvaluationResult.N(r.Upper)),
+            ["per_class"] = new JsonObject(r.PerClass.Select(kv => KeyValuePair.Create(kv.Key, EvaluationResult.N(kv.Value)))),
+            ["timing"] = new JsonObject { ["seconds"] = EvaluationResult.N(r.Seconds) },
+        };
+        var values = CrossAttentionSettings.Table.Values(settings[0].Options);
+        var flags = new JsonObject { ["split"] = split.ToString().ToLowerInvariant(), ["first-seed"] = firstSeed, ["count"] = count, ["model"] = model };
+        var json = new JsonObject
+        {
+            ["schema"] = EvaluationResult.Schema,
+            ["method"] = "attention",
+            ["metric"] = EvaluationResult.MetricMiou,
+            ["unit"] = "IoU points (0-100)",
+            ["dataset"] = Datasets.DatasetSpec.ToyWorld,
+            ["split"] = split.ToString().ToLowerInvariant(),
+            ["first_seed"] = firstSeed,
+            ["images"] = count,
+            ["model"] = model,
+            ["command"] = RerunCommand.For("attention", flags, values),
+            ["settings"] = new JsonObject(values.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+        };
+        foreach (var (k, v) in Row(rows[0])) if (k != "label") json[k] = v?.DeepClone();
+        json["sweep"] = new JsonArray(rows.Select(r => (JsonNode)Row(r)).ToArray());
+        return json;
+    }
+
     /// <summary>Evaluates each setting on the same scenes; <paramref name="progress"/> receives (scenes done, total).</summary>
     public static IReadOnlyList<AttentionRow> Run(StableDiffusionPipeline pipeline, Split split, int? firstSeed, int count,
         IReadOnlyList<(string Label, CrossAttentionOptions Options)> settings, int scenesPerBatch = 16, ToyWorldOptions? sceneOptions = null,

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using GenSeg.Common;
+using GenSeg.Datasets;
 using GenSeg.Imaging;
 using GenSeg.Methods.DenseCrf;
 using GenSeg.Methods.PaintSeg;
@@ -9,7 +11,7 @@ using static TorchSharp.torch;
 namespace GenSeg.Evaluation;
 
 /// <summary>What a DenseCRF refinement evaluation runs on: ToyWorld objects' coarse masks at a severity.</summary>
-public sealed record CrfEvalSettings : ToyEvalSettings
+public sealed record CrfEvaluationOptions : ToyWorldEvaluationOptions
 {
     /// <summary>The CRF's parameters (pixels at <see cref="PaintSegOptions.ReferenceSide"/> when <see cref="ScaleToImage"/>).</summary>
     public DenseCrfOptions Crf { get; init; } = DenseCrfOptions.PaintSeg;
@@ -18,26 +20,20 @@ public sealed record CrfEvalSettings : ToyEvalSettings
     public bool ScaleToImage { get; init; } = true;
 }
 
-/// <summary>A DenseCRF refinement evaluation: the summary and the CRF parameters actually used.</summary>
-public sealed record CrfEvalResult(CrfEvalSettings Settings, DenseCrfOptions Used, IReadOnlyList<ObjectScore> Objects, RefinementSummary Summary)
+/// <summary>Every setting of a DenseCRF evaluation by name: DenseCRF's own (<see cref="DenseCrfSettings"/>), the coarse masks' severity and the scaling to the image.</summary>
+public static class CrfEvaluationSettings
 {
-    /// <summary>The summary's JSON keys plus <c>split</c>, <c>severity</c> and <c>crf</c> (the parameters used).</summary>
-    public JsonObject ToJson()
-    {
-        var json = Summary.ToJson();
-        json["split"] = Settings.Split.ToString().ToLowerInvariant();
-        json["severity"] = Settings.Severity.ToString();
-        json["crf"] = new JsonObject
+    /// <summary>The table, validated by <see cref="DenseCrfOptions.Validate"/>; presets are DenseCRF's, on the evaluation's defaults.</summary>
+    public static SettingTable<CrfEvaluationOptions> Table { get; } = new("DenseCRF evaluation",
+        DenseCrfSettings.Table.Lift<CrfEvaluationOptions>(e => e.Crf, (e, c) => e with { Crf = c })
+        .Concat(new Setting<CrfEvaluationOptions>[]
         {
-            ["gaussian_sxy"] = Used.GaussianSxy,
-            ["gaussian_compat"] = Used.GaussianCompat,
-            ["bilateral_sxy"] = Used.BilateralSxy,
-            ["bilateral_srgb"] = Used.BilateralSrgb,
-            ["bilateral_compat"] = Used.BilateralCompat,
-            ["iterations"] = Used.Iterations,
-        };
-        return json;
-    }
+            new("severity", "Coarse-mask severity: low, medium, high or a number in [0, 1]", (s, v) => s with { Severity = Severity.Parse(v) }, s => s.Severity.ToString()),
+            new("scale", "Take the spatial sigmas as pixels at 512 px, scaled to the image (false: pixels of the image itself)",
+                (s, v) => s with { ScaleToImage = SettingText.Bool(v) }, s => SettingText.Text(s.ScaleToImage)),
+        }).ToArray(),
+        s => s.Crf.Validate(),
+        DenseCrfSettings.Table.PresetNames.Select(name => (name, (Func<CrfEvaluationOptions>)(() => new CrfEvaluationOptions { Crf = DenseCrfSettings.Table.Preset(name) }))).ToArray());
 }
 
 /// <summary>
@@ -57,23 +53,38 @@ public static class CrfEvaluation
         return DenseCrf.Refine(image, prob, options).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Runs the evaluation; <paramref name="progress"/> gets (done, total).</summary>
-    public static CrfEvalResult Run(CrfEvalSettings settings, Action<int, int>? progress = null)
+    /// <summary>
+    /// Runs the evaluation; <paramref name="progress"/> gets (done, total). The result's settings are the CRF's
+    /// parameters as given (in pixels at 512 when scaled); the pixels used on the image are in its command's note.
+    /// </summary>
+    public static EvaluationResult Run(CrfEvaluationOptions settings, Action<int, int>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        CrfEvaluationSettings.Table.Validate(settings);
         int side = (settings.Scene ?? new ToyWorldOptions()).Size;
         var used = settings.ScaleToImage ? PaintSegOptions.ScaleCrf(settings.Crf, side) : settings.Crf;
         used.Validate();
-        var scores = new List<ObjectScore>(settings.Count);
-        foreach (var (scene, k) in PaintSegEvaluation.Objects(settings.Split, settings.FirstSeed, settings.Count, settings.Scene))
+        var targets = new List<TargetResult>(settings.Count);
+        foreach (var (scene, k) in ToyWorldTargets.Objects(settings.Split, settings.FirstSeed, settings.Count, settings.Scene))
         {
             using var scope = NewDisposeScope();
+            var watch = System.Diagnostics.Stopwatch.StartNew();
             var truth = scene.InstanceTensor(k);
             var coarse = CoarseMasks.Make(truth, settings.Severity, CoarseMasks.SeedFor(scene.Seed, k));
             var refined = Refine(scene.ImageTensor(), coarse.Probability, used);
-            scores.Add(new ObjectScore(scene.Seed, k, scene.Objects[k].ClassName, Metrics.Iou(coarse.Binary, truth), Metrics.Iou(refined, truth)));
-            progress?.Invoke(scores.Count, settings.Count);
+            targets.Add(new TargetResult($"{ToyWorldDataset.IdOf(scene.Seed)}/{k}", scene.Objects[k].ClassName, 100 * Metrics.Iou(coarse.Binary, truth),
+                100 * Metrics.Iou(refined, truth), Array.Empty<double>(), watch.Elapsed.TotalSeconds, Array.Empty<string?>()));
+            progress?.Invoke(targets.Count, settings.Count);
         }
-        return new CrfEvalResult(settings, used, scores, RefinementSummary.From(scores, settings.Resamples));
+        var values = CrfEvaluationSettings.Table.Values(settings);
+        var split = settings.Split.ToString().ToLowerInvariant();
+        int first = settings.FirstSeed ?? Splits.Range(settings.Split).First;
+        var flags = new JsonObject { ["split"] = split, ["first-seed"] = first, ["count"] = settings.Count };
+        var row = TargetSummary.Row("densecrf", values, targets, settings.Resamples, targets.Sum(t => t.Seconds));
+        return new EvaluationResult("densecrf", EvaluationResult.MetricMeanIou, DatasetSpec.ToyWorld, split, first,
+            targets.Select(t => t.Id.Split('/')[0]).Distinct().Count(), targets.Count,
+            new InputDescription($"coarse:{settings.Severity}", InputDescription.Soft,
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"CRF on the image: Gaussian {used.GaussianSxy:G3} px x {used.GaussianCompat:G3}, bilateral {used.BilateralSxy:G3} px / {used.BilateralSrgb:G3} x {used.BilateralCompat:G3}, {used.Iterations} iterations")),
+            "", RerunCommand.For("crf", flags, values), new[] { row }, Array.Empty<EvaluationRow>(), targets);
     }
 }

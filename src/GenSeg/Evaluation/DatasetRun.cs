@@ -50,10 +50,11 @@ public static class DatasetRun
     }
 
     /// <summary>
-    /// The header of the first record (its <paramref name="headerKeys"/>) and every record in dataset order, checked to
-    /// share it, with no image twice (overlapping shards).
+    /// The header of the first record (its <paramref name="headerKeys"/>) and every record in dataset order (or by
+    /// <paramref name="order"/>: image, then target), checked to share it, with no id twice (overlapping shards).
     /// </summary>
-    public static (JsonObject Header, JsonObject[] Ordered) Ordered(IReadOnlyList<JsonObject> records, IReadOnlyList<string> headerKeys, string kind, string? source)
+    public static (JsonObject Header, JsonObject[] Ordered) Ordered(IReadOnlyList<JsonObject> records, IReadOnlyList<string> headerKeys, string kind, string? source,
+        Func<JsonObject, (int, int)>? order = null)
     {
         ArgumentNullException.ThrowIfNull(records);
         if (records.Count == 0) throw new ArgumentException("records: no image evaluated", nameof(records));
@@ -61,7 +62,8 @@ public static class DatasetRun
         foreach (var key in headerKeys) header[key] = records[0][key]?.DeepClone();
         if ((string?)header["kind"] != kind) throw new InvalidDataException($"{source ?? "records"}: kind '{header["kind"]}', expected '{kind}'");
         foreach (var r in records) CheckSameRun(r, header, source ?? "records");
-        var ordered = records.OrderBy(r => (int)r["index"]!).ToArray();
+        order ??= r => ((int)r["index"]!, 0);
+        var ordered = records.OrderBy(order).ToArray();
         var duplicate = ordered.GroupBy(r => (string)r["id"]!).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new InvalidDataException($"{source ?? "records"}: image '{duplicate.Key}' occurs {duplicate.Count()} times (overlapping shards?)");
         return (header, ordered);

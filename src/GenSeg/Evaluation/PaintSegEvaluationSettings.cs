@@ -1,4 +1,5 @@
 using GenSeg.Common;
+using GenSeg.Features;
 using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.ToyWorld;
@@ -6,7 +7,7 @@ using GenSeg.ToyWorld;
 namespace GenSeg.Evaluation;
 
 /// <summary>Which ToyWorld objects an evaluation runs on, and how its intervals are computed.</summary>
-public abstract record ToyEvalSettings
+public abstract record ToyWorldEvaluationOptions
 {
     /// <summary>The ToyWorld split (tune on val, report on test).</summary>
     public Split Split { get; init; } = Split.Test;
@@ -28,7 +29,7 @@ public abstract record ToyEvalSettings
 }
 
 /// <summary>What a PaintSeg evaluation runs on: which objects, which prompts, which settings.</summary>
-public sealed record PaintSegEvalSettings : ToyEvalSettings
+public sealed record PaintSegEvaluationOptions : ToyWorldEvaluationOptions
 {
     /// <summary>The prompt type.</summary>
     public PromptKind Prompt { get; init; } = PromptKind.Box;
@@ -41,42 +42,52 @@ public sealed record PaintSegEvalSettings : ToyEvalSettings
 
     /// <summary>The method's settings.</summary>
     public PaintSegOptions Options { get; init; } = new();
+
+    /// <summary>E of Eq. 1 (default: pixel colour, no position).</summary>
+    public FeatureOptions Features { get; init; } = new() { PositionWeight = 0 };
+
+    /// <summary>The painter: diffusion (the model's inpainting UNet) or oracle (ToyWorld's exact renders, the ideal painter).</summary>
+    public string Painter { get; init; } = PainterChoice.Diffusion;
 }
 
 /// <summary>
 /// Every setting of a PaintSeg evaluation by name: the method's (<see cref="PaintSegSettings"/>) and the prompts'
 /// (<c>prompt-noise</c>, Table 5; <c>severity</c>; <c>point-mode</c>), for the CLI, sweeps, notebooks and result JSON.
+/// Its presets are the method's, on the evaluation's defaults.
 /// </summary>
 public static class PaintSegEvaluationSettings
 {
+    static readonly (string, PromptKind)[] PromptKinds =
+        { ("box", PromptKind.Box), ("point", PromptKind.Point), ("scribble", PromptKind.Scribble), ("mask", PromptKind.Mask) };
+
     static readonly (string, PointMode)[] PointModes = { ("centroid", PointMode.Centroid), ("random", PointMode.RandomInterior), ("randominterior", PointMode.RandomInterior) };
 
-    /// <summary>All settings, in the order the CLI lists them.</summary>
-    public static IReadOnlyList<Setting<PaintSegEvalSettings>> All { get; } = PaintSegSettings.All
-        .Select(s => s.Lift<PaintSegEvalSettings>(e => e.Options, (e, o) => e with { Options = o }))
-        .Concat(new Setting<PaintSegEvalSettings>[]
+    /// <summary>The table, validated by the method's options' <see cref="PaintSegOptions.Validate"/> and the prompt noise's range.</summary>
+    public static SettingTable<PaintSegEvaluationOptions> Table { get; } = new("PaintSeg evaluation",
+        new Setting<PaintSegEvaluationOptions>[]
         {
-            new("prompt-noise", "Prompt noise, fraction of half the box diagonal (Table 5: 0, 0.15, 0.3)", (s, v) => s with { PromptNoise = SettingTable.Double(v) },
-                s => SettingTable.Text(s.PromptNoise)),
+            new("prompt", "Prompt type: box, mask, scribble or point (Table 5)", (s, v) => s with { Prompt = SettingText.OneOf(v, PromptKinds) },
+                s => SettingText.NameOf(s.Prompt, PromptKinds)),
+        }.Concat(PaintSegSettings.Table.Lift<PaintSegEvaluationOptions>(e => e.Options, (e, o) => e with { Options = o }))
+        .Concat(FeatureExtractors.Table.Lift<PaintSegEvaluationOptions>(e => e.Features, (e, f) => e with { Features = f }))
+        .Concat(new Setting<PaintSegEvaluationOptions>[]
+        {
+            new("painter", "diffusion (the model's inpainting UNet) or oracle (ToyWorld's exact renders: the ideal painter)",
+                (s, v) => s with { Painter = PainterChoice.Parse(v) }, s => s.Painter),
+            new("prompt-noise", "Prompt noise, fraction of half the box diagonal (Table 5: 0, 0.15, 0.3)", (s, v) => s with { PromptNoise = SettingText.Double(v) },
+                s => SettingText.Text(s.PromptNoise)),
             new("severity", "Coarse-mask severity for mask prompts: low, medium, high or 0..1", (s, v) => s with { Severity = Severity.Parse(v) }, s => s.Severity.ToString()),
-            new("point-mode", "Point prompts: centroid or random", (s, v) => s with { PointMode = SettingTable.OneOf(v, PointModes) },
+            new("point-mode", "Point prompts: centroid or random", (s, v) => s with { PointMode = SettingText.OneOf(v, PointModes) },
                 s => s.PointMode == PointMode.Centroid ? "centroid" : "random"),
-        }).ToArray();
+        }).ToArray(),
+        Validate,
+        PaintSegSettings.Table.PresetNames.Select(name => (name, (Func<PaintSegEvaluationOptions>)(() => new PaintSegEvaluationOptions { Options = PaintSegSettings.Table.Preset(name) }))).ToArray());
 
-    /// <summary>The setting named <paramref name="name"/> (an error lists the known names).</summary>
-    public static Setting<PaintSegEvalSettings> Find(string name) => SettingTable.Find(All, name);
-
-    /// <summary>A copy of <paramref name="settings"/> with <paramref name="name"/> set from text, validated.</summary>
-    public static PaintSegEvalSettings Apply(PaintSegEvalSettings settings, string name, string value)
+    static void Validate(PaintSegEvaluationOptions s)
     {
-        var next = SettingTable.Apply(All, settings, name, value);
-        next.Options.Validate();
-        return next;
+        s.Options.Validate();
+        s.Features.Validate();
+        if (!(s.PromptNoise >= 0 && s.PromptNoise <= 1))
+            throw new ArgumentOutOfRangeException(nameof(s.PromptNoise), s.PromptNoise, "prompt noise: expected a fraction of half the box diagonal in [0, 1]");
     }
-
-    /// <summary>Every setting's current value, by name.</summary>
-    public static IReadOnlyDictionary<string, string> Values(PaintSegEvalSettings settings) => SettingTable.Values(All, settings);
-
-    /// <summary>Parses "name=v1,v2,..." into the name and its values.</summary>
-    public static (string Key, IReadOnlyList<string> Values) ParseSweep(string text) => SettingTable.ParseSweep(All, text);
 }

@@ -134,6 +134,51 @@ public sealed class SegmentationScores
     }
 
     /// <summary>
+    /// Percentile bootstrap of the dataset mIoU, resampling images (each image's confusion matrix whole); seeded, so
+    /// reruns agree. The estimate is the mIoU of all images.
+    /// </summary>
+    public static ConfidenceInterval MeanIouCi(SegmentationScores scores, int resamples = 2000, ulong seed = 0, double confidence = 0.95)
+    {
+        ArgumentNullException.ThrowIfNull(scores);
+        if (scores.Count == 0) throw new ArgumentException("scores: no images", nameof(scores));
+        if (resamples < 1) throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "resamples: expected >= 1");
+        var rng = new Pcg32(seed, stream: 0x6A1D);
+        int n = scores.Count;
+        var values = new double[resamples];
+        var pick = new int[n];
+        for (int r = 0; r < resamples; r++)
+        {
+            for (int i = 0; i < n; i++) pick[i] = rng.NextInt(n);
+            values[r] = FromCounts(scores.Sum(pick), scores.NumClasses).Mean;
+        }
+        Array.Sort(values);
+        double alpha = 1 - confidence;
+        return new ConfidenceInterval(scores.MeanIou().Mean, Bootstrap.Quantile(values, alpha / 2), Bootstrap.Quantile(values, 1 - alpha / 2), n, confidence);
+    }
+
+    /// <summary>How many images hold class <paramref name="k"/> in their truth.</summary>
+    public int ImagesHolding(int k) => classIous.Count(iou => !double.IsNaN(iou[k]));
+
+    /// <summary>
+    /// Every (image, class) with the class in the image's truth (background excluded unless asked): its IoU before and
+    /// after, as fractions, in image then class order (the items G4Seg's Appendix I stratifies).
+    /// </summary>
+    public static IReadOnlyList<(double Before, double After)> StrataItems(SegmentationScores before, SegmentationScores after, bool skipBackground = true)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        var items = new List<(double Before, double After)>();
+        for (int i = 0; i < before.Count; i++)
+            for (int k = skipBackground ? 1 : 0; k < before.NumClasses; k++)
+            {
+                double b = before.ImageClassIou(i, k);
+                if (double.IsNaN(b)) continue;
+                items.Add((b, after.ImageClassIou(i, k)));
+            }
+        return items;
+    }
+
+    /// <summary>
     /// The gain by initial-IoU stratum (&lt;40, 40-80, 80-100, as G4Seg's Appendix I): every (image, class) with the
     /// class in the image's truth (background excluded) is binned by its IoU before; per stratum the mean IoU before
     /// and after and the mean gain, in IoU points (x100).

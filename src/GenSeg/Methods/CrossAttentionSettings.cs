@@ -1,6 +1,6 @@
 using System.Globalization;
 using GenSeg.Common;
-using static GenSeg.Common.SettingTable;
+using static GenSeg.Common.SettingText;
 
 namespace GenSeg.Methods;
 
@@ -21,8 +21,11 @@ public static class CrossAttentionSettings
         ("auto", null), ("raw", AttentionNormalisation.Raw), ("minmax", AttentionNormalisation.MinMax), ("mean", AttentionNormalisation.Mean),
     };
 
-    /// <summary>All settings, in the order the CLI lists them.</summary>
-    public static IReadOnlyList<Setting<CrossAttentionOptions>> All { get; } = new Setting<CrossAttentionOptions>[]
+    /// <summary>The table: every setting in the order the CLI lists them, validated by <see cref="CrossAttentionOptions.Validate"/>; one preset, DiffSegmenter's values.</summary>
+    public static SettingTable<CrossAttentionOptions> Table { get; } = new("cross-attention", Entries(), o => o.Validate(),
+        ("diffsegmenter", () => new CrossAttentionOptions()));
+
+    static Setting<CrossAttentionOptions>[] Entries() => new Setting<CrossAttentionOptions>[]
     {
         new("timestep", "timestep of the UNet pass (DiffSegmenter: 100)", (o, v) => o with { Timestep = Long(v) }, o => Text(o.Timestep)),
         new("resolutions", "query side lengths joined by '+', e.g. 16+8", (o, v) => o with { Resolutions = v.Split('+').Select(Long).ToArray() },
@@ -39,16 +42,4 @@ public static class CrossAttentionSettings
         new("prompt-prefix", "the prompt before the class names", (o, v) => o with { PromptPrefix = v }, o => o.PromptPrefix),
         new("seed", "noise seed", (o, v) => o with { Seed = ULong(v) }, o => o.Seed.ToString(CultureInfo.InvariantCulture)),
     };
-
-    /// <summary>The setting names and what they take.</summary>
-    public static IReadOnlyDictionary<string, string> Names { get; } = All.ToDictionary(s => s.Name, s => s.Description);
-
-    /// <summary>Returns <paramref name="o"/> with the setting <paramref name="name"/> = <paramref name="value"/>; errors name both.</summary>
-    public static CrossAttentionOptions Set(CrossAttentionOptions o, string name, string value) => Apply(All, o, name, value);
-
-    /// <summary>Every setting's value as text, by name (what a result JSON records).</summary>
-    public static IReadOnlyDictionary<string, string> Values(CrossAttentionOptions o) => SettingTable.Values(All, o);
-
-    /// <summary>A sweep "name=v1,v2,..." applied to <paramref name="start"/>.</summary>
-    public static IReadOnlyList<(string Label, CrossAttentionOptions Options)> Sweep(string spec, CrossAttentionOptions start) => SettingTable.Sweep(All, spec, start);
 }

@@ -9,16 +9,18 @@ namespace GenSeg.ToyWorld;
 /// </summary>
 public sealed class ToyWorldDataset : ISegmentationDataset
 {
-    readonly ToyWorldOptions? scene;
 
     /// <summary>The <paramref name="count"/> scenes of <paramref name="split"/> from <paramref name="firstSeed"/> (the split's first when null).</summary>
     public ToyWorldDataset(Split split, int? firstSeed, int count, ToyWorldOptions? scene = null)
     {
-        this.scene = scene;
+        SceneOptions = scene;
         Split = split.ToString().ToLowerInvariant();
         Seeds = Splits.Seeds(split, firstSeed, count);
         Ids = Seeds.Select(IdOf).ToArray();
     }
+
+    /// <summary>How scenes are drawn (the defaults when null).</summary>
+    public ToyWorldOptions? SceneOptions { get; }
 
     /// <summary>The id of a scene seed: the seed in seven digits.</summary>
     public static string IdOf(int seed) => seed.ToString("D7", CultureInfo.InvariantCulture);
@@ -43,7 +45,7 @@ public sealed class ToyWorldDataset : ISegmentationDataset
     {
         if (!int.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out int seed))
             throw new ArgumentException($"toyworld: id '{id}' is not a scene seed", nameof(id));
-        return FromScene(SceneGenerator.Generate(seed, scene));
+        return FromScene(SceneGenerator.Generate(seed, SceneOptions));
     }
 
     /// <summary>A scene as a sample.</summary>

@@ -65,8 +65,8 @@ public sealed class EvalCommandTests : IClassFixture<TinyPipeline>, IDisposable
         var recorded = g.RootElement.GetProperty("options");
         Assert.Equal("original", recorded.GetProperty("direction").GetString());
         // every setting is recorded, and the recorded command reruns the result
-        Assert.Equal(G4SegSettings.Names.Keys.Order(), recorded.EnumerateObject().Select(p => p.Name).Order());
-        Assert.Equal(CrossAttentionSettings.Names.Keys.Order(), g.RootElement.GetProperty("attention_options").EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(G4SegSettings.Table.All.Select(s => s.Name).Order(), recorded.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Equal(CrossAttentionSettings.Table.All.Select(s => s.Name).Order(), g.RootElement.GetProperty("attention_options").EnumerateObject().Select(p => p.Name).Order());
         var rerun = ShellWords(g.RootElement.GetProperty("rerun").GetString()!);
         Assert.Equal(new[] { "genseg", "eval", "g4seg" }, rerun.Take(3));
         var again = Path.Combine(dir, "g4seg-attention-rerun.json");

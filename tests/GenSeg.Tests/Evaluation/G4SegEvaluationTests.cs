@@ -11,36 +11,36 @@ public sealed class G4SegEvaluationTests
     public void SettingsParseEveryNamedOptionAndNameTheBadOnes()
     {
         var o = new G4SegOptions();
-        Assert.Equal(200, G4SegSettings.Set(o, "timestep", "200").Timestep);
-        Assert.Equal(0.9, G4SegSettings.Set(o, "b", "0.9").B);
-        Assert.Equal(ConfusionAreaOptions.Everywhere, G4SegSettings.Set(o, "confusion", "none").Confusion);
-        Assert.Equal(new ConfusionAreaOptions(0.1, 0.7, 40), G4SegSettings.Set(o, "confusion", "0.1-0.7").Confusion);
-        Assert.Equal(new ConfusionAreaOptions(0.2, 0.6, null), G4SegSettings.Set(o, "confusion", "0.2-0.6@none").Confusion);
-        Assert.Equal(3.5, G4SegSettings.Set(o, "a", "3.5").Injection.Weight);
-        Assert.Equal(InjectionMode.DenseDiffusion, G4SegSettings.Set(o, "injection", "densediffusion").Injection.Mode);
-        var self = G4SegSettings.Set(o, "inject", "self").Injection;
+        Assert.Equal(200, G4SegSettings.Table.Set(o, "timestep", "200").Timestep);
+        Assert.Equal(0.9, G4SegSettings.Table.Set(o, "b", "0.9").B);
+        Assert.Equal(ConfusionAreaOptions.Everywhere, G4SegSettings.Table.Set(o, "confusion", "none").Confusion);
+        Assert.Equal(new ConfusionAreaOptions(0.1, 0.7, 40), G4SegSettings.Table.Set(o, "confusion", "0.1-0.7").Confusion);
+        Assert.Equal(new ConfusionAreaOptions(0.2, 0.6, null), G4SegSettings.Table.Set(o, "confusion", "0.2-0.6@none").Confusion);
+        Assert.Equal(3.5, G4SegSettings.Table.Set(o, "a", "3.5").Injection.Weight);
+        Assert.Equal(InjectionMode.DenseDiffusion, G4SegSettings.Table.Set(o, "injection", "densediffusion").Injection.Mode);
+        var self = G4SegSettings.Table.Set(o, "inject", "self").Injection;
         Assert.True(self.Self && !self.Cross);
-        Assert.Equal(new[] { 0, 1 }, G4SegSettings.Set(o, "levels", "0+1").Injection.Levels);
-        Assert.Equal(FeatureKind.Diffusion, G4SegSettings.Set(o, "features", "diffusion").Features.Kind);
-        Assert.True(G4SegSettings.Set(o, "start", "inversion").Inversion);
-        Assert.Equal(CorrespondenceDirection.OriginalToGenerated, G4SegSettings.Set(o, "direction", "original").Direction);
-        Assert.Equal(16, G4SegSettings.Set(o, "window", "16").CorrespondenceWindowAt512);
-        var baseline = G4SegSettings.Set(o, "modules", "baseline");
+        Assert.Equal(new[] { 0, 1 }, G4SegSettings.Table.Set(o, "levels", "0+1").Injection.Levels);
+        Assert.Equal(FeatureKind.Diffusion, G4SegSettings.Table.Set(o, "features", "diffusion").Features.Kind);
+        Assert.True(G4SegSettings.Table.Set(o, "start", "inversion").Inversion);
+        Assert.Equal(CorrespondenceDirection.OriginalToGenerated, G4SegSettings.Table.Set(o, "direction", "original").Direction);
+        Assert.Equal(16, G4SegSettings.Table.Set(o, "window", "16").CorrespondenceWindowAt512);
+        var baseline = G4SegSettings.Table.Set(o, "modules", "baseline");
         Assert.False(baseline.Correspondence);
-        var correspondence = G4SegSettings.Set(o, "modules", "correspondence");
+        var correspondence = G4SegSettings.Table.Set(o, "modules", "correspondence");
         Assert.Equal((InjectionMode.None, ConfusionAreaOptions.Everywhere), (correspondence.Injection.Mode, correspondence.Confusion));
-        var emi = G4SegSettings.Set(correspondence, "modules", "emi");
+        var emi = G4SegSettings.Table.Set(correspondence, "modules", "emi");
         Assert.Equal((InjectionMode.Additive, ConfusionAreaOptions.Everywhere), (emi.Injection.Mode, emi.Confusion));
-        Assert.Equal(new ConfusionAreaOptions(), G4SegSettings.Set(emi, "modules", "full").Confusion);
-        Assert.Contains("timestep", Assert.Throws<ArgumentException>(() => G4SegSettings.Set(o, "nonsense", "1")).Message);
-        Assert.Contains("b=x", Assert.Throws<ArgumentException>(() => G4SegSettings.Set(o, "b", "x")).Message);
-        Assert.Contains("lower bound", Assert.Throws<ArgumentException>(() => G4SegSettings.Set(o, "confusion", "0.7-0.2")).Message);
+        Assert.Equal(new ConfusionAreaOptions(), G4SegSettings.Table.Set(emi, "modules", "full").Confusion);
+        Assert.Contains("timestep", Assert.Throws<ArgumentException>(() => G4SegSettings.Table.Set(o, "nonsense", "1")).Message);
+        Assert.Contains("b=x", Assert.Throws<ArgumentException>(() => G4SegSettings.Table.Set(o, "b", "x")).Message);
+        Assert.Contains("lower bound", Assert.Throws<ArgumentException>(() => G4SegSettings.Table.Set(o, "confusion", "0.7-0.2")).Message);
 
         var a = new CrossAttentionOptions();
-        Assert.Equal(new long[] { 16 }, CrossAttentionSettings.Set(a, "resolutions", "16").Resolutions);
-        Assert.Equal(AttentionBackground.Constant, CrossAttentionSettings.Set(a, "background", "constant").Background);
-        Assert.Equal(NonObjectTokens.AllOther, CrossAttentionSettings.Set(a, "non-object", "all").NonObject);
-        Assert.Throws<ArgumentException>(() => CrossAttentionSettings.Set(a, "background", "x"));
+        Assert.Equal(new long[] { 16 }, CrossAttentionSettings.Table.Set(a, "resolutions", "16").Resolutions);
+        Assert.Equal(AttentionBackground.Constant, CrossAttentionSettings.Table.Set(a, "background", "constant").Background);
+        Assert.Equal(NonObjectTokens.AllOther, CrossAttentionSettings.Table.Set(a, "non-object", "all").NonObject);
+        Assert.Throws<ArgumentException>(() => CrossAttentionSettings.Table.Set(a, "background", "x"));
     }
 
     [Fact]
@@ -55,37 +55,37 @@ public sealed class G4SegEvaluationTests
             ["prompt"] = "a {0}", ["seed"] = "3", ["dd-time-factor"] = "off", ["correspondence"] = "on", ["dd-cross-weight"] = "1",
             ["dd-self-weight"] = "0.3", ["dd-size-reg"] = "1", ["dift-prompt"] = "",
         };
-        Assert.Equal(G4SegSettings.Names.Keys.Order(), values.Keys.Order());
-        foreach (var (name, value) in values) G4SegSettings.Set(new G4SegOptions(), name, value);
+        Assert.Equal(G4SegSettings.Table.All.Select(s => s.Name).Order(), values.Keys.Order());
+        foreach (var (name, value) in values) G4SegSettings.Table.Set(new G4SegOptions(), name, value);
         var attention = new Dictionary<string, string>
         {
             ["timestep"] = "300", ["resolutions"] = "16+8", ["samples"] = "2", ["background"] = "share", ["threshold"] = "0.3",
             ["background-weight"] = "2", ["non-object"] = "words", ["propagate"] = "1", ["seed"] = "1", ["normalise"] = "mean",
             ["prompt-prefix"] = "a photo of",
         };
-        Assert.Equal(CrossAttentionSettings.Names.Keys.Order(), attention.Keys.Order());
-        foreach (var (name, value) in attention) CrossAttentionSettings.Set(new CrossAttentionOptions(), name, value);
+        Assert.Equal(CrossAttentionSettings.Table.All.Select(s => s.Name).Order(), attention.Keys.Order());
+        foreach (var (name, value) in attention) CrossAttentionSettings.Table.Set(new CrossAttentionOptions(), name, value);
     }
 
     [Fact]
     public void PresetsStartFromThePaperOrTheToyWorldTuning()
     {
-        Assert.Equal(new G4SegOptions(), G4SegOptions.Preset("paper"));
-        var toy = G4SegOptions.Preset("ToyWorld");
+        Assert.Equal(new G4SegOptions(), G4SegSettings.Table.Preset("paper"));
+        var toy = G4SegSettings.Table.Preset("ToyWorld");
         Assert.Equal((CorrespondenceDirection.OriginalToGenerated, 0.3, 400L), (toy.Direction, toy.B, toy.Timestep));
         Assert.Equal(new ConfusionAreaOptions(0.1, 0.7, 40), toy.Confusion);
         Assert.Equal((CorrespondenceDirection.GeneratedToOriginal, 0.8), (G4SegOptions.Paper.Direction, G4SegOptions.Paper.B));
-        Assert.Contains("toyworld", Assert.Throws<ArgumentException>(() => G4SegOptions.Preset("best")).Message);
+        Assert.Contains("toyworld", Assert.Throws<ArgumentException>(() => G4SegSettings.Table.Preset("best")).Message);
     }
 
     [Fact]
     public void ASweepLabelsEachValue()
     {
-        var rows = G4SegSettings.Sweep("timestep=100, 400", new G4SegOptions());
+        var rows = G4SegSettings.Table.Sweep("timestep=100, 400", new G4SegOptions());
         Assert.Equal(new[] { "timestep=100", "timestep=400" }, rows.Select(r => r.Label));
         Assert.Equal(new long[] { 100, 400 }, rows.Select(r => r.Options.Timestep));
-        Assert.Throws<ArgumentException>(() => G4SegSettings.Sweep("timestep", new G4SegOptions()));
-        Assert.Throws<ArgumentException>(() => G4SegSettings.Sweep("timestep=", new G4SegOptions()));
+        Assert.Throws<ArgumentException>(() => G4SegSettings.Table.Sweep("timestep", new G4SegOptions()));
+        Assert.Throws<ArgumentException>(() => G4SegSettings.Table.Sweep("timestep=", new G4SegOptions()));
     }
 
     static Tensor Labels(params long[] values) => tensor(values).view(2, 2);

@@ -57,7 +57,7 @@ public sealed class PaintSegDatasetEvaluationTests : IDisposable
     static PaintSegDatasetOptions Options(ISegmentationDataset data, Shard shard) => new()
     {
         Dataset = data,
-        Settings = new PaintSegEvalSettings { Prompt = PromptKind.Box, Resamples = 300, Options = new PaintSegOptions { Steps = 2, Paints = 2 } },
+        Settings = new PaintSegEvaluationOptions { Prompt = PromptKind.Box, Resamples = 300, Options = new PaintSegOptions { Steps = 2, Paints = 2 } },
         Resolution = 64,
         Shard = shard,
     };

@@ -97,7 +97,7 @@ public class PaintSegPipelineTests(TinyPipelineFixture tiny) : IClassFixture<Tin
     public void EvaluationJsonHasTheDocumentedKeys()
     {
         using var pipeline = StableDiffusionPipeline.Load(tiny.Model);
-        var settings = new PaintSegEvalSettings { Split = Split.Val, Count = 2, Prompt = PromptKind.Mask, Options = Fast, Resamples = 100 };
+        var settings = new PaintSegEvaluationOptions { Split = Split.Val, Count = 2, Prompt = PromptKind.Mask, Options = Fast, Resamples = 100 };
         var painter = new Painter(pipeline, Fast);
         var r = PaintSegEvaluation.Run(settings, (_, _) => painter, new ColourPositionFeatures(1, 0));
         var json = r.ToJson();
@@ -155,21 +155,21 @@ public class PaintSegSettingsTests
     [Fact]
     public void EverySettingReadsBackWhatItSets()
     {
-        var defaults = new PaintSegEvalSettings();
-        foreach (var s in PaintSegEvaluationSettings.All)
+        var defaults = new PaintSegEvaluationOptions();
+        foreach (var s in PaintSegEvaluationSettings.Table.All)
         {
             var value = s.Format(defaults);
-            Assert.Equal(value, s.Format(PaintSegEvaluationSettings.Apply(defaults, s.Name, value)));
+            Assert.Equal(value, s.Format(PaintSegEvaluationSettings.Table.Set(defaults, s.Name, value)));
         }
-        var o = PaintSegEvaluationSettings.Apply(defaults, "modules", "o").Options;
+        var o = PaintSegEvaluationSettings.Table.Set(defaults, "modules", "o").Options;
         Assert.Equal((StepSchedule.OutpaintOnly, false), (o.Schedule, o.AdversarialConstraint));
-        Assert.Equal(3, PaintSegEvaluationSettings.Apply(defaults, "k", "3").Options.Clusters);
-        Assert.Equal(0.3, PaintSegEvaluationSettings.Apply(defaults, "prompt-noise", "0.3").PromptNoise);
-        var (key, values) = PaintSegEvaluationSettings.ParseSweep("K=2, 3,4");
+        Assert.Equal(3, PaintSegEvaluationSettings.Table.Set(defaults, "k", "3").Options.Clusters);
+        Assert.Equal(0.3, PaintSegEvaluationSettings.Table.Set(defaults, "prompt-noise", "0.3").PromptNoise);
+        var (key, values) = PaintSegEvaluationSettings.Table.ParseSweep("K=2, 3,4");
         Assert.Equal("k", key);
         Assert.Equal(new[] { "2", "3", "4" }, values);
-        Assert.Contains("unknown", Assert.Throws<ArgumentException>(() => PaintSegEvaluationSettings.ParseSweep("q=1")).Message);
-        Assert.Contains("steps=x", Assert.Throws<ArgumentException>(() => PaintSegEvaluationSettings.Apply(defaults, "steps", "x")).Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => PaintSegEvaluationSettings.Apply(defaults, "box-rate", "0.1"));
+        Assert.Contains("unknown", Assert.Throws<ArgumentException>(() => PaintSegEvaluationSettings.Table.ParseSweep("q=1")).Message);
+        Assert.Contains("steps=x", Assert.Throws<ArgumentException>(() => PaintSegEvaluationSettings.Table.Set(defaults, "steps", "x")).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => PaintSegEvaluationSettings.Table.Set(defaults, "box-rate", "0.1"));
     }
 }

@@ -300,8 +300,8 @@ public class PaintSegStageTests
         var strict = o with { OutpaintVoteThreshold = 0.8 };
         Assert.True(AdversarialUpdate.Apply(mask, vote, StepKind.Outpaint, strict).SameAs(mask)); // 0.6 < 0.8: nothing added
         Assert.True(AdversarialUpdate.Apply(mask, vote, StepKind.Inpaint, strict).SameAs(AdversarialUpdate.Apply(mask, vote, StepKind.Inpaint, o)));
-        Assert.Equal("0.8", PaintSegSettings.Values(strict)["vote-outpaint"]);
-        Assert.Equal(0.9, PaintSegSettings.Set(o, "vote-outpaint", "0.9").OutpaintVoteThreshold);
+        Assert.Equal("0.8", PaintSegSettings.Table.Values(strict)["vote-outpaint"]);
+        Assert.Equal(0.9, PaintSegSettings.Table.Set(o, "vote-outpaint", "0.9").OutpaintVoteThreshold);
         Assert.Contains("OutpaintVoteThreshold", Assert.Throws<ArgumentOutOfRangeException>(() => (o with { OutpaintVoteThreshold = 0 }).Validate()).Message);
     }
 
@@ -315,8 +315,8 @@ public class PaintSegStageTests
         Assert.Equal(32, o.ForPrompt(PromptKind.Mask).BandWidthAt512);
         Assert.Equal(16, AdversarialUpdate.BandWidth(o.ForPrompt(PromptKind.Point), 64));
         Assert.Equal(new PaintSegOptions(), new PaintSegOptions().ForPrompt(PromptKind.Point));
-        Assert.Equal("128", PaintSegSettings.Values(o)["band-point"]);
-        Assert.Equal("32", PaintSegSettings.Values(new PaintSegOptions())["band-point"]);
+        Assert.Equal("128", PaintSegSettings.Table.Values(o)["band-point"]);
+        Assert.Equal("32", PaintSegSettings.Table.Values(new PaintSegOptions())["band-point"]);
         Assert.Contains("PointBandWidthAt512", Assert.Throws<ArgumentOutOfRangeException>(() => (o with { PointBandWidthAt512 = -1 }).Validate()).Message);
     }
 
@@ -361,12 +361,12 @@ public class PaintSegStageTests
     [Fact]
     public void PresetsAreThePaperOrThePaperTunedOnToyWorldVal()
     {
-        Assert.Equal(new PaintSegOptions(), PaintSegOptions.Preset("paper"));
-        var toy = PaintSegOptions.Preset(" ToyWorld ");
+        Assert.Equal(new PaintSegOptions(), PaintSegSettings.Table.Preset("paper"));
+        var toy = PaintSegSettings.Table.Preset(" ToyWorld ");
         Assert.Equal(new PaintSegOptions() with { EarlySteps = 0, PromptComponents = true, PointBandWidthAt512 = 128 }, toy);
         Assert.Equal(toy.BandWidthAt512, toy.ForPrompt(PromptKind.Box).BandWidthAt512); // box and mask prompts keep the paper's band
         Assert.Equal(new[] { 2, 2, 2, 2, 2 }, Enumerable.Range(0, 5).Select(t => toy.ClustersAt(t, PromptKind.Box)));
-        Assert.Contains("expected paper or toyworld", Assert.Throws<ArgumentException>(() => PaintSegOptions.Preset("best")).Message);
+        Assert.Contains("expected paper or toyworld", Assert.Throws<ArgumentException>(() => PaintSegSettings.Table.Preset("best")).Message);
     }
 }
 
@@ -412,7 +412,7 @@ public class PaintSegSegmenterTests
     [Fact]
     public void WithTheOraclePainterBoxPromptsImprove()
     {
-        var settings = new PaintSegEvalSettings { Split = Split.Val, Count = 8, Prompt = PromptKind.Box, Resamples = 200 };
+        var settings = new PaintSegEvaluationOptions { Split = Split.Val, Count = 8, Prompt = PromptKind.Box, Resamples = 200 };
         var r = PaintSegEvaluation.Run(settings, (s, k) => new ToyWorldOraclePainter(s, k), new ColourPositionFeatures(1, 0));
         Assert.Equal(8, r.Objects.Count);
         Assert.True(r.Summary.Gain.Estimate > 0.1, $"oracle gain {r.Summary.Gain.Estimate:F3}");
@@ -422,7 +422,7 @@ public class PaintSegSegmenterTests
     [Fact]
     public void ASweepBuildsThePaintersOfEachSweptSetting()
     {
-        var settings = new PaintSegEvalSettings { Split = Split.Val, Count = 2, Prompt = PromptKind.Box, Resamples = 50, Options = new PaintSegOptions { Steps = 1, Paints = 1 } };
+        var settings = new PaintSegEvaluationOptions { Split = Split.Val, Count = 2, Prompt = PromptKind.Box, Resamples = 50, Options = new PaintSegOptions { Steps = 1, Paints = 1 } };
         var built = new List<int>();
         var runs = PaintSegEvaluation.Sweep(settings, "iterations", new[] { "7", "13" }, s =>
         {

@@ -16,33 +16,33 @@ namespace GenSeg.Tests.Methods;
 public sealed class SettingTableTests
 {
     [Fact]
-    public void G4SegTableCoversG4SegOptions() => Covers(G4SegSettings.All, new G4SegOptions(), G4SegOptions.ToyWorld);
+    public void G4SegTableCoversG4SegOptions() => Covers(G4SegSettings.Table.All, new G4SegOptions(), G4SegOptions.ToyWorld);
 
     [Fact]
-    public void CrossAttentionTableCoversCrossAttentionOptions() => Covers(CrossAttentionSettings.All, new CrossAttentionOptions());
+    public void CrossAttentionTableCoversCrossAttentionOptions() => Covers(CrossAttentionSettings.Table.All, new CrossAttentionOptions());
 
     [Fact]
-    public void PaintSegTableCoversPaintSegOptions() => Covers(PaintSegSettings.All, new PaintSegOptions());
+    public void PaintSegTableCoversPaintSegOptions() => Covers(PaintSegSettings.Table.All, new PaintSegOptions());
 
     [Fact]
     public void PaintSegEvaluationTableRoundTripsAndRecordsThePrompts()
     {
-        var defaults = new PaintSegEvalSettings();
-        RoundTrips(PaintSegEvaluationSettings.All, defaults);
+        var defaults = new PaintSegEvaluationOptions();
+        RoundTrips(PaintSegEvaluationSettings.Table.All, defaults);
         var changed = defaults with { PromptNoise = 0.15, PointMode = GenSeg.Methods.Inputs.PointMode.RandomInterior, Severity = GenSeg.ToyWorld.Severity.High };
-        var values = PaintSegEvaluationSettings.Values(changed);
+        var values = PaintSegEvaluationSettings.Table.Values(changed);
         Assert.Equal(("0.15", "random", changed.Severity.ToString()), (values["prompt-noise"], values["point-mode"], values["severity"]));
-        var back = SettingTable.ApplyAll(PaintSegEvaluationSettings.All, defaults, values);
+        var back = SettingTable.ApplyAll(PaintSegEvaluationSettings.Table.All, defaults, values);
         Assert.Equal((changed.PromptNoise, changed.PointMode, changed.Severity), (back.PromptNoise, back.PointMode, back.Severity));
-        Assert.Equal(PaintSegSettings.All.Count + 3, PaintSegEvaluationSettings.All.Count);
+        Assert.Equal(PaintSegSettings.Table.All.Count + 3, PaintSegEvaluationSettings.Table.All.Count);
     }
 
     [Fact]
     public void BadTextNamesTheSettingAndTheValue()
     {
-        var e = Assert.Throws<ArgumentException>(() => G4SegSettings.Set(new G4SegOptions(), "window", "wide"));
+        var e = Assert.Throws<ArgumentException>(() => G4SegSettings.Table.Set(new G4SegOptions(), "window", "wide"));
         Assert.Contains("window=wide", e.Message, StringComparison.Ordinal);
-        Assert.Contains("unknown", Assert.Throws<ArgumentException>(() => SettingTable.ApplyAll(G4SegSettings.All, new G4SegOptions(),
+        Assert.Contains("unknown", Assert.Throws<ArgumentException>(() => SettingTable.ApplyAll(G4SegSettings.Table.All, new G4SegOptions(),
             new Dictionary<string, string> { ["no-such"] = "1" })).Message, StringComparison.Ordinal);
     }
 

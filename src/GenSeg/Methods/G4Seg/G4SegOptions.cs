@@ -1,3 +1,4 @@
+using GenSeg.Features;
 using GenSeg.Diffusion.Attention;
 
 namespace GenSeg.Methods.G4Seg;
@@ -87,56 +88,6 @@ public enum CorrespondenceDirection
     OriginalToGenerated,
 }
 
-/// <summary>Which feature extractor E serves the correspondence (Eq. 8).</summary>
-public enum FeatureKind
-{
-    /// <summary>Diffusion features: a UNet up block's output at a timestep (DIFT), from the pipeline's own UNet.</summary>
-    Diffusion,
-
-    /// <summary>Each pixel's colour and position (no model).</summary>
-    ColourPosition,
-
-    /// <summary>CLIP vision patch tokens (the paper's choice); needs a CLIP vision model folder.</summary>
-    Clip,
-
-    /// <summary>DINO ViT patch features; needs a DINO model folder.</summary>
-    Dino,
-}
-
-/// <summary>Feature extractor settings for the correspondence.</summary>
-public sealed record FeatureOptions
-{
-    /// <summary>The extractor. The default is the one that evaluated best on ToyWorld val with the embedded model.</summary>
-    public FeatureKind Kind { get; init; } = FeatureKind.ColourPosition;
-
-    /// <summary>Diffusion features: the up block whose output is taken (DIFT: up_blocks[1]).</summary>
-    public int UpBlock { get; init; } = 1;
-
-    /// <summary>Diffusion features: the timestep (DIFT: 261 of 1000).</summary>
-    public long Timestep { get; init; } = 261;
-
-    /// <summary>Diffusion features: noise samples averaged (DIFT: 8).</summary>
-    public int Samples { get; init; } = 8;
-
-    /// <summary>Diffusion features: prompt (DIFT: empty).</summary>
-    public string Prompt { get; init; } = "";
-
-    /// <summary>Colour+position features: weight of the colour channels.</summary>
-    public double ColourWeight { get; init; } = 1.0;
-
-    /// <summary>Colour+position features: weight of the position channels.</summary>
-    public double PositionWeight { get; init; } = 0.5;
-
-    /// <summary>CLIP / DINO: the model folder (config.json + weights).</summary>
-    public string? ModelFolder { get; init; }
-
-    /// <summary>CLIP: hidden state index (0 = embeddings, i = layer i); DINO: block (1-based); null = the last.</summary>
-    public int? Layer { get; init; }
-
-    /// <summary>CLIP / DINO: the side the image is resized to before encoding (the paper: CLIP at its native 224).</summary>
-    public int InputSize { get; init; } = 224;
-}
-
 /// <summary>
 /// G4Seg's settings; every default is the paper's value (SD 2.1 at 512 px, one step at t_s = 400, b = 0.8, confusion
 /// range [0.2, 0.6] within 40 px of the edge), except where the paper gives none (the injection weight a, the feature
@@ -199,14 +150,6 @@ public sealed record G4SegOptions
         Direction = CorrespondenceDirection.OriginalToGenerated,
         B = 0.3,
         Confusion = new ConfusionAreaOptions(0.1, 0.7, 40),
-    };
-
-    /// <summary>A preset by name: paper or toyworld.</summary>
-    public static G4SegOptions Preset(string name) => name.Trim().ToLowerInvariant() switch
-    {
-        "paper" => Paper,
-        "toyworld" => ToyWorld,
-        _ => throw new ArgumentException($"preset '{name}': expected paper or toyworld", nameof(name)),
     };
 
     /// <summary>The prompt of a class name.</summary>

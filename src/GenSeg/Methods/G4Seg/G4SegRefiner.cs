@@ -145,20 +145,9 @@ public sealed class G4SegRefiner : IDisposable
         init => workerCount = SideBySide.CheckWorkers(value);
     }
 
-    /// <summary>Builds the extractor <paramref name="options"/> names (CLIP and DINO load their model folder).</summary>
-    public static IFeatureExtractor CreateFeatures(StableDiffusionPipeline pipeline, G4SegOptions options)
-    {
-        var f = options.Features;
-        string Folder() => f.ModelFolder ?? throw new ArgumentException($"features {f.Kind}: a model folder is needed (FeatureOptions.ModelFolder)");
-        return f.Kind switch
-        {
-            FeatureKind.ColourPosition => new ColourPositionFeatures(f.ColourWeight, f.PositionWeight),
-            FeatureKind.Diffusion => new DiffusionFeatures(pipeline, f.UpBlock, f.Timestep, f.Samples, f.Prompt, Pcg32.Derive(options.Seed, 0xD1F7)),
-            FeatureKind.Clip => VitFeatures.ClipFromFolder(Folder(), f.Layer, f.InputSize, pipeline.Device, pipeline.DType),
-            FeatureKind.Dino => VitFeatures.DinoFromFolder(Folder(), f.Layer, f.InputSize, pipeline.Device, pipeline.DType),
-            _ => throw new ArgumentOutOfRangeException(nameof(options), f.Kind, "unknown feature kind"),
-        };
-    }
+    /// <summary>Builds the extractor <paramref name="options"/> names (<see cref="FeatureExtractors.Create"/>, diffusion features seeded from the options' seed).</summary>
+    public static IFeatureExtractor CreateFeatures(StableDiffusionPipeline pipeline, G4SegOptions options) =>
+        FeatureExtractors.Create((options ?? throw new ArgumentNullException(nameof(options))).Features, pipeline, Pcg32.Derive(options.Seed, 0xD1F7));
 
     /// <summary>
     /// Refines one image [3, H, W] with its class maps [K, H, W], or a batch [B, 3, H, W] with [B, K, H, W].

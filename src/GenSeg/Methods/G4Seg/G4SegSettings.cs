@@ -1,5 +1,6 @@
 using GenSeg.Common;
-using static GenSeg.Common.SettingTable;
+using GenSeg.Features;
+using static GenSeg.Common.SettingText;
 
 namespace GenSeg.Methods.G4Seg;
 
@@ -17,12 +18,6 @@ public static class G4SegSettings
     static readonly (string, (bool Self, bool Cross))[] InjectSites =
         { ("both", (true, true)), ("self", (true, false)), ("cross", (false, true)), ("neither", (false, false)) };
 
-    static readonly (string, FeatureKind)[] FeatureKinds =
-    {
-        ("colour-position", FeatureKind.ColourPosition), ("color-position", FeatureKind.ColourPosition), ("colour", FeatureKind.ColourPosition),
-        ("diffusion", FeatureKind.Diffusion), ("dift", FeatureKind.Diffusion), ("clip", FeatureKind.Clip), ("dino", FeatureKind.Dino),
-    };
-
     static readonly (string, bool)[] Starts = { ("noise", false), ("one-step", false), ("inversion", true) };
 
     static readonly (string, CorrespondenceDirection)[] Directions =
@@ -34,11 +29,15 @@ public static class G4SegSettings
     static Setting<G4SegOptions> Injection(string name, string description, Func<InjectionOptions, string, InjectionOptions> parse, Func<InjectionOptions, string> format) =>
         new Setting<InjectionOptions>(name, description, parse, format).Lift<G4SegOptions>(o => o.Injection, (o, i) => o with { Injection = i });
 
-    static Setting<G4SegOptions> Feature(string name, string description, Func<FeatureOptions, string, FeatureOptions> parse, Func<FeatureOptions, string> format) =>
-        new Setting<FeatureOptions>(name, description, parse, format).Lift<G4SegOptions>(o => o.Features, (o, f) => o with { Features = f });
 
-    /// <summary>All settings, in the order the CLI lists them ("modules", a shortcut, first: the settings after it refine it).</summary>
-    public static IReadOnlyList<Setting<G4SegOptions>> All { get; } = new[]
+    /// <summary>
+    /// The table: every setting in the order the CLI lists them ("modules", a shortcut, first: the settings after it
+    /// refine it), validated by <see cref="G4SegOptions.Validate"/>, with the presets paper (the defaults) and toyworld.
+    /// </summary>
+    public static SettingTable<G4SegOptions> Table { get; } = new("G4Seg", Entries(), o => o.Validate(),
+        ("paper", () => G4SegOptions.Paper), ("toyworld", () => G4SegOptions.ToyWorld));
+
+    static Setting<G4SegOptions>[] Entries() => new Setting<G4SegOptions>[]
     {
         new Setting<G4SegOptions>("modules", "Table 4's modules: baseline (no refinement), correspondence (no EMI, no confusion filter), emi (EMI, no confusion filter), full",
             Modules, o => !o.Correspondence ? "baseline"
@@ -63,17 +62,8 @@ public static class G4SegSettings
         Injection("dd-self-weight", "DenseDiffusion: self-attention modulation weight", (i, v) => i with { DenseDiffusionSelfWeight = Double(v) }, i => Text(i.DenseDiffusionSelfWeight)),
         Injection("dd-size-reg", "DenseDiffusion: mask-size regulariser", (i, v) => i with { DenseDiffusionSizeReg = Double(v) }, i => Text(i.DenseDiffusionSizeReg)),
         Injection("dd-time-factor", "DenseDiffusion's (t/1000)^5: on or off", (i, v) => i with { DenseDiffusionTimeFactor = Bool(v) }, i => Text(i.DenseDiffusionTimeFactor)),
-        Feature("features", "colour-position, diffusion, clip or dino", (f, v) => f with { Kind = OneOf(v, FeatureKinds) }, f => NameOf(f.Kind, FeatureKinds)),
-        Feature("feature-model", "CLIP / DINO model folder (empty: none)", (f, v) => f with { ModelFolder = v.Length == 0 ? null : v }, f => f.ModelFolder ?? ""),
-        Feature("feature-layer", "CLIP hidden state / DINO block, or last", (f, v) => f with { Layer = v.Equals("last", StringComparison.OrdinalIgnoreCase) ? null : Int(v) },
-            f => f.Layer is { } l ? Text(l) : "last"),
-        Feature("feature-size", "CLIP / DINO input side in pixels", (f, v) => f with { InputSize = Int(v) }, f => Text(f.InputSize)),
-        Feature("dift-up-block", "diffusion features: UNet up block index", (f, v) => f with { UpBlock = Int(v) }, f => Text(f.UpBlock)),
-        Feature("dift-timestep", "diffusion features: timestep", (f, v) => f with { Timestep = Long(v) }, f => Text(f.Timestep)),
-        Feature("dift-samples", "diffusion features: noise samples averaged", (f, v) => f with { Samples = Int(v) }, f => Text(f.Samples)),
-        Feature("dift-prompt", "diffusion features: the UNet's text prompt (empty: none)", (f, v) => f with { Prompt = v }, f => f.Prompt),
-        Feature("colour-weight", "colour+position features: colour weight", (f, v) => f with { ColourWeight = Double(v) }, f => Text(f.ColourWeight)),
-        Feature("position-weight", "colour+position features: position weight", (f, v) => f with { PositionWeight = Double(v) }, f => Text(f.PositionWeight)),
+    }.Concat(FeatureExtractors.Table.Lift<G4SegOptions>(o => o.Features, (o, f) => o with { Features = f })).Concat(new Setting<G4SegOptions>[]
+    {
         new("start", "noise (one step from x_t) or inversion (DDIM inversion to t_s)", (o, v) => o with { Inversion = OneOf(v, Starts) }, o => NameOf(o.Inversion, Starts)),
         new("inversion-steps", "DDIM inversion schedule length", (o, v) => o with { InversionSteps = Int(v) }, o => Text(o.InversionSteps)),
         new("direction", "generated (each generated pixel matched to the original, Eq. 8 as stated) or original (the reverse)",
@@ -83,19 +73,7 @@ public static class G4SegSettings
             o => o.CorrespondenceWindowAt512 is { } w ? Text(w) : "none"),
         new("prompt", "prompt template with {0} for the class name", (o, v) => o with { PromptTemplate = v }, o => o.PromptTemplate),
         new("seed", "noise seed", (o, v) => o with { Seed = ULong(v) }, o => o.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-    };
-
-    /// <summary>The setting names and what they take.</summary>
-    public static IReadOnlyDictionary<string, string> Names { get; } = All.ToDictionary(s => s.Name, s => s.Description);
-
-    /// <summary>Returns <paramref name="o"/> with the setting <paramref name="name"/> = <paramref name="value"/>; errors name both.</summary>
-    public static G4SegOptions Set(G4SegOptions o, string name, string value) => Apply(All, o, name, value);
-
-    /// <summary>Every setting's value as text, by name (what a result JSON records).</summary>
-    public static IReadOnlyDictionary<string, string> Values(G4SegOptions o) => SettingTable.Values(All, o);
-
-    /// <summary>A sweep "name=v1,v2,..." applied to <paramref name="start"/>.</summary>
-    public static IReadOnlyList<(string Label, G4SegOptions Options)> Sweep(string spec, G4SegOptions start) => SettingTable.Sweep(All, spec, start);
+    }).ToArray();
 
     static G4SegOptions Modules(G4SegOptions o, string v) => v.ToLowerInvariant() switch
     {

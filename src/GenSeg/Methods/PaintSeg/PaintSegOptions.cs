@@ -190,14 +190,6 @@ public sealed record PaintSegOptions
     /// </summary>
     public static PaintSegOptions ToyWorld => new() { EarlySteps = 0, PromptComponents = true, PointBandWidthAt512 = 128 };
 
-    /// <summary>A preset by name: paper or toyworld.</summary>
-    public static PaintSegOptions Preset(string name) => (name ?? throw new ArgumentNullException(nameof(name))).Trim().ToLowerInvariant() switch
-    {
-        "paper" => Paper,
-        "toyworld" => ToyWorld,
-        _ => throw new ArgumentException($"preset '{name}': expected paper or toyworld", nameof(name)),
-    };
-
     /// <summary>The kind of step <paramref name="step"/> (0-based) under <see cref="Schedule"/>.</summary>
     public StepKind KindAt(int step) => Schedule switch
     {

@@ -1,6 +1,7 @@
 using GenSeg.Common;
 using GenSeg.Methods.Inputs;
-using static GenSeg.Common.SettingTable;
+using static GenSeg.Common.SettingText;
+using GenSeg.Methods.DenseCrf;
 
 namespace GenSeg.Methods.PaintSeg;
 
@@ -12,13 +13,24 @@ namespace GenSeg.Methods.PaintSeg;
 /// </summary>
 public static class PaintSegSettings
 {
-    static Setting<PaintSegOptions> Opt(string name, string description, Func<PaintSegOptions, object> get, Func<PaintSegOptions, string, PaintSegOptions> set) =>
-        new(name, description, set, o => Format(get(o)));
+    static readonly (string, StepSchedule)[] Schedules =
+        { ("alternate", StepSchedule.Alternate), ("inpaint", StepSchedule.InpaintOnly), ("i", StepSchedule.InpaintOnly), ("outpaint", StepSchedule.OutpaintOnly), ("o", StepSchedule.OutpaintOnly) };
 
-    /// <summary>All settings, in the order the CLI lists them ("modules", a shortcut, first: the settings after it refine it).</summary>
-    public static IReadOnlyList<Setting<PaintSegOptions>> All { get; } = new[]
+    static readonly (string, PainterForm)[] PainterForms = { ("paper", PainterForm.Paper), ("authors", PainterForm.Authors) };
+
+    static readonly (string, OutpaintObjectRule)[] OutpaintObjects =
+        { ("not-changed", OutpaintObjectRule.NotChanged), ("notchanged", OutpaintObjectRule.NotChanged), ("smallest", OutpaintObjectRule.SmallestCluster), ("smallestcluster", OutpaintObjectRule.SmallestCluster) };
+
+    /// <summary>
+    /// The table: every setting in the order the CLI lists them ("modules", a shortcut, first: the settings after it
+    /// refine it), validated by <see cref="PaintSegOptions.Validate"/>, with the presets paper (the defaults) and toyworld.
+    /// </summary>
+    public static SettingTable<PaintSegOptions> Table { get; } = new("PaintSeg", Entries(), o => o.Validate(),
+        ("paper", () => PaintSegOptions.Paper), ("toyworld", () => PaintSegOptions.ToyWorld));
+
+    static Setting<PaintSegOptions>[] Entries() => new Setting<PaintSegOptions>[]
     {
-        new Setting<PaintSegOptions>("modules", "Table 4's modules: i (I-steps only), o (O-steps only), io (both), io+adv (both with the adversarial constraint)",
+        new("modules", "Table 4's modules: i (I-steps only), o (O-steps only), io (both), io+adv (both with the adversarial constraint)",
             Modules, o => o switch
             {
                 { Schedule: StepSchedule.InpaintOnly } => "i",
@@ -26,74 +38,46 @@ public static class PaintSegSettings
                 { AdversarialConstraint: true } => "io+adv",
                 _ => "io",
             }),
-        Opt("steps", "T: number of AMCP steps, starting with an I-step (Table 6b)", o => o.Steps, (o, v) => o with { Steps = Int(v) }),
-        Opt("schedule", "Steps run: alternate, inpaint or outpaint", o => o.Schedule switch
-            {
-                StepSchedule.InpaintOnly => "inpaint",
-                StepSchedule.OutpaintOnly => "outpaint",
-                _ => "alternate",
-            },
-            (o, v) => o with { Schedule = v.Trim().ToLowerInvariant() switch
-            {
-                "alternate" => StepSchedule.Alternate,
-                "inpaint" or "i" => StepSchedule.InpaintOnly,
-                "outpaint" or "o" => StepSchedule.OutpaintOnly,
-                _ => throw new FormatException("expected alternate, inpaint or outpaint"),
-            } }),
-        Opt("paints", "N: paints per step, one batch", o => o.Paints, (o, v) => o with { Paints = Int(v) }),
-        Opt("iterations", "DDIM iterations per paint (Table 6c)", o => o.PaintIterations, (o, v) => o with { PaintIterations = Int(v) }),
-        Opt("paint-prompt", "Text prompt of the painter (paper: empty)", o => o.PaintPrompt, (o, v) => o with { PaintPrompt = v }),
-        Opt("guidance", "Classifier-free guidance (authors 7.5; unused with an empty prompt)", o => o.Guidance, (o, v) => o with { Guidance = Double(v) }),
-        Opt("painter-form", "What each step paints: paper (mask / background) or authors (dilated mask / background ring)", o => o.Painter, (o, v) => o with { Painter = EnumOf<PainterForm>(v) }),
-        Opt("align-latent", "Round the painted region up to whole latent cells", o => o.AlignToLatent, (o, v) => o with { AlignToLatent = Bool(v) }),
-        Opt("inpaint-dilation", "Authors' form: I-step dilation, 3x3-cross iterations at 512 px (code 4)", o => o.InpaintDilationAt512, (o, v) => o with { InpaintDilationAt512 = Double(v) }),
-        Opt("outpaint-ring", "Authors' form: O-step ring radius in pixels at 512 px (code 7)", o => o.OutpaintRingAt512, (o, v) => o with { OutpaintRingAt512 = Double(v) }),
-        Opt("paint-weight", "lambda_paint", o => o.PaintWeight, (o, v) => o with { PaintWeight = Double(v) }),
-        Opt("crf-weight", "lambda_color, the DenseCRF term (paper 0.2; 0 = off)", o => o.CrfWeight, (o, v) => o with { CrfWeight = Double(v) }),
-        Opt("prompt-weight", "lambda_prompt, the prompt prior", o => o.PromptWeight, (o, v) => o with { PromptWeight = Double(v) }),
-        Opt("prompt-decay", "Prompt weight decrease per step (authors 0.04; paper 0)", o => o.PromptWeightDecay, (o, v) => o with { PromptWeightDecay = Double(v) }),
-        Opt("prompt-sigma", "Prompt Gaussian sigma as a fraction of the box", o => o.PromptSigma, (o, v) => o with { PromptSigma = Double(v) }),
-        Opt("box-rate", "Box rate of the potential's region (Table 6d)", o => o.BoxRate, (o, v) => o with { BoxRate = Double(v) }),
-        Opt("crf-argmax", "Use the CRF's label (authors) instead of its probability", o => o.CrfArgmax, (o, v) => o with { CrfArgmax = Bool(v) }),
-        Opt("crf-iterations", "DenseCRF mean-field iterations (authors 10)", o => o.Crf.Iterations, (o, v) => o with { Crf = o.Crf with { Iterations = Int(v) } }),
-        Opt("k", "K of the k-means (Table 6a)", o => o.Clusters, (o, v) => o with { Clusters = Int(v) }),
-        Opt("k-early", "K in the first steps for point, box and scribble prompts", o => o.EarlyClusters, (o, v) => o with { EarlyClusters = Int(v) }),
-        Opt("early-steps", "How many first steps use k-early", o => o.EarlySteps, (o, v) => o with { EarlySteps = Int(v) }),
-        Opt("outpaint-object", "O-step object: not-changed (paper) or smallest (authors' smallest cluster)", o => o.OutpaintObject == OutpaintObjectRule.SmallestCluster ? "smallest" : "not-changed",
-            (o, v) => o with { OutpaintObject = v.Trim().ToLowerInvariant() switch
-            {
-                "not-changed" or "notchanged" => OutpaintObjectRule.NotChanged,
-                "smallest" or "smallestcluster" => OutpaintObjectRule.SmallestCluster,
-                _ => throw new FormatException("expected not-changed or smallest"),
-            } }),
-        Opt("adversarial", "Eq. 4's band constraint on updates", o => o.AdversarialConstraint, (o, v) => o with { AdversarialConstraint = Bool(v) }),
-        Opt("band", "Band width of Eq. 4 in pixels at 512 px (point and scribble prompts: band-point when set)", o => o.BandWidthAt512, (o, v) => o with { BandWidthAt512 = Double(v) }),
-        Opt("band-point", "Band width for point and scribble prompts (paper: none, the band)", o => o.ForPrompt(PromptKind.Point).BandWidthAt512, (o, v) => o with { PointBandWidthAt512 = Double(v) }),
-        Opt("vote", "Share of the N paints that must call a pixel object", o => o.VoteThreshold, (o, v) => o with { VoteThreshold = Double(v) }),
-        Opt("vote-outpaint", "O-steps' own vote share (paper: none, the vote share)", o => o.VoteThresholdFor(StepKind.Outpaint), (o, v) => o with { OutpaintVoteThreshold = Double(v) }),
-        Opt("prompt-components", "Point and scribble prompts: keep the mask's components that hold a prompt point (not in the paper)", o => o.PromptComponents, (o, v) => o with { PromptComponents = Bool(v) }),
-        Opt("clean", "Opening and closing kernel after each update (authors 5; 0 = none)", o => o.CleanKernel, (o, v) => o with { CleanKernel = Int(v) }),
-        Opt("crf-gaussian-sxy", "DenseCRF: Gaussian kernel's spatial sigma (PaintSeg 3)", o => o.Crf.GaussianSxy, (o, v) => o with { Crf = o.Crf with { GaussianSxy = (float)Double(v) } }),
-        Opt("crf-gaussian-compat", "DenseCRF: Gaussian kernel's weight (PaintSeg 3)", o => o.Crf.GaussianCompat, (o, v) => o with { Crf = o.Crf with { GaussianCompat = (float)Double(v) } }),
-        Opt("crf-bilateral-sxy", "DenseCRF: bilateral kernel's spatial sigma (PaintSeg 80)", o => o.Crf.BilateralSxy, (o, v) => o with { Crf = o.Crf with { BilateralSxy = (float)Double(v) } }),
-        Opt("crf-bilateral-srgb", "DenseCRF: bilateral kernel's colour sigma (PaintSeg 13)", o => o.Crf.BilateralSrgb, (o, v) => o with { Crf = o.Crf with { BilateralSrgb = (float)Double(v) } }),
-        Opt("crf-bilateral-compat", "DenseCRF: bilateral kernel's weight (PaintSeg 10)", o => o.Crf.BilateralCompat, (o, v) => o with { Crf = o.Crf with { BilateralCompat = (float)Double(v) } }),
-        Opt("kmeans-iterations", "k-means: most Lloyd iterations", o => o.KMeans.MaxIterations, (o, v) => o with { KMeans = o.KMeans with { MaxIterations = Int(v) } }),
-        Opt("kmeans-tolerance", "k-means: stop when no centre moves more than this", o => o.KMeans.Tolerance, (o, v) => o with { KMeans = o.KMeans with { Tolerance = Double(v) } }),
-        Opt("kmeans-seed", "k-means: seed of the initial centres", o => o.KMeans.Seed, (o, v) => o with { KMeans = o.KMeans with { Seed = Long(v) } }),
-        Opt("kmeans-plusplus", "k-means: k-means++ initialisation", o => o.KMeans.PlusPlus, (o, v) => o with { KMeans = o.KMeans with { PlusPlus = Bool(v) } }),
-    };
-
-    /// <summary>Returns <paramref name="o"/> with the setting <paramref name="name"/> = <paramref name="value"/>, validated; errors name both.</summary>
-    public static PaintSegOptions Set(PaintSegOptions o, string name, string value)
+        new("steps", "T: number of AMCP steps, starting with an I-step (Table 6b)", (o, v) => o with { Steps = Int(v) }, o => Text(o.Steps)),
+        new("schedule", "Steps run: alternate, inpaint or outpaint", (o, v) => o with { Schedule = OneOf(v, Schedules) }, o => NameOf(o.Schedule, Schedules)),
+        new("paints", "N: paints per step, one batch", (o, v) => o with { Paints = Int(v) }, o => Text(o.Paints)),
+        new("iterations", "DDIM iterations per paint (Table 6c)", (o, v) => o with { PaintIterations = Int(v) }, o => Text(o.PaintIterations)),
+        new("paint-prompt", "Text prompt of the painter (paper: empty)", (o, v) => o with { PaintPrompt = v }, o => o.PaintPrompt),
+        new("guidance", "Classifier-free guidance (authors 7.5; unused with an empty prompt)", (o, v) => o with { Guidance = Double(v) }, o => Text(o.Guidance)),
+        new("painter-form", "What each step paints: paper (mask / background) or authors (dilated mask / background ring)",
+            (o, v) => o with { Painter = OneOf(v, PainterForms) }, o => NameOf(o.Painter, PainterForms)),
+        new("align-latent", "Round the painted region up to whole latent cells", (o, v) => o with { AlignToLatent = Bool(v) }, o => Text(o.AlignToLatent)),
+        new("inpaint-dilation", "Authors' form: I-step dilation, 3x3-cross iterations at 512 px (code 4)", (o, v) => o with { InpaintDilationAt512 = Double(v) }, o => Text(o.InpaintDilationAt512)),
+        new("outpaint-ring", "Authors' form: O-step ring radius in pixels at 512 px (code 7)", (o, v) => o with { OutpaintRingAt512 = Double(v) }, o => Text(o.OutpaintRingAt512)),
+        new("paint-weight", "lambda_paint", (o, v) => o with { PaintWeight = Double(v) }, o => Text(o.PaintWeight)),
+        new("crf-weight", "lambda_color, the DenseCRF term (paper 0.2; 0 = off)", (o, v) => o with { CrfWeight = Double(v) }, o => Text(o.CrfWeight)),
+        new("prompt-weight", "lambda_prompt, the prompt prior", (o, v) => o with { PromptWeight = Double(v) }, o => Text(o.PromptWeight)),
+        new("prompt-decay", "Prompt weight decrease per step (authors 0.04; paper 0)", (o, v) => o with { PromptWeightDecay = Double(v) }, o => Text(o.PromptWeightDecay)),
+        new("prompt-sigma", "Prompt Gaussian sigma as a fraction of the box", (o, v) => o with { PromptSigma = Double(v) }, o => Text(o.PromptSigma)),
+        new("box-rate", "Box rate of the potential's region (Table 6d)", (o, v) => o with { BoxRate = Double(v) }, o => Text(o.BoxRate)),
+        new("crf-argmax", "Use the CRF's label (authors) instead of its probability", (o, v) => o with { CrfArgmax = Bool(v) }, o => Text(o.CrfArgmax)),
+    }.Concat(DenseCrfSettings.Table.Lift<PaintSegOptions>(o => o.Crf, (o, c) => o with { Crf = c }, "crf-")).Concat(new Setting<PaintSegOptions>[]
     {
-        var next = Apply(All, o, name, value);
-        next.Validate();
-        return next;
-    }
-
-    /// <summary>Every setting's value as text, by name (what a result JSON records).</summary>
-    public static IReadOnlyDictionary<string, string> Values(PaintSegOptions o) => SettingTable.Values(All, o);
+        new("k", "K of the k-means (Table 6a)", (o, v) => o with { Clusters = Int(v) }, o => Text(o.Clusters)),
+        new("k-early", "K in the first steps for point, box and scribble prompts", (o, v) => o with { EarlyClusters = Int(v) }, o => Text(o.EarlyClusters)),
+        new("early-steps", "How many first steps use k-early", (o, v) => o with { EarlySteps = Int(v) }, o => Text(o.EarlySteps)),
+        new("outpaint-object", "O-step object: not-changed (paper) or smallest (authors' smallest cluster)",
+            (o, v) => o with { OutpaintObject = OneOf(v, OutpaintObjects) }, o => NameOf(o.OutpaintObject, OutpaintObjects)),
+        new("adversarial", "Eq. 4's band constraint on updates", (o, v) => o with { AdversarialConstraint = Bool(v) }, o => Text(o.AdversarialConstraint)),
+        new("band", "Band width of Eq. 4 in pixels at 512 px (point and scribble prompts: band-point when set)", (o, v) => o with { BandWidthAt512 = Double(v) }, o => Text(o.BandWidthAt512)),
+        new("band-point", "Band width for point and scribble prompts (paper: none, the band)", (o, v) => o with { PointBandWidthAt512 = Double(v) },
+            o => Text(o.ForPrompt(PromptKind.Point).BandWidthAt512)),
+        new("vote", "Share of the N paints that must call a pixel object", (o, v) => o with { VoteThreshold = Double(v) }, o => Text(o.VoteThreshold)),
+        new("vote-outpaint", "O-steps' own vote share (paper: none, the vote share)", (o, v) => o with { OutpaintVoteThreshold = Double(v) },
+            o => Text(o.VoteThresholdFor(StepKind.Outpaint))),
+        new("prompt-components", "Point and scribble prompts: keep the mask's components that hold a prompt point (not in the paper)",
+            (o, v) => o with { PromptComponents = Bool(v) }, o => Text(o.PromptComponents)),
+        new("clean", "Opening and closing kernel after each update (authors 5; 0 = none)", (o, v) => o with { CleanKernel = Int(v) }, o => Text(o.CleanKernel)),
+        new("kmeans-iterations", "k-means: most Lloyd iterations", (o, v) => o with { KMeans = o.KMeans with { MaxIterations = Int(v) } }, o => Text(o.KMeans.MaxIterations)),
+        new("kmeans-tolerance", "k-means: stop when no centre moves more than this", (o, v) => o with { KMeans = o.KMeans with { Tolerance = Double(v) } }, o => Text(o.KMeans.Tolerance)),
+        new("kmeans-seed", "k-means: seed of the initial centres", (o, v) => o with { KMeans = o.KMeans with { Seed = Long(v) } }, o => Text(o.KMeans.Seed)),
+        new("kmeans-plusplus", "k-means: k-means++ initialisation", (o, v) => o with { KMeans = o.KMeans with { PlusPlus = Bool(v) } }, o => Text(o.KMeans.PlusPlus)),
+    }).ToArray();
 
     static PaintSegOptions Modules(PaintSegOptions o, string v) => v.Trim().ToLowerInvariant() switch
     {
@@ -103,18 +87,4 @@ public static class PaintSegSettings
         "io+adv" or "io-adv" or "all" => o with { Schedule = StepSchedule.Alternate, AdversarialConstraint = true },
         _ => throw new FormatException("expected i, o, io or io+adv"),
     };
-
-    static string Format(object value) => value switch
-    {
-        double d => Text(d),
-        float f => Text((double)f),
-        bool b => Text(b),
-        Enum e => e.ToString().ToLowerInvariant(),
-        _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "",
-    };
-
-    static T EnumOf<T>(string v) where T : struct, Enum =>
-        System.Enum.TryParse<T>(v.Trim().Replace("-", ""), ignoreCase: true, out var x) && System.Enum.IsDefined(x)
-            ? x
-            : throw new FormatException($"expected one of {string.Join(", ", System.Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}");
 }
