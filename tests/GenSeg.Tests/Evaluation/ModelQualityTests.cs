@@ -1,5 +1,5 @@
-using GenSeg.Evaluation;
 using GenSeg.ToyWorld;
+using GenSeg.ToyWorld.Training;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Evaluation;
