@@ -2,9 +2,9 @@ using GenSeg.ToyWorld;
 using GenSeg.ToyWorld.Training;
 using static TorchSharp.torch;
 
-namespace GenSeg.Tests.Evaluation;
+namespace GenSeg.Tests.ToyWorld;
 
-public class ModelQualityTests
+public class ShapeClassifierAndLossPlotTests
 {
     [Fact]
     public void LossPlotWritesAPngFromLossLogs()
