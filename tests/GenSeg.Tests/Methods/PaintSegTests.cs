@@ -408,7 +408,11 @@ public class PaintSegSegmenterTests
             using var r = seg.Segment(image, prompt);
         }, 5);
     }
+}
 
+/// <summary>PaintSeg evaluated on ToyWorld val scenes with the oracle painter.</summary>
+public class PaintSegOracleEvaluationTests
+{
     [Fact]
     public void WithTheOraclePainterBoxPromptsImprove()
     {
