@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Diffusion;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class ClipTests(ITestOutputHelper output)
 {
     internal static string TempDir(string name) => Directory.CreateTempSubdirectory(name).FullName;
@@ -89,6 +90,7 @@ public class ClipTests(ITestOutputHelper output)
 }
 
 /// <summary>The CLIP models against the reference vectors and checkpoints in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
 public class ClipParityTests(ITestOutputHelper output)
 {
     const double Atol = 1e-4;

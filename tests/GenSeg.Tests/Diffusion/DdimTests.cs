@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Diffusion;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class DdimTests(ITestOutputHelper output)
 {
     static string TempDir() => Directory.CreateTempSubdirectory("genseg-ddim").FullName;
@@ -246,6 +247,7 @@ public class DdimTests(ITestOutputHelper output)
 }
 
 /// <summary>The DDIM scheduler against the reference vectors in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
 public class DdimParityTests(ITestOutputHelper output)
 {
     [SkippableTheory]

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Diffusion;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class DinoTests
 {
     [Fact]
@@ -56,6 +57,7 @@ public class DinoTests
 }
 
 /// <summary>Every model call frees its temporaries: after the outputs are disposed, no tensor is left alive.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public class ModelMemoryTests
 {
     static void AssertNoLeak(string what, Func<IEnumerable<Tensor>> call)
@@ -100,6 +102,7 @@ public class ModelMemoryTests
 }
 
 /// <summary>DINO against the reference vectors and checkpoint in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
 public class DinoParityTests(ITestOutputHelper output)
 {
     /// <summary>DINO's outputs for one image: get_intermediate_layers(x, n) for the n the io file holds, attention, CLS.</summary>

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Diffusion;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class SafeTensorsTests
 {
     static string Temp(string name) => Path.Combine(Directory.CreateTempSubdirectory("genseg-st").FullName, name);
@@ -143,6 +144,7 @@ public class SafeTensorsTests
 }
 
 /// <summary>The reader on the reference files in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
 public class SafeTensorsParityTests
 {
     [SkippableFact]

@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 
 namespace GenSeg.Tests.Diffusion;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class TokenizerTests
 {
     /// <summary>A hand-made word-level vocabulary: every byte symbol of a-z, whole words built by listed merges.</summary>
@@ -118,6 +119,7 @@ public class TokenizerTests
 }
 
 /// <summary>The tokenizer against CLIP's reference vocabulary and cases in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
 public class TokenizerParityTests(ITestOutputHelper output)
 {
     static ClipTokenizer Reference() => ClipTokenizer.FromFolder(Parity.Folder("clip_tokenizer"));

@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Diffusion;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class UNetTests(ITestOutputHelper output)
 {
     internal static string TempDir() => Directory.CreateTempSubdirectory("genseg-unet").FullName;
@@ -466,6 +467,7 @@ public class UNetTests(ITestOutputHelper output)
 }
 
 /// <summary>The UNet against the reference vectors and checkpoints in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
 public class UNetParityTests(ITestOutputHelper output)
 {
     [SkippableTheory]

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Diffusion;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class VaeTests
 {
     /// <summary>A small config unlike the parity one (3 levels, 2 layers, odd latent count) for tests without reference data.</summary>
@@ -175,6 +176,7 @@ public class VaeTests
 }
 
 /// <summary>The VAE against the reference vectors and checkpoint in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
 public class VaeParityTests(ITestOutputHelper output)
 {
     /// <summary>Writes the parity config and <paramref name="weights"/> as a diffusers folder.</summary>

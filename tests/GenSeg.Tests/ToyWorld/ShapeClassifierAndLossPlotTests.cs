@@ -1,9 +1,11 @@
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 using GenSeg.ToyWorld.Training;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.ToyWorld;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class ShapeClassifierAndLossPlotTests
 {
     [Fact]

@@ -9,6 +9,7 @@ using Crf = GenSeg.Methods.DenseCrf.DenseCrf;
 
 namespace GenSeg.Tests.Methods.DenseCrf;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class DenseCrfTests(ITestOutputHelper output)
 {
     // ---------------------------------------------------------------- lattice versus exact kernels
@@ -387,6 +388,7 @@ public class DenseCrfTests(ITestOutputHelper output)
 }
 
 /// <summary>DenseCRF against pydensecrf's reference cases in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
 public class DenseCrfParityTests(ITestOutputHelper output)
 {
     [SkippableFact]
