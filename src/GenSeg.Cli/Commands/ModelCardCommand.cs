@@ -7,6 +7,7 @@ using GenSeg.Diffusion;
 using GenSeg.Evaluation;
 using GenSeg.Features;
 using GenSeg.Runtime;
+using GenSeg.ToyWorld.Training;
 using Spectre.Console;
 using TorchSharp;
 

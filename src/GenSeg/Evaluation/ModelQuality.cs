@@ -2,6 +2,7 @@ using GenSeg.Diffusion;
 using GenSeg.Features;
 using GenSeg.Imaging;
 using GenSeg.ToyWorld;
+using GenSeg.ToyWorld.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -116,19 +116,8 @@ public static class TorchRuntime
 
     /// <summary>
     /// The native variables for <see cref="CpuKernelsVariable"/> = safe; a value the user set for any of them is kept.
-    /// Why safe is the default: on this project's machines (AMD EPYC with AVX-512, virtualised) libtorch's vectorised
-    /// kernels gave intermittently wrong numbers. Measured: UNet and inpainting training met a non-finite gradient every
-    /// 10-30 steps and got worse (validation loss 0.102 -> 0.16 in 100 steps), the VAE decoder's PSNR fell; in the test
-    /// suite a convolution and a VAE gradient were wrong once each in 335 tests. With ATen limited to scalar kernels and
-    /// oneDNN/MKL to SSE4: no fault in 300 UNet and inpainting steps, the loss held. With ATen at AVX2 and oneDNN/MKL at
-    /// SSE4: none in 140 VAE steps, PSNR rose. With ATen and oneDNN/MKL at AVX2 the faults stayed. <c>genseg
-    /// check-kernels</c> (one training step repeated bit for bit) located them: a single process at native kernels is
-    /// consistent, two at once are not (ATen and oneDNN at AVX-512: 5 and 40 of 40 repetitions wrong; oneDNN alone at
-    /// AVX-512: 0 and 100 of 100; oneDNN at AVX2: 55 and 60 of the first 55 and 60). oneDNN at AVX (256-bit, no FMA), the
-    /// setting here: 0 of 2 x 100 and 0 of 3 x 200 with three processes at once; at SSE4.1 (the setting before it) 0 of
-    /// 2 x 100 too, but its convolutions ran at about half the speed (G4Seg: 25-29 refined image-classes per second
-    /// against 42-45). Set GENSEG_CPU_KERNELS=native on
-    /// a machine whose vectorised kernels you trust (check-kernels, two at once): about twice as fast for training.
+    /// Safe is the default because libtorch's vectorised kernels gave wrong numbers on this project's machines
+    /// (measurements: docs/performance.md, "Safe CPU kernels by default").
     /// </summary>
     public static IReadOnlyDictionary<string, string> SafeCpuKernelVariables { get; } = new Dictionary<string, string>
     {

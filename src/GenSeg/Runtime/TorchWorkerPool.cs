@@ -7,11 +7,8 @@ namespace GenSeg.Runtime;
 
 /// <summary>
 /// Dedicated threads that each run torch on one intra-op thread, so that independent batches run side by side (inter-op
-/// parallelism) instead of one batch spreading each small operation over the cores. Why: the embedded model's tensors
-/// are small (16 x 16 latents, 64 px images), and libtorch's intra-op threads gain little on them. Measured on this
-/// project's 2-core machines with G4Seg (a scratch program): one batch ran at 40-42 image-classes per second on one
-/// intra-op thread and 47-52 on two, while two single-threaded processes side by side ran at 39 each; <c>genseg bench
-/// --only g4seg</c> went from 49-54 (one group on two threads) to 57-62 (two groups side by side).
+/// parallelism) instead of one batch spreading each small operation over the cores: the embedded model's tensors are
+/// small and gain little from intra-op threads (measurements: docs/performance.md, "One torch thread per worker").
 /// </summary>
 /// <remarks>
 /// libtorch keeps the intra-op thread count per thread (OpenMP's and MKL's settings are per thread) but also in a

@@ -13,6 +13,7 @@ namespace GenSeg.Tests.Architecture;
 /// are siblings: none names another; what they share lives below them in <c>Methods.Inputs</c> (prompts),
 /// <c>Methods.Shared</c> (class tokens, multi-class combination) and <c>Methods.DenseCrf</c> (the CRF PaintSeg uses).
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class LayerTests
 {
     /// <summary>The layers, lowest first: a namespace belongs to the longest prefix listed here.</summary>

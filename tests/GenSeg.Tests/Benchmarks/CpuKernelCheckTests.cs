@@ -4,6 +4,7 @@ using TorchSharp;
 
 namespace GenSeg.Tests.Benchmarks;
 
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class CpuKernelCheckTests : IClassFixture<TinyPipeline>
 {
     readonly TinyPipeline _tiny;

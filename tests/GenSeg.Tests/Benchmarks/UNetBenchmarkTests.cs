@@ -1,10 +1,12 @@
 using GenSeg.Benchmarks;
 using GenSeg.Diffusion.Models;
+using GenSeg.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Benchmarks;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class UNetBenchmarkTests
 {
     static UNet2DConditionConfig Tiny() => new()

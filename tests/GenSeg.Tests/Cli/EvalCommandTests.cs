@@ -8,6 +8,7 @@ using GenSeg.Tests.Support;
 namespace GenSeg.Tests.Cli;
 
 [Collection(CliCollection.Name)]
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class EvalCommandTests : IClassFixture<TinyPipeline>, IDisposable
 {
     readonly TinyPipeline tiny;

@@ -4,6 +4,7 @@ using GenSeg.Tests.Support;
 namespace GenSeg.Tests.Cli;
 
 [Collection(CliCollection.Name)]
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class EvalDatasetCommandTests : IClassFixture<TinyPipeline>, IDisposable
 {
     readonly TinyPipeline tiny;

@@ -1,9 +1,11 @@
 using System.CommandLine;
 using GenSeg.Cli;
+using GenSeg.Tests.Support;
 
 namespace GenSeg.Tests.Cli;
 
 /// <summary>Every command's help is current: described, naming each of its subcommands, every option described.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class HelpTests
 {
     static IEnumerable<(string Path, Command Command)> Commands(Command c, string path)

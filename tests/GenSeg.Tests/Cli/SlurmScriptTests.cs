@@ -9,6 +9,7 @@ namespace GenSeg.Tests.Cli;
 /// turn with the environment Slurm gives it: N shards on a dataset and their merge give the summary of one run.
 /// </summary>
 [Collection(CliCollection.Name)]
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class SlurmScriptTests : IClassFixture<TinyPipeline>, IDisposable
 {
     readonly TinyPipeline tiny;

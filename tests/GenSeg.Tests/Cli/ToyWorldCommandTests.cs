@@ -1,10 +1,12 @@
 using GenSeg.Imaging;
 using GenSeg.Methods.Inputs;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 
 namespace GenSeg.Tests.Cli;
 
 [Collection(CliCollection.Name)]
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class ToyWorldCommandTests : IDisposable
 {
     readonly string _dir = Directory.CreateTempSubdirectory("genseg-cli-").FullName;

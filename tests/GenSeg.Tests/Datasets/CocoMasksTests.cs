@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GenSeg.Datasets;
+using GenSeg.Tests.Support;
 
 namespace GenSeg.Tests.Datasets;
 
@@ -7,6 +8,7 @@ namespace GenSeg.Tests.Datasets;
 /// COCO's RLE and polygon rasterisation against pycocotools. The expected counts, strings and masks were printed by
 /// pycocotools' own <c>common/maskApi.c</c> (rleFrPoly, rleToString, rleDecode) compiled with gcc for these inputs.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class CocoMasksTests
 {
     static readonly double[] Triangle = { 1.2, 0.7, 9.6, 3.1, 3.4, 8.8 };

@@ -2,11 +2,13 @@ using System.Text.Json.Nodes;
 using GenSeg.Common;
 using GenSeg.Datasets;
 using GenSeg.Imaging;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Datasets;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class DatasetReaderTests : IDisposable
 {
     readonly string dir = Directory.CreateTempSubdirectory("genseg-datasets-").FullName;

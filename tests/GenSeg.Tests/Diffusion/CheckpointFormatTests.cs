@@ -12,6 +12,7 @@ namespace GenSeg.Tests.Diffusion;
 /// and sharded pickles with an index, a PyTorch zip pickle written by TorchSharp.PyBridge, DINO in transformers' ViTModel
 /// layout; each loads to the same outputs as the model that wrote it, and each malformed case names the file and key.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public class CheckpointFormatTests
 {
     static string TempDir(string name) => Directory.CreateTempSubdirectory(name).FullName;

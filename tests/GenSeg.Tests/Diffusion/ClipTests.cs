@@ -7,11 +7,93 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Diffusion;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class ClipTests(ITestOutputHelper output)
 {
-    const double Atol = 1e-4;
-
     internal static string TempDir(string name) => Directory.CreateTempSubdirectory(name).FullName;
+
+    [Fact]
+    public void ConfigsReadFlatNestedAndLegacySectionsWithTransformersDefaults()
+    {
+        var dir = TempDir("genseg-clip-cfg");
+        var path = Path.Combine(dir, "config.json");
+        File.WriteAllText(path, """{"hidden_size": 16, "hidden_act": "gelu", "architectures": ["CLIPTextModel"], "torch_dtype": "float16"}""");
+        var flat = ClipTextConfig.Read(path);
+        Assert.Equal((16, "gelu", 12, 77, 49408), (flat.HiddenSize, flat.HiddenAct, flat.NumHiddenLayers, flat.MaxPositionEmbeddings, flat.VocabSize));
+        File.WriteAllText(path, """{"text_config": {"num_hidden_layers": 3}, "vision_config_dict": {"patch_size": 14, "image_size": 336}}""");
+        Assert.Equal(3, ClipTextConfig.Read(path).NumHiddenLayers);
+        var vision = ClipVisionConfig.Read(path);
+        Assert.Equal((14, 336, 24, 768), (vision.PatchSize, vision.ImageSize, vision.GridSize, vision.HiddenSize));
+        File.WriteAllText(path, """{"hidden_size": "wide"}""");
+        Assert.Contains(path, Assert.Throws<InvalidDataException>(() => ClipTextConfig.Read(path)).Message);
+    }
+
+    [Fact]
+    public void TextModelTrainsFromScratch()
+    {
+        torch.manual_seed(1);
+        var config = new ClipTextConfig
+        {
+            VocabSize = 40, HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2,
+            MaxPositionEmbeddings = 8, HiddenAct = "gelu", EosTokenId = 39, ProjectionDim = 4,
+        };
+        using var model = ClipTextModel.FromConfig(config, withProjection: true);
+        model.train();
+        var ids = torch.tensor(new long[] { 1, 5, 7, 39, 0, 0, 0, 0, 1, 9, 3, 4, 39, 0, 0, 0 }).view(2, 8);
+        var target = torch.tensor(new[] { 1f, -1f, 0.5f, 0f, -0.5f, 0.25f, 1f, -1f }).view(2, 4);
+        using var optimizer = torch.optim.Adam(model.parameters(), 1e-2);
+        float first = 0, last = 0;
+        for (int step = 0; step < 40; step++)
+        {
+            using var scope = torch.NewDisposeScope();
+            optimizer.zero_grad();
+            var loss = nn.functional.mse_loss(model.Forward(ids).TextEmbeds!, target);
+            loss.backward();
+            if (step == 0)
+                foreach (var (name, p) in model.named_parameters())
+                    Assert.True(p.grad is not null && p.grad.abs().sum().item<float>() > 0, $"{name} received no gradient");
+            optimizer.step();
+            last = loss.item<float>();
+            if (step == 0) first = last;
+        }
+        output.WriteLine($"loss {first:F4} -> {last:F4}");
+        Assert.True(last < 0.1 * first, $"loss fell only from {first} to {last}");
+    }
+
+    [Fact]
+    public void CausalMaskHidesLaterTokens()
+    {
+        torch.manual_seed(2);
+        var config = new ClipTextConfig { VocabSize = 20, HiddenSize = 8, IntermediateSize = 16, NumHiddenLayers = 2, NumAttentionHeads = 2, MaxPositionEmbeddings = 6 };
+        using var model = ClipTextModel.FromConfig(config);
+        using var noGrad = torch.no_grad();
+        var a = model.Forward(torch.tensor(new long[] { 1, 2, 3, 4, 5, 6 }).view(1, 6)).LastHiddenState;
+        var b = model.Forward(torch.tensor(new long[] { 1, 2, 3, 9, 9, 9 }).view(1, 6)).LastHiddenState;
+        Assert.Equal(0f, (a[.., ..3] - b[.., ..3]).abs().max().item<float>());
+        Assert.True((a[.., 3..] - b[.., 3..]).abs().max().item<float>() > 1e-4);
+    }
+
+    [Fact]
+    public void BadInputsAndConfigsAreReportedByName()
+    {
+        var config = new ClipTextConfig { VocabSize = 20, HiddenSize = 8, IntermediateSize = 16, NumHiddenLayers = 1, NumAttentionHeads = 2, MaxPositionEmbeddings = 6 };
+        using var model = ClipTextModel.FromConfig(config);
+        Assert.Contains("max_position_embeddings", Assert.Throws<ArgumentException>(() => model.Forward(torch.zeros(1, 7, dtype: ScalarType.Int64))).Message);
+        Assert.Contains("vocab_size", Assert.Throws<ArgumentException>(() => model.Forward(torch.full(1, 3, 20, dtype: ScalarType.Int64))).Message);
+        Assert.Contains("input_ids", Assert.Throws<ArgumentException>(() => model.Forward(torch.zeros(1, 3))).Message);
+        Assert.Contains("hidden_act", Assert.Throws<InvalidDataException>(() => ClipTextModel.FromConfig(config with { HiddenAct = "relu" })).Message);
+        Assert.Contains("num_attention_heads", Assert.Throws<InvalidDataException>(() => ClipTextModel.FromConfig(config with { NumAttentionHeads = 3 })).Message);
+
+        using var vision = ClipVisionModel.FromConfig(new ClipVisionConfig { HiddenSize = 8, IntermediateSize = 16, NumHiddenLayers = 1, NumAttentionHeads = 2, ImageSize = 16, PatchSize = 8 });
+        Assert.Contains("pixel_values", Assert.Throws<ArgumentException>(() => vision.Forward(torch.zeros(1, 1, 16, 16))).Message);
+    }
+}
+
+/// <summary>The CLIP models against the reference vectors and checkpoints in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
+public class ClipParityTests(ITestOutputHelper output)
+{
+    const double Atol = 1e-4;
 
     /// <summary>Compares every io entry named in <paramref name="actual"/>; each must exist in the reference.</summary>
     internal static void CompareAll(Dictionary<string, Tensor> io, Dictionary<string, Tensor> actual, ITestOutputHelper output, string prefix = "")
@@ -67,7 +149,7 @@ public class ClipTests(ITestOutputHelper output)
         Assert.Equal(0.0, (expected - skip.LastHiddenState).abs().max().item<float>());
 
         // SD 2.x ships the penultimate model as a folder with one layer fewer: same numbers.
-        var dir = TempDir("genseg-clip-pen");
+        var dir = ClipTests.TempDir("genseg-clip-pen");
         model.Save(dir);
         var cfg = ClipTextConfig.Read(Path.Combine(dir, "config.json")) with { NumHiddenLayers = layers };
         ConfigJson.Write(Path.Combine(dir, "config.json"), cfg);
@@ -137,7 +219,7 @@ public class ClipTests(ITestOutputHelper output)
     public void StrictLoadingNamesMissingUnexpectedAndMisshapenKeys()
     {
         var folder = Parity.Folder("clip_text_quickgelu");
-        var dir = TempDir("genseg-clip-bad");
+        var dir = ClipTests.TempDir("genseg-clip-bad");
         File.Copy(Path.Combine(folder, "config.json"), Path.Combine(dir, "config.json"));
         var weights = SafeTensors.Load(ModelFiles.Weights(folder));
         weights.Remove("text_model.final_layer_norm.bias");
@@ -156,7 +238,7 @@ public class ClipTests(ITestOutputHelper output)
     {
         var text = Parity.Folder("clip_text_gelu");
         var vision = Parity.Folder("clip_vision");
-        var dir = TempDir("genseg-clip-full");
+        var dir = ClipTests.TempDir("genseg-clip-full");
         // A full CLIP model: nested configs, both towers' keys, a logit scale and the old position_ids buffers.
         var textCfg = File.ReadAllText(Path.Combine(text, "config.json"));
         var visionCfg = File.ReadAllText(Path.Combine(vision, "config.json"));
@@ -176,29 +258,13 @@ public class ClipTests(ITestOutputHelper output)
         Parity.AssertClose(visionIo["image_embeds"], visionModel.Forward(visionIo["pixel_values"]).ImageEmbeds!, Atol, "image_embeds (combined folder)");
     }
 
-    [Fact]
-    public void ConfigsReadFlatNestedAndLegacySectionsWithTransformersDefaults()
-    {
-        var dir = TempDir("genseg-clip-cfg");
-        var path = Path.Combine(dir, "config.json");
-        File.WriteAllText(path, """{"hidden_size": 16, "hidden_act": "gelu", "architectures": ["CLIPTextModel"], "torch_dtype": "float16"}""");
-        var flat = ClipTextConfig.Read(path);
-        Assert.Equal((16, "gelu", 12, 77, 49408), (flat.HiddenSize, flat.HiddenAct, flat.NumHiddenLayers, flat.MaxPositionEmbeddings, flat.VocabSize));
-        File.WriteAllText(path, """{"text_config": {"num_hidden_layers": 3}, "vision_config_dict": {"patch_size": 14, "image_size": 336}}""");
-        Assert.Equal(3, ClipTextConfig.Read(path).NumHiddenLayers);
-        var vision = ClipVisionConfig.Read(path);
-        Assert.Equal((14, 336, 24, 768), (vision.PatchSize, vision.ImageSize, vision.GridSize, vision.HiddenSize));
-        File.WriteAllText(path, """{"hidden_size": "wide"}""");
-        Assert.Contains(path, Assert.Throws<InvalidDataException>(() => ClipTextConfig.Read(path)).Message);
-    }
-
     [SkippableFact]
     public void SaveThenFromFolderIsBitIdentical()
     {
         foreach (var name in new[] { "clip_text_quickgelu", "clip_vision" })
         {
             var folder = Parity.Folder(name);
-            var dir = TempDir("genseg-clip-save");
+            var dir = ClipTests.TempDir("genseg-clip-save");
             nn.Module loaded, reloaded;
             if (name == "clip_vision")
             {
@@ -221,65 +287,5 @@ public class ClipTests(ITestOutputHelper output)
             loaded.Dispose();
             reloaded.Dispose();
         }
-    }
-
-    [Fact]
-    public void TextModelTrainsFromScratch()
-    {
-        torch.manual_seed(1);
-        var config = new ClipTextConfig
-        {
-            VocabSize = 40, HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2,
-            MaxPositionEmbeddings = 8, HiddenAct = "gelu", EosTokenId = 39, ProjectionDim = 4,
-        };
-        using var model = ClipTextModel.FromConfig(config, withProjection: true);
-        model.train();
-        var ids = torch.tensor(new long[] { 1, 5, 7, 39, 0, 0, 0, 0, 1, 9, 3, 4, 39, 0, 0, 0 }).view(2, 8);
-        var target = torch.tensor(new[] { 1f, -1f, 0.5f, 0f, -0.5f, 0.25f, 1f, -1f }).view(2, 4);
-        using var optimizer = torch.optim.Adam(model.parameters(), 1e-2);
-        float first = 0, last = 0;
-        for (int step = 0; step < 40; step++)
-        {
-            using var scope = torch.NewDisposeScope();
-            optimizer.zero_grad();
-            var loss = nn.functional.mse_loss(model.Forward(ids).TextEmbeds!, target);
-            loss.backward();
-            if (step == 0)
-                foreach (var (name, p) in model.named_parameters())
-                    Assert.True(p.grad is not null && p.grad.abs().sum().item<float>() > 0, $"{name} received no gradient");
-            optimizer.step();
-            last = loss.item<float>();
-            if (step == 0) first = last;
-        }
-        output.WriteLine($"loss {first:F4} -> {last:F4}");
-        Assert.True(last < 0.1 * first, $"loss fell only from {first} to {last}");
-    }
-
-    [Fact]
-    public void CausalMaskHidesLaterTokens()
-    {
-        torch.manual_seed(2);
-        var config = new ClipTextConfig { VocabSize = 20, HiddenSize = 8, IntermediateSize = 16, NumHiddenLayers = 2, NumAttentionHeads = 2, MaxPositionEmbeddings = 6 };
-        using var model = ClipTextModel.FromConfig(config);
-        using var noGrad = torch.no_grad();
-        var a = model.Forward(torch.tensor(new long[] { 1, 2, 3, 4, 5, 6 }).view(1, 6)).LastHiddenState;
-        var b = model.Forward(torch.tensor(new long[] { 1, 2, 3, 9, 9, 9 }).view(1, 6)).LastHiddenState;
-        Assert.Equal(0f, (a[.., ..3] - b[.., ..3]).abs().max().item<float>());
-        Assert.True((a[.., 3..] - b[.., 3..]).abs().max().item<float>() > 1e-4);
-    }
-
-    [Fact]
-    public void BadInputsAndConfigsAreReportedByName()
-    {
-        var config = new ClipTextConfig { VocabSize = 20, HiddenSize = 8, IntermediateSize = 16, NumHiddenLayers = 1, NumAttentionHeads = 2, MaxPositionEmbeddings = 6 };
-        using var model = ClipTextModel.FromConfig(config);
-        Assert.Contains("max_position_embeddings", Assert.Throws<ArgumentException>(() => model.Forward(torch.zeros(1, 7, dtype: ScalarType.Int64))).Message);
-        Assert.Contains("vocab_size", Assert.Throws<ArgumentException>(() => model.Forward(torch.full(1, 3, 20, dtype: ScalarType.Int64))).Message);
-        Assert.Contains("input_ids", Assert.Throws<ArgumentException>(() => model.Forward(torch.zeros(1, 3))).Message);
-        Assert.Contains("hidden_act", Assert.Throws<InvalidDataException>(() => ClipTextModel.FromConfig(config with { HiddenAct = "relu" })).Message);
-        Assert.Contains("num_attention_heads", Assert.Throws<InvalidDataException>(() => ClipTextModel.FromConfig(config with { NumAttentionHeads = 3 })).Message);
-
-        using var vision = ClipVisionModel.FromConfig(new ClipVisionConfig { HiddenSize = 8, IntermediateSize = 16, NumHiddenLayers = 1, NumAttentionHeads = 2, ImageSize = 16, PatchSize = 8 });
-        Assert.Contains("pixel_values", Assert.Throws<ArgumentException>(() => vision.Forward(torch.zeros(1, 1, 16, 16))).Message);
     }
 }

@@ -8,32 +8,10 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Diffusion;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class DdimTests(ITestOutputHelper output)
 {
     static string TempDir() => Directory.CreateTempSubdirectory("genseg-ddim").FullName;
-
-    [SkippableTheory]
-    [InlineData("epsilon")]
-    [InlineData("v_prediction")]
-    public void MatchesDiffusersOnTheReferenceVectors(string predictionType)
-    {
-        var folder = Parity.Folder("ddim");
-        var scheduler = DDIMScheduler.FromFile(Path.Combine(folder, $"config.{predictionType}.json"));
-        Assert.Equal(predictionType, scheduler.Config.PredictionType);
-        var io = Parity.Io(folder);
-        Tensor Io(string name) => io[$"{predictionType}.{name}"];
-
-        var d1 = Parity.AssertClose(Io("alphas_cumprod"), scheduler.AlphasCumprodTensor(), 1e-4, "alphas_cumprod");
-        var expectedSteps = Io("timesteps").data<long>().ToArray();
-        Assert.Equal(expectedSteps, scheduler.Timesteps(expectedSteps.Length));
-
-        var d2 = Parity.AssertClose(Io("x_t400"), scheduler.AddNoise(Io("x0"), Io("noise"), 400), 1e-4, "add_noise at t=400");
-        var step = scheduler.Step(Io("model_output"), 401, Io("x_t400"), expectedSteps.Length);
-        var d3 = Parity.AssertClose(Io("prev_sample_from_t401"), step.PrevSample, 1e-4, "prev_sample from t=401");
-        var d4 = Parity.AssertClose(Io("pred_original_sample_from_t401"), step.PredOriginalSample, 1e-4, "pred_original_sample from t=401");
-        var d5 = Parity.AssertClose(Io("pred_original_sample_from_t401"), scheduler.PredictOriginal(Io("model_output"), 401, Io("x_t400")), 1e-4, "PredictOriginal");
-        output.WriteLine($"{predictionType}: max abs diff alphas_cumprod {d1:E2}, add_noise {d2:E2}, prev_sample {d3:E2}, pred_original {d4:E2} / {d5:E2}; timesteps equal");
-    }
 
     [Fact]
     public void TimestepSpacingsFollowDiffusers()
@@ -265,5 +243,33 @@ public class DdimTests(ITestOutputHelper output)
         Assert.Equal("timesteps", Assert.Throws<ArgumentException>(() => s.AddNoise(x, x, torch.tensor(new long[] { 1, 2, 3 }))).ParamName);
         Assert.Equal("timesteps", Assert.Throws<ArgumentOutOfRangeException>(() => s.AddNoise(x, x, torch.tensor(new long[] { 1, -2 }))).ParamName);
         Assert.Equal("modelOutput", Assert.Throws<ArgumentException>(() => s.Step(torch.zeros(1, 4, 8, 8), 10, x, 50)).ParamName);
+    }
+}
+
+/// <summary>The DDIM scheduler against the reference vectors in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
+public class DdimParityTests(ITestOutputHelper output)
+{
+    [SkippableTheory]
+    [InlineData("epsilon")]
+    [InlineData("v_prediction")]
+    public void MatchesDiffusersOnTheReferenceVectors(string predictionType)
+    {
+        var folder = Parity.Folder("ddim");
+        var scheduler = DDIMScheduler.FromFile(Path.Combine(folder, $"config.{predictionType}.json"));
+        Assert.Equal(predictionType, scheduler.Config.PredictionType);
+        var io = Parity.Io(folder);
+        Tensor Io(string name) => io[$"{predictionType}.{name}"];
+
+        var d1 = Parity.AssertClose(Io("alphas_cumprod"), scheduler.AlphasCumprodTensor(), 1e-4, "alphas_cumprod");
+        var expectedSteps = Io("timesteps").data<long>().ToArray();
+        Assert.Equal(expectedSteps, scheduler.Timesteps(expectedSteps.Length));
+
+        var d2 = Parity.AssertClose(Io("x_t400"), scheduler.AddNoise(Io("x0"), Io("noise"), 400), 1e-4, "add_noise at t=400");
+        var step = scheduler.Step(Io("model_output"), 401, Io("x_t400"), expectedSteps.Length);
+        var d3 = Parity.AssertClose(Io("prev_sample_from_t401"), step.PrevSample, 1e-4, "prev_sample from t=401");
+        var d4 = Parity.AssertClose(Io("pred_original_sample_from_t401"), step.PredOriginalSample, 1e-4, "pred_original_sample from t=401");
+        var d5 = Parity.AssertClose(Io("pred_original_sample_from_t401"), scheduler.PredictOriginal(Io("model_output"), 401, Io("x_t400")), 1e-4, "PredictOriginal");
+        output.WriteLine($"{predictionType}: max abs diff alphas_cumprod {d1:E2}, add_noise {d2:E2}, prev_sample {d3:E2}, pred_original {d4:E2} / {d5:E2}; timesteps equal");
     }
 }

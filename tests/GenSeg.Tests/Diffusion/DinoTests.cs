@@ -7,76 +7,9 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Diffusion;
 
-public class DinoTests(ITestOutputHelper output)
+[Trait(Categories.Name, Categories.Unit)]
+public class DinoTests
 {
-    /// <summary>DINO's outputs for one image: get_intermediate_layers(x, n) for the n the io file holds, attention, CLS.</summary>
-    static Dictionary<string, Tensor> Outputs(DinoVisionTransformer model, Tensor image, Dictionary<string, Tensor> io, string prefix)
-    {
-        int n = io.Keys.Count(k => k.StartsWith(prefix + "last", StringComparison.Ordinal) && !k.StartsWith(prefix + "last_", StringComparison.Ordinal));
-        Assert.True(n > 0, $"io.safetensors holds no '{prefix}lastN.i' entries");
-        var result = new Dictionary<string, Tensor>();
-        var layers = model.GetIntermediateLayers(image, n);
-        for (int i = 0; i < n; i++) result[$"last{n}.{i}"] = layers[i];
-        result["last_selfattention"] = model.GetLastSelfAttention(image);
-        if (io.ContainsKey(prefix + "cls_out")) result["cls_out"] = model.Forward(image);
-        return result;
-    }
-
-    [SkippableFact]
-    public void MatchesTheReferenceAtTheNativeAndAnotherSize()
-    {
-        var folder = Parity.Folder("dino");
-        var io = Parity.Io(folder);
-        using var model = DinoVisionTransformer.FromFolder(folder);
-        model.eval();
-        using var noGrad = torch.no_grad();
-        ClipTests.CompareAll(io, Outputs(model, io["image"], io, ""), output);
-        Assert.True(io.ContainsKey("image_other_size"), "io.safetensors has no image_other_size");
-        ClipTests.CompareAll(io, Outputs(model, io["image_other_size"], io, "other_size."), output, "other_size.");
-    }
-
-    [SkippableFact]
-    public void PatchFeaturesAreTheNormalisedTokensOnTheGrid()
-    {
-        var folder = Parity.Folder("dino");
-        var io = Parity.Io(folder);
-        using var model = DinoVisionTransformer.FromFolder(folder);
-        using var noGrad = torch.no_grad();
-        var image = io["image_other_size"];
-        long h = image.shape[2] / model.Config.PatchSize, w = image.shape[3] / model.Config.PatchSize;
-        var maps = model.PatchFeatures(image);
-        Assert.Equal(new[] { image.shape[0], model.Config.EmbedDim, h, w }, maps.shape);
-        var last = model.GetIntermediateLayers(image, 1)[0];
-        Assert.Equal(0f, (maps.flatten(2).transpose(1, 2) - last[.., 1..]).abs().max().item<float>());
-        // An earlier block: the second-to-last of get_intermediate_layers(x, 2).
-        var earlier = model.PatchFeatures(image, model.Config.Depth - 1);
-        Assert.Equal(0f, (earlier.flatten(2).transpose(1, 2) - model.GetIntermediateLayers(image, 2)[0][.., 1..]).abs().max().item<float>());
-        Assert.Throws<ArgumentOutOfRangeException>(() => model.PatchFeatures(image, model.Config.Depth + 1));
-    }
-
-    [SkippableFact]
-    public void SaveThenFromFolderIsBitIdenticalAndStrictLoadingNamesKeys()
-    {
-        var folder = Parity.Folder("dino");
-        using var model = DinoVisionTransformer.FromFolder(folder);
-        var dir = ClipTests.TempDir("genseg-dino");
-        model.Save(dir);
-        using var again = DinoVisionTransformer.FromFolder(dir);
-        Assert.Equal(model.Config, again.Config);
-        var a = model.state_dict();
-        var b = again.state_dict();
-        Assert.Equal(a.Keys.OrderBy(k => k), b.Keys.OrderBy(k => k));
-        foreach (var (key, t) in a) Assert.True(t.shape.SequenceEqual(b[key].shape) && t.eq(b[key]).all().item<bool>(), $"{key} differs after Save -> FromFolder");
-
-        var weights = SafeTensors.Load(Path.Combine(dir, "model.safetensors"));
-        weights.Remove("cls_token");
-        weights["head.weight"] = torch.zeros(2, 2);
-        weights["pos_embed"] = torch.zeros(1, 5, model.Config.EmbedDim);
-        SafeTensors.Save(Path.Combine(dir, "model.safetensors"), weights);
-        var e = Assert.Throws<InvalidDataException>(() => DinoVisionTransformer.FromFolder(dir));
-        foreach (var key in new[] { "cls_token", "head.weight", "pos_embed" }) Assert.Contains(key, e.Message);
-    }
-
     [Fact]
     public void PresetsHaveDinosShapes()
     {
@@ -124,6 +57,7 @@ public class DinoTests(ITestOutputHelper output)
 }
 
 /// <summary>Every model call frees its temporaries: after the outputs are disposed, no tensor is left alive.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public class ModelMemoryTests
 {
     static void AssertNoLeak(string what, Func<IEnumerable<Tensor>> call)
@@ -164,5 +98,78 @@ public class ModelMemoryTests
         using var dino = DinoVisionTransformer.FromConfig(new DinoConfig { ImgSize = 16, PatchSize = 8, EmbedDim = 8, Depth = 2, NumHeads = 2 });
         AssertNoLeak("DinoVisionTransformer", () => dino.GetIntermediateLayers(pixels, 2)
             .Append(dino.GetLastSelfAttention(pixels)).Append(dino.Forward(pixels)).Append(dino.PatchFeatures(pixels, 1)));
+    }
+}
+
+/// <summary>DINO against the reference vectors and checkpoint in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
+public class DinoParityTests(ITestOutputHelper output)
+{
+    /// <summary>DINO's outputs for one image: get_intermediate_layers(x, n) for the n the io file holds, attention, CLS.</summary>
+    static Dictionary<string, Tensor> Outputs(DinoVisionTransformer model, Tensor image, Dictionary<string, Tensor> io, string prefix)
+    {
+        int n = io.Keys.Count(k => k.StartsWith(prefix + "last", StringComparison.Ordinal) && !k.StartsWith(prefix + "last_", StringComparison.Ordinal));
+        Assert.True(n > 0, $"io.safetensors holds no '{prefix}lastN.i' entries");
+        var result = new Dictionary<string, Tensor>();
+        var layers = model.GetIntermediateLayers(image, n);
+        for (int i = 0; i < n; i++) result[$"last{n}.{i}"] = layers[i];
+        result["last_selfattention"] = model.GetLastSelfAttention(image);
+        if (io.ContainsKey(prefix + "cls_out")) result["cls_out"] = model.Forward(image);
+        return result;
+    }
+
+    [SkippableFact]
+    public void MatchesTheReferenceAtTheNativeAndAnotherSize()
+    {
+        var folder = Parity.Folder("dino");
+        var io = Parity.Io(folder);
+        using var model = DinoVisionTransformer.FromFolder(folder);
+        model.eval();
+        using var noGrad = torch.no_grad();
+        ClipParityTests.CompareAll(io, Outputs(model, io["image"], io, ""), output);
+        Assert.True(io.ContainsKey("image_other_size"), "io.safetensors has no image_other_size");
+        ClipParityTests.CompareAll(io, Outputs(model, io["image_other_size"], io, "other_size."), output, "other_size.");
+    }
+
+    [SkippableFact]
+    public void PatchFeaturesAreTheNormalisedTokensOnTheGrid()
+    {
+        var folder = Parity.Folder("dino");
+        var io = Parity.Io(folder);
+        using var model = DinoVisionTransformer.FromFolder(folder);
+        using var noGrad = torch.no_grad();
+        var image = io["image_other_size"];
+        long h = image.shape[2] / model.Config.PatchSize, w = image.shape[3] / model.Config.PatchSize;
+        var maps = model.PatchFeatures(image);
+        Assert.Equal(new[] { image.shape[0], model.Config.EmbedDim, h, w }, maps.shape);
+        var last = model.GetIntermediateLayers(image, 1)[0];
+        Assert.Equal(0f, (maps.flatten(2).transpose(1, 2) - last[.., 1..]).abs().max().item<float>());
+        // An earlier block: the second-to-last of get_intermediate_layers(x, 2).
+        var earlier = model.PatchFeatures(image, model.Config.Depth - 1);
+        Assert.Equal(0f, (earlier.flatten(2).transpose(1, 2) - model.GetIntermediateLayers(image, 2)[0][.., 1..]).abs().max().item<float>());
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.PatchFeatures(image, model.Config.Depth + 1));
+    }
+
+    [SkippableFact]
+    public void SaveThenFromFolderIsBitIdenticalAndStrictLoadingNamesKeys()
+    {
+        var folder = Parity.Folder("dino");
+        using var model = DinoVisionTransformer.FromFolder(folder);
+        var dir = ClipTests.TempDir("genseg-dino");
+        model.Save(dir);
+        using var again = DinoVisionTransformer.FromFolder(dir);
+        Assert.Equal(model.Config, again.Config);
+        var a = model.state_dict();
+        var b = again.state_dict();
+        Assert.Equal(a.Keys.OrderBy(k => k), b.Keys.OrderBy(k => k));
+        foreach (var (key, t) in a) Assert.True(t.shape.SequenceEqual(b[key].shape) && t.eq(b[key]).all().item<bool>(), $"{key} differs after Save -> FromFolder");
+
+        var weights = SafeTensors.Load(Path.Combine(dir, "model.safetensors"));
+        weights.Remove("cls_token");
+        weights["head.weight"] = torch.zeros(2, 2);
+        weights["pos_embed"] = torch.zeros(1, 5, model.Config.EmbedDim);
+        SafeTensors.Save(Path.Combine(dir, "model.safetensors"), weights);
+        var e = Assert.Throws<InvalidDataException>(() => DinoVisionTransformer.FromFolder(dir));
+        foreach (var key in new[] { "cls_token", "head.weight", "pos_embed" }) Assert.Contains(key, e.Message);
     }
 }

@@ -1,9 +1,11 @@
 using GenSeg.Diffusion.Models.Layers;
+using GenSeg.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Diffusion;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class GemmConv2dTests
 {
     [Theory]

@@ -1,4 +1,5 @@
 using GenSeg.Diffusion.Models;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,6 +10,7 @@ namespace GenSeg.Tests.Diffusion;
 /// The models' gradients (what training follows) equal central finite differences of their outputs, in float64 on tiny
 /// configurations: a wrong backward (a custom layer, a detached path) would train a model toward the wrong place.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public class GradientCheckTests
 {
     static void Check(nn.Module module, Func<Tensor> loss, int probesPerWeight = 2)

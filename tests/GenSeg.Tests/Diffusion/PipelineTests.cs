@@ -35,6 +35,7 @@ public sealed class TinyPipelineFixture : IDisposable
     public void Dispose() => Directory.Delete(Folder, true);
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public class PipelineTests(TinyPipelineFixture tiny) : IClassFixture<TinyPipelineFixture>
 {
     [Fact]

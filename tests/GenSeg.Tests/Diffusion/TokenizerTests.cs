@@ -5,10 +5,9 @@ using Xunit.Abstractions;
 
 namespace GenSeg.Tests.Diffusion;
 
-public class TokenizerTests(ITestOutputHelper output)
+[Trait(Categories.Name, Categories.Unit)]
+public class TokenizerTests
 {
-    static ClipTokenizer Reference() => ClipTokenizer.FromFolder(Parity.Folder("clip_tokenizer"));
-
     /// <summary>A hand-made word-level vocabulary: every byte symbol of a-z, whole words built by listed merges.</summary>
     static string TinyFolder(string? tokenizerConfig = null, string? specialTokensMap = null)
     {
@@ -39,6 +38,91 @@ public class TokenizerTests(ITestOutputHelper output)
         if (specialTokensMap is not null) File.WriteAllText(Path.Combine(dir, "special_tokens_map.json"), specialTokensMap);
         return dir;
     }
+
+    [Fact]
+    public void TinyWordLevelVocabularyBuildsWholeWordsFromItsMerges()
+    {
+        var tok = ClipTokenizer.FromFolder(TinyFolder());
+        var ids = tok.Encode("A red star on the blue square");
+        Assert.Equal(9, ids.Length); // start, 7 words, end: every word one token
+        Assert.Equal("red star on the blue square", tok.Decode(ids[2..^1]));
+        Assert.Equal("a red star on the blue square", tok.Decode(ids[1..^1]));
+        Assert.Equal(new[] { 3 }, tok.TokenPositions("A red star on the blue square", "star"));
+        // A word outside the merges falls back to its letters.
+        var letters = tok.Encode("tsar");
+        Assert.Equal(6, letters.Length);
+        Assert.Equal(tok.EndToken, tok.EncodePadded("star")[3]);
+    }
+
+    [Fact]
+    public void MissingSymbolsAreReportedWithTheWordAndPrompt()
+    {
+        var tok = ClipTokenizer.FromFolder(TinyFolder());
+        var e = Assert.Throws<ArgumentException>(() => tok.Encode("a star 7"));
+        Assert.Contains("'7'", e.Message);
+        Assert.Contains("a star 7", e.Message);
+    }
+
+    [Fact]
+    public void PadTokenAndLengthComeFromTheTokenizerConfig()
+    {
+        // SD 2.x style: pad "!" (an AddedToken object in special_tokens_map.json wins over tokenizer_config.json).
+        var tok = ClipTokenizer.FromFolder(TinyFolder(
+            tokenizerConfig: """{"model_max_length": 12, "pad_token": "<|endoftext|>"}""",
+            specialTokensMap: """{"pad_token": {"content": "!", "lstrip": false}, "bos_token": "<|startoftext|>"}"""));
+        Assert.Equal(12, tok.ModelMaxLength);
+        var padded = tok.EncodePadded("red star");
+        Assert.Equal(12, padded.Length);
+        Assert.Equal(tok.EndToken, padded[3]);
+        Assert.All(padded[4..], id => Assert.Equal(52, id)); // "!" is entry 52 of the tiny vocabulary
+
+        // transformers' "no limit" sentinel keeps 77.
+        var unbounded = ClipTokenizer.FromFolder(TinyFolder(tokenizerConfig: """{"model_max_length": 1e30}"""));
+        Assert.Equal(77, unbounded.ModelMaxLength);
+        Assert.Equal(unbounded.EndToken, unbounded.PadToken);
+    }
+
+    [Fact]
+    public void BadFilesAreReportedByName()
+    {
+        var dir = TinyFolder();
+        File.WriteAllText(Path.Combine(dir, "merges.txt"), "#version: 0.2\ns t\nbroken line here\n");
+        var e = Assert.Throws<InvalidDataException>(() => ClipTokenizer.FromFolder(dir));
+        Assert.Contains("merges.txt:3", e.Message);
+
+        var empty = Directory.CreateTempSubdirectory("genseg-tok").FullName;
+        Assert.Contains("vocab.json", Assert.Throws<FileNotFoundException>(() => ClipTokenizer.FromFolder(empty)).Message);
+
+        var noPad = TinyFolder(tokenizerConfig: """{"pad_token": "<pad>"}""");
+        Assert.Contains("'<pad>'", Assert.Throws<InvalidDataException>(() => ClipTokenizer.FromFolder(noPad)).Message);
+    }
+
+    [Fact]
+    public void CleaningFollowsClipsRules()
+    {
+        Assert.Equal("it's a \"cat\" & dog", ClipTokenizer.Clean("  It\u2019s\ta \u201Ccat\u201D &amp;amp;  dog \n"));
+        Assert.Equal("fine abc \u017Ft ij", ClipTokenizer.Clean("\uFB01ne \uFF21\uFF22\uFF23 \uFB05 \u0132")); // ftfy's ligatures and widths
+        Assert.Equal("\u30AC", ClipTokenizer.Clean("\uFF76\uFF9E")); // half-width kana narrowed, then composed (NFC)
+        Assert.Equal("a\u2026b 'n", ClipTokenizer.Clean("a\u0085b \u0149")); // C1 control read as Windows-1252; quote uncurled after the split
+        Assert.Equal("οδός", ClipTokenizer.Clean("ΟΔΌΣ")); // Python's final sigma
+        Assert.Equal("cafe\u0301".Normalize(System.Text.NormalizationForm.FormC), ClipTokenizer.Clean("cafe\u0301"));
+    }
+
+    [Fact]
+    public void PiecesFollowClipsPattern()
+    {
+        Assert.Equal(new[] { "it", "'s", "3", ".", "1", "hello", "!!", "<|endoftext|>" },
+            ClipTokenizer.Pieces("it's 3.1 hello!! <|endoftext|>"));
+        // Letters outside the BMP are letters (Python's regex works on code points).
+        Assert.Equal(new[] { "a\U0001D41Bc" }, ClipTokenizer.Pieces("a\U0001D41Bc"));
+    }
+}
+
+/// <summary>The tokenizer against CLIP's reference vocabulary and cases in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
+public class TokenizerParityTests(ITestOutputHelper output)
+{
+    static ClipTokenizer Reference() => ClipTokenizer.FromFolder(Parity.Folder("clip_tokenizer"));
 
     [SkippableFact]
     public void EveryReferenceCaseGivesExactlyTheReferenceIds()
@@ -121,83 +205,5 @@ public class TokenizerTests(ITestOutputHelper output)
         Assert.Contains("truncation", e.Message);
         var dogs = tok.TokenPositions(text, "dog");
         Assert.Equal(Enumerable.Range(1, 75), dogs);
-    }
-
-    [Fact]
-    public void TinyWordLevelVocabularyBuildsWholeWordsFromItsMerges()
-    {
-        var tok = ClipTokenizer.FromFolder(TinyFolder());
-        var ids = tok.Encode("A red star on the blue square");
-        Assert.Equal(9, ids.Length); // start, 7 words, end: every word one token
-        Assert.Equal("red star on the blue square", tok.Decode(ids[2..^1]));
-        Assert.Equal("a red star on the blue square", tok.Decode(ids[1..^1]));
-        Assert.Equal(new[] { 3 }, tok.TokenPositions("A red star on the blue square", "star"));
-        // A word outside the merges falls back to its letters.
-        var letters = tok.Encode("tsar");
-        Assert.Equal(6, letters.Length);
-        Assert.Equal(tok.EndToken, tok.EncodePadded("star")[3]);
-    }
-
-    [Fact]
-    public void MissingSymbolsAreReportedWithTheWordAndPrompt()
-    {
-        var tok = ClipTokenizer.FromFolder(TinyFolder());
-        var e = Assert.Throws<ArgumentException>(() => tok.Encode("a star 7"));
-        Assert.Contains("'7'", e.Message);
-        Assert.Contains("a star 7", e.Message);
-    }
-
-    [Fact]
-    public void PadTokenAndLengthComeFromTheTokenizerConfig()
-    {
-        // SD 2.x style: pad "!" (an AddedToken object in special_tokens_map.json wins over tokenizer_config.json).
-        var tok = ClipTokenizer.FromFolder(TinyFolder(
-            tokenizerConfig: """{"model_max_length": 12, "pad_token": "<|endoftext|>"}""",
-            specialTokensMap: """{"pad_token": {"content": "!", "lstrip": false}, "bos_token": "<|startoftext|>"}"""));
-        Assert.Equal(12, tok.ModelMaxLength);
-        var padded = tok.EncodePadded("red star");
-        Assert.Equal(12, padded.Length);
-        Assert.Equal(tok.EndToken, padded[3]);
-        Assert.All(padded[4..], id => Assert.Equal(52, id)); // "!" is entry 52 of the tiny vocabulary
-
-        // transformers' "no limit" sentinel keeps 77.
-        var unbounded = ClipTokenizer.FromFolder(TinyFolder(tokenizerConfig: """{"model_max_length": 1e30}"""));
-        Assert.Equal(77, unbounded.ModelMaxLength);
-        Assert.Equal(unbounded.EndToken, unbounded.PadToken);
-    }
-
-    [Fact]
-    public void BadFilesAreReportedByName()
-    {
-        var dir = TinyFolder();
-        File.WriteAllText(Path.Combine(dir, "merges.txt"), "#version: 0.2\ns t\nbroken line here\n");
-        var e = Assert.Throws<InvalidDataException>(() => ClipTokenizer.FromFolder(dir));
-        Assert.Contains("merges.txt:3", e.Message);
-
-        var empty = Directory.CreateTempSubdirectory("genseg-tok").FullName;
-        Assert.Contains("vocab.json", Assert.Throws<FileNotFoundException>(() => ClipTokenizer.FromFolder(empty)).Message);
-
-        var noPad = TinyFolder(tokenizerConfig: """{"pad_token": "<pad>"}""");
-        Assert.Contains("'<pad>'", Assert.Throws<InvalidDataException>(() => ClipTokenizer.FromFolder(noPad)).Message);
-    }
-
-    [Fact]
-    public void CleaningFollowsClipsRules()
-    {
-        Assert.Equal("it's a \"cat\" & dog", ClipTokenizer.Clean("  It\u2019s\ta \u201Ccat\u201D &amp;amp;  dog \n"));
-        Assert.Equal("fine abc \u017Ft ij", ClipTokenizer.Clean("\uFB01ne \uFF21\uFF22\uFF23 \uFB05 \u0132")); // ftfy's ligatures and widths
-        Assert.Equal("\u30AC", ClipTokenizer.Clean("\uFF76\uFF9E")); // half-width kana narrowed, then composed (NFC)
-        Assert.Equal("a\u2026b 'n", ClipTokenizer.Clean("a\u0085b \u0149")); // C1 control read as Windows-1252; quote uncurled after the split
-        Assert.Equal("οδός", ClipTokenizer.Clean("ΟΔΌΣ")); // Python's final sigma
-        Assert.Equal("cafe\u0301".Normalize(System.Text.NormalizationForm.FormC), ClipTokenizer.Clean("cafe\u0301"));
-    }
-
-    [Fact]
-    public void PiecesFollowClipsPattern()
-    {
-        Assert.Equal(new[] { "it", "'s", "3", ".", "1", "hello", "!!", "<|endoftext|>" },
-            ClipTokenizer.Pieces("it's 3.1 hello!! <|endoftext|>"));
-        // Letters outside the BMP are letters (Python's regex works on code points).
-        Assert.Equal(new[] { "a\U0001D41Bc" }, ClipTokenizer.Pieces("a\U0001D41Bc"));
     }
 }

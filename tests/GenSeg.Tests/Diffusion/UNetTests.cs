@@ -10,9 +10,10 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Diffusion;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class UNetTests(ITestOutputHelper output)
 {
-    static string TempDir() => Directory.CreateTempSubdirectory("genseg-unet").FullName;
+    internal static string TempDir() => Directory.CreateTempSubdirectory("genseg-unet").FullName;
 
     /// <summary>A tiny SD 2.x-style config (the same as the parity folders use), for tests that need no reference data.</summary>
     static UNet2DConditionConfig Tiny(bool linear = true, int inChannels = 4) => new()
@@ -60,60 +61,7 @@ public class UNetTests(ITestOutputHelper output)
         return (a - b).abs().max().item<float>();
     }
 
-    // ---------------------------------------------------------------- parity
-
-    [SkippableTheory]
-    [InlineData("unet_sd21")]
-    [InlineData("unet_sd15")]
-    [InlineData("unet_inpaint")]
-    public void MatchesDiffusers(string name)
-    {
-        var folder = Parity.Folder(name);
-        var io = Parity.Io(folder);
-        using var model = UNet2DConditionModel.FromFolder(folder);
-        using var noGrad = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
-        var outTensor = model.Forward(io["sample"], io["timestep"], io["encoder_hidden_states"]);
-        double diff = Parity.AssertClose(io["out"], outTensor, 1e-4, $"{name} out");
-        output.WriteLine($"{name}: max abs diff {diff:E3} over {Common.Check.Format(outTensor.shape)}");
-    }
-
-    [SkippableFact]
-    public void ExplicitAttentionPathMatchesDiffusersToo()
-    {
-        // The hooked path (explicit logits, softmax) must agree with diffusers as well, not only with the fused path.
-        var folder = Parity.Folder("unet_sd21");
-        var io = Parity.Io(folder);
-        using var model = UNet2DConditionModel.FromFolder(folder);
-        using var noGrad = torch.no_grad();
-        using var scope = torch.NewDisposeScope();
-        var control = new AttentionControl { ModifyLogits = (_, logits, _) => logits };
-        var outTensor = model.Forward(io["sample"], io["timestep"], io["encoder_hidden_states"], control);
-        double diff = Parity.AssertClose(io["out"], outTensor, 1e-4, "unet_sd21 explicit path");
-        output.WriteLine($"explicit path: max abs diff {diff:E3}");
-    }
-
     // ---------------------------------------------------------------- loading, config, saving
-
-    [SkippableFact]
-    public void StrictLoadingReportsMissingUnexpectedAndWrongShapeKeysTogether()
-    {
-        var folder = Parity.Folder("unet_sd21");
-        var dir = TempDir();
-        File.Copy(Path.Combine(folder, "config.json"), Path.Combine(dir, "config.json"));
-        using (var scope = torch.NewDisposeScope())
-        {
-            var weights = SafeTensors.Load(ModelFiles.Weights(folder));
-            weights.Remove("mid_block.resnets.1.conv2.weight");
-            weights["down_blocks.0.attentions.0.proj_in.weight"] = torch.zeros(32, 32, 1, 1);
-            weights["down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.bias"] = torch.zeros(32);
-            SafeTensors.Save(Path.Combine(dir, "diffusion_pytorch_model.safetensors"), weights);
-        }
-        var e = Assert.Throws<InvalidDataException>(() => UNet2DConditionModel.FromFolder(dir));
-        Assert.Contains("missing keys (1): mid_block.resnets.1.conv2.weight", e.Message);
-        Assert.Contains("unexpected keys (1): down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.bias", e.Message);
-        Assert.Contains("wrong shapes (1): down_blocks.0.attentions.0.proj_in.weight: model [32, 32], checkpoint [32, 32, 1, 1]", e.Message);
-    }
 
     [Theory]
     [InlineData("\"class_embed_type\": \"timestep\"", "class_embed_type")]
@@ -243,7 +191,7 @@ public class UNetTests(ITestOutputHelper output)
     /// The checkpoint keys and shapes diffusers 0.21.4 creates for a config, written down independently of the model
     /// code from unet_2d_condition.py / unet_2d_blocks.py / resnet.py / transformer_2d.py / attention.py.
     /// </summary>
-    static SortedDictionary<string, long[]> DiffusersKeys(UNet2DConditionConfig c)
+    internal static SortedDictionary<string, long[]> DiffusersKeys(UNet2DConditionConfig c)
     {
         var keys = new SortedDictionary<string, long[]>(StringComparer.Ordinal);
         void P(string name, params long[] shape) => keys[name] = shape;
@@ -325,7 +273,7 @@ public class UNetTests(ITestOutputHelper output)
         return keys;
     }
 
-    static void AssertSameKeys(IReadOnlyDictionary<string, long[]> expected, IEnumerable<(string Key, long[] Shape)> actual, string what)
+    internal static void AssertSameKeys(IReadOnlyDictionary<string, long[]> expected, IEnumerable<(string Key, long[] Shape)> actual, string what)
     {
         var act = actual.ToDictionary(kv => kv.Key, kv => kv.Shape);
         var missing = expected.Keys.Except(act.Keys).ToList();
@@ -333,19 +281,6 @@ public class UNetTests(ITestOutputHelper output)
         Assert.True(missing.Count == 0 && extra.Count == 0, $"{what}: missing {string.Join(", ", missing.Take(5))}; unexpected {string.Join(", ", extra.Take(5))}");
         foreach (var (k, s) in expected)
             Assert.True(s.SequenceEqual(act[k]), $"{what}: {k} is {Common.Check.Format(act[k])}, expected {Common.Check.Format(s)}");
-    }
-
-    [SkippableTheory]
-    [InlineData("unet_sd21")]
-    [InlineData("unet_sd15")]
-    [InlineData("unet_inpaint")]
-    public void KeyDerivationAgreesWithTheReferenceCheckpoints(string name)
-    {
-        // Validates the independent key derivation above against checkpoints diffusers itself wrote.
-        var folder = Parity.Folder(name);
-        var config = ConfigJson.Read<UNet2DConditionConfig>(ModelFiles.Config(folder));
-        using var f = SafeTensorsFile.Open(ModelFiles.Weights(folder));
-        AssertSameKeys(DiffusersKeys(config), f.Entries.Values.Select(e => (e.Name, e.Shape)), name);
     }
 
     [Fact]
@@ -528,5 +463,74 @@ public class UNetTests(ITestOutputHelper output)
             count++;
         }
         Assert.Equal(model.state_dict().Count, count);
+    }
+}
+
+/// <summary>The UNet against the reference vectors and checkpoints in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
+public class UNetParityTests(ITestOutputHelper output)
+{
+    [SkippableTheory]
+    [InlineData("unet_sd21")]
+    [InlineData("unet_sd15")]
+    [InlineData("unet_inpaint")]
+    public void MatchesDiffusers(string name)
+    {
+        var folder = Parity.Folder(name);
+        var io = Parity.Io(folder);
+        using var model = UNet2DConditionModel.FromFolder(folder);
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var outTensor = model.Forward(io["sample"], io["timestep"], io["encoder_hidden_states"]);
+        double diff = Parity.AssertClose(io["out"], outTensor, 1e-4, $"{name} out");
+        output.WriteLine($"{name}: max abs diff {diff:E3} over {Common.Check.Format(outTensor.shape)}");
+    }
+
+    [SkippableFact]
+    public void ExplicitAttentionPathMatchesDiffusersToo()
+    {
+        // The hooked path (explicit logits, softmax) must agree with diffusers as well, not only with the fused path.
+        var folder = Parity.Folder("unet_sd21");
+        var io = Parity.Io(folder);
+        using var model = UNet2DConditionModel.FromFolder(folder);
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var control = new AttentionControl { ModifyLogits = (_, logits, _) => logits };
+        var outTensor = model.Forward(io["sample"], io["timestep"], io["encoder_hidden_states"], control);
+        double diff = Parity.AssertClose(io["out"], outTensor, 1e-4, "unet_sd21 explicit path");
+        output.WriteLine($"explicit path: max abs diff {diff:E3}");
+    }
+
+    [SkippableFact]
+    public void StrictLoadingReportsMissingUnexpectedAndWrongShapeKeysTogether()
+    {
+        var folder = Parity.Folder("unet_sd21");
+        var dir = UNetTests.TempDir();
+        File.Copy(Path.Combine(folder, "config.json"), Path.Combine(dir, "config.json"));
+        using (var scope = torch.NewDisposeScope())
+        {
+            var weights = SafeTensors.Load(ModelFiles.Weights(folder));
+            weights.Remove("mid_block.resnets.1.conv2.weight");
+            weights["down_blocks.0.attentions.0.proj_in.weight"] = torch.zeros(32, 32, 1, 1);
+            weights["down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.bias"] = torch.zeros(32);
+            SafeTensors.Save(Path.Combine(dir, "diffusion_pytorch_model.safetensors"), weights);
+        }
+        var e = Assert.Throws<InvalidDataException>(() => UNet2DConditionModel.FromFolder(dir));
+        Assert.Contains("missing keys (1): mid_block.resnets.1.conv2.weight", e.Message);
+        Assert.Contains("unexpected keys (1): down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.bias", e.Message);
+        Assert.Contains("wrong shapes (1): down_blocks.0.attentions.0.proj_in.weight: model [32, 32], checkpoint [32, 32, 1, 1]", e.Message);
+    }
+
+    [SkippableTheory]
+    [InlineData("unet_sd21")]
+    [InlineData("unet_sd15")]
+    [InlineData("unet_inpaint")]
+    public void KeyDerivationAgreesWithTheReferenceCheckpoints(string name)
+    {
+        // Validates the independent key derivation above against checkpoints diffusers itself wrote.
+        var folder = Parity.Folder(name);
+        var config = ConfigJson.Read<UNet2DConditionConfig>(ModelFiles.Config(folder));
+        using var f = SafeTensorsFile.Open(ModelFiles.Weights(folder));
+        UNetTests.AssertSameKeys(UNetTests.DiffusersKeys(config), f.Entries.Values.Select(e => (e.Name, e.Shape)), name);
     }
 }

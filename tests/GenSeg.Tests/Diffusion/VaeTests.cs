@@ -8,7 +8,8 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Diffusion;
 
-public class VaeTests(ITestOutputHelper output)
+[Trait(Categories.Name, Categories.Unit)]
+public class VaeTests
 {
     /// <summary>A small config unlike the parity one (3 levels, 2 layers, odd latent count) for tests without reference data.</summary>
     static readonly AutoencoderKLConfig Tiny = new()
@@ -25,73 +26,10 @@ public class VaeTests(ITestOutputHelper output)
     static bool BitEqual(Tensor a, Tensor b) =>
         a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && a.eq(b).all().item<bool>();
 
-    static string TempDir() => Directory.CreateTempSubdirectory("genseg-vae").FullName;
-
-    /// <summary>Writes the parity config and <paramref name="weights"/> as a diffusers folder.</summary>
-    static string FolderWith(string configSource, IReadOnlyDictionary<string, Tensor> weights)
-    {
-        var dir = TempDir();
-        File.Copy(configSource, Path.Combine(dir, "config.json"));
-        SafeTensors.Save(Path.Combine(dir, AutoencoderKL.WeightsFileName), weights);
-        return dir;
-    }
-
-    /// <summary>Checks a loaded model against the reference outputs; returns the largest difference.</summary>
-    double AssertMatchesReference(AutoencoderKL vae, string folder, string what)
-    {
-        var io = Parity.Io(folder);
-        using var noGrad = torch.no_grad();
-        var posterior = vae.Encode(io["image"]);
-        var d1 = Parity.AssertClose(io["latent_mean"], posterior.Mean, 1e-4, $"{what}: latent_mean");
-        var d2 = Parity.AssertClose(io["latent_logvar"], posterior.LogVar, 1e-4, $"{what}: latent_logvar");
-        var d3 = Parity.AssertClose(io["decoded"], vae.Decode(io["latent"]), 1e-4, $"{what}: decoded");
-        output.WriteLine($"{what}: max abs diff mean {d1:E2}, logvar {d2:E2}, decoded {d3:E2}");
-        return Math.Max(d1, Math.Max(d2, d3));
-    }
-
-    [SkippableFact]
-    public void MatchesDiffusersOnTheReferenceVectors()
-    {
-        var folder = Parity.Folder("vae");
-        var vae = AutoencoderKL.FromFolder(folder);
-        AssertMatchesReference(vae, folder, "diffusers keys");
-        var config = ConfigJson.Read<AutoencoderKLConfig>(Path.Combine(folder, "config.json"));
-        Assert.Equal(config.ScalingFactor, vae.ScalingFactor);
-    }
-
-    static readonly Dictionary<string, string> Deprecated = new()
-    {
-        ["to_q"] = "query", ["to_k"] = "key", ["to_v"] = "value", ["to_out.0"] = "proj_attn",
-    };
-
-    [SkippableFact]
-    public void LoadsTheDeprecatedAttentionNames()
-    {
-        var folder = Parity.Folder("vae");
-        var weights = SafeTensors.Load(ModelFiles.Weights(folder));
-        var renamed = weights.ToDictionary(
-            kv => Regex.Replace(kv.Key, @"\.attentions\.(\d+)\.(to_q|to_k|to_v|to_out\.0)\.", m => $".attentions.{m.Groups[1].Value}.{Deprecated[m.Groups[2].Value]}."),
-            kv => kv.Value);
-        Assert.Contains(renamed.Keys, k => k.EndsWith(".attentions.0.proj_attn.weight", StringComparison.Ordinal));
-        Assert.DoesNotContain(renamed.Keys, k => k.Contains(".to_q.", StringComparison.Ordinal));
-        var vae = AutoencoderKL.FromFolder(FolderWith(ModelFiles.Config(folder), renamed));
-        AssertMatchesReference(vae, folder, "query/key/value/proj_attn keys");
-    }
-
-    [SkippableFact]
-    public void LoadsTheLatentDiffusionLayout()
-    {
-        var folder = Parity.Folder("vae");
-        var config = ConfigJson.Read<AutoencoderKLConfig>(ModelFiles.Config(folder));
-        var ldm = ToLdmLayout(SafeTensors.Load(ModelFiles.Weights(folder)), config.BlockOutChannels.Length);
-        Assert.Contains("first_stage_model.encoder.mid.attn_1.q.weight", ldm.Keys);
-        ldm["model.diffusion_model.out.0.weight"] = torch.zeros(2); // other components of a full checkpoint are ignored
-        var vae = AutoencoderKL.FromFolder(FolderWith(ModelFiles.Config(folder), ldm));
-        AssertMatchesReference(vae, folder, "latent-diffusion keys");
-    }
+    internal static string TempDir() => Directory.CreateTempSubdirectory("genseg-vae").FullName;
 
     /// <summary>diffusers keys -> the original latent-diffusion VAE keys (written independently of the loader's rules).</summary>
-    static Dictionary<string, Tensor> ToLdmLayout(IReadOnlyDictionary<string, Tensor> weights, int levels)
+    internal static Dictionary<string, Tensor> ToLdmLayout(IReadOnlyDictionary<string, Tensor> weights, int levels)
     {
         var result = new Dictionary<string, Tensor>();
         var attnNames = new Dictionary<string, string> { ["group_norm"] = "norm", ["to_q"] = "q", ["to_k"] = "k", ["to_v"] = "v", ["to_out.0"] = "proj_out" };
@@ -134,23 +72,6 @@ public class VaeTests(ITestOutputHelper output)
             StateDict.Load(other, AutoencoderKL.ConvertLegacyKeys(layout, Tiny.BlockOutChannels.Length), "test");
             Assert.True(BitEqual(expected, other.call(image)));
         }
-    }
-
-    [SkippableFact]
-    public void StrictLoadingReportsEveryProblemAtOnce()
-    {
-        var folder = Parity.Folder("vae");
-        var weights = SafeTensors.Load(ModelFiles.Weights(folder));
-        weights.Remove("decoder.conv_out.bias");
-        weights["encoder.extra.weight"] = torch.zeros(3);
-        weights["quant_conv.weight"] = torch.zeros(1, 2, 3);
-        var dir = FolderWith(ModelFiles.Config(folder), weights);
-        var e = Assert.Throws<InvalidDataException>(() => AutoencoderKL.FromFolder(dir));
-        output.WriteLine(e.Message);
-        Assert.Contains(AutoencoderKL.WeightsFileName, e.Message);
-        Assert.Contains("decoder.conv_out.bias", e.Message);
-        Assert.Contains("encoder.extra.weight", e.Message);
-        Assert.Contains("quant_conv.weight", e.Message);
     }
 
     [Fact]
@@ -251,5 +172,90 @@ public class VaeTests(ITestOutputHelper output)
         Assert.Contains("block_out_channels[0]", e3.Message);
         var e4 = Assert.Throws<InvalidDataException>(() => AutoencoderKL.FromConfig(Tiny with { UpBlockTypes = new[] { "UpDecoderBlock2D" } }));
         Assert.Contains("up_block_types", e4.Message);
+    }
+}
+
+/// <summary>The VAE against the reference vectors and checkpoint in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
+public class VaeParityTests(ITestOutputHelper output)
+{
+    /// <summary>Writes the parity config and <paramref name="weights"/> as a diffusers folder.</summary>
+    static string FolderWith(string configSource, IReadOnlyDictionary<string, Tensor> weights)
+    {
+        var dir = VaeTests.TempDir();
+        File.Copy(configSource, Path.Combine(dir, "config.json"));
+        SafeTensors.Save(Path.Combine(dir, AutoencoderKL.WeightsFileName), weights);
+        return dir;
+    }
+
+    /// <summary>Checks a loaded model against the reference outputs; returns the largest difference.</summary>
+    double AssertMatchesReference(AutoencoderKL vae, string folder, string what)
+    {
+        var io = Parity.Io(folder);
+        using var noGrad = torch.no_grad();
+        var posterior = vae.Encode(io["image"]);
+        var d1 = Parity.AssertClose(io["latent_mean"], posterior.Mean, 1e-4, $"{what}: latent_mean");
+        var d2 = Parity.AssertClose(io["latent_logvar"], posterior.LogVar, 1e-4, $"{what}: latent_logvar");
+        var d3 = Parity.AssertClose(io["decoded"], vae.Decode(io["latent"]), 1e-4, $"{what}: decoded");
+        output.WriteLine($"{what}: max abs diff mean {d1:E2}, logvar {d2:E2}, decoded {d3:E2}");
+        return Math.Max(d1, Math.Max(d2, d3));
+    }
+
+    [SkippableFact]
+    public void MatchesDiffusersOnTheReferenceVectors()
+    {
+        var folder = Parity.Folder("vae");
+        var vae = AutoencoderKL.FromFolder(folder);
+        AssertMatchesReference(vae, folder, "diffusers keys");
+        var config = ConfigJson.Read<AutoencoderKLConfig>(Path.Combine(folder, "config.json"));
+        Assert.Equal(config.ScalingFactor, vae.ScalingFactor);
+    }
+
+    static readonly Dictionary<string, string> Deprecated = new()
+    {
+        ["to_q"] = "query", ["to_k"] = "key", ["to_v"] = "value", ["to_out.0"] = "proj_attn",
+    };
+
+    [SkippableFact]
+    public void LoadsTheDeprecatedAttentionNames()
+    {
+        var folder = Parity.Folder("vae");
+        var weights = SafeTensors.Load(ModelFiles.Weights(folder));
+        var renamed = weights.ToDictionary(
+            kv => Regex.Replace(kv.Key, @"\.attentions\.(\d+)\.(to_q|to_k|to_v|to_out\.0)\.", m => $".attentions.{m.Groups[1].Value}.{Deprecated[m.Groups[2].Value]}."),
+            kv => kv.Value);
+        Assert.Contains(renamed.Keys, k => k.EndsWith(".attentions.0.proj_attn.weight", StringComparison.Ordinal));
+        Assert.DoesNotContain(renamed.Keys, k => k.Contains(".to_q.", StringComparison.Ordinal));
+        var vae = AutoencoderKL.FromFolder(FolderWith(ModelFiles.Config(folder), renamed));
+        AssertMatchesReference(vae, folder, "query/key/value/proj_attn keys");
+    }
+
+    [SkippableFact]
+    public void LoadsTheLatentDiffusionLayout()
+    {
+        var folder = Parity.Folder("vae");
+        var config = ConfigJson.Read<AutoencoderKLConfig>(ModelFiles.Config(folder));
+        var ldm = VaeTests.ToLdmLayout(SafeTensors.Load(ModelFiles.Weights(folder)), config.BlockOutChannels.Length);
+        Assert.Contains("first_stage_model.encoder.mid.attn_1.q.weight", ldm.Keys);
+        ldm["model.diffusion_model.out.0.weight"] = torch.zeros(2); // other components of a full checkpoint are ignored
+        var vae = AutoencoderKL.FromFolder(FolderWith(ModelFiles.Config(folder), ldm));
+        AssertMatchesReference(vae, folder, "latent-diffusion keys");
+    }
+
+    [SkippableFact]
+    public void StrictLoadingReportsEveryProblemAtOnce()
+    {
+        var folder = Parity.Folder("vae");
+        var weights = SafeTensors.Load(ModelFiles.Weights(folder));
+        weights.Remove("decoder.conv_out.bias");
+        weights["encoder.extra.weight"] = torch.zeros(3);
+        weights["quant_conv.weight"] = torch.zeros(1, 2, 3);
+        var dir = FolderWith(ModelFiles.Config(folder), weights);
+        var e = Assert.Throws<InvalidDataException>(() => AutoencoderKL.FromFolder(dir));
+        output.WriteLine(e.Message);
+        Assert.Contains(AutoencoderKL.WeightsFileName, e.Message);
+        Assert.Contains("decoder.conv_out.bias", e.Message);
+        Assert.Contains("encoder.extra.weight", e.Message);
+        Assert.Contains("quant_conv.weight", e.Message);
     }
 }

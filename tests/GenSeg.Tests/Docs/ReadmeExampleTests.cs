@@ -5,6 +5,7 @@ using Microsoft.CodeAnalysis.CSharp;
 namespace GenSeg.Tests.Docs;
 
 /// <summary>The README's C# example compiles against the kit as built (a program of top-level statements).</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ReadmeExampleTests
 {
     [Fact]

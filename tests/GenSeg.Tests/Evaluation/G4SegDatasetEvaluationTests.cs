@@ -10,6 +10,7 @@ using GenSeg.ToyWorld;
 
 namespace GenSeg.Tests.Evaluation;
 
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class G4SegDatasetEvaluationTests : IClassFixture<TinyPipeline>, IDisposable
 {
     readonly TinyPipeline tiny;

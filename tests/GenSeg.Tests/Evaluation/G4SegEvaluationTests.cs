@@ -1,10 +1,12 @@
 using GenSeg.Evaluation;
 using GenSeg.Methods;
 using GenSeg.Methods.G4Seg;
+using GenSeg.Tests.Support;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Evaluation;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class G4SegEvaluationTests
 {
     [Fact]

@@ -1,8 +1,10 @@
 using GenSeg.Evaluation;
+using GenSeg.Tests.Support;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Evaluation;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class MetricsTests
 {
     [Fact]
@@ -67,6 +69,7 @@ public class MetricsTests
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public class BootstrapAndStrataTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using GenSeg.Features;
 using GenSeg.Imaging;
 using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 using static TorchSharp.torch;
 
@@ -28,6 +29,7 @@ sealed class MeanColourPainter : IPainter
     }
 }
 
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class PaintSegDatasetEvaluationTests : IDisposable
 {
     readonly string dir = Directory.CreateTempSubdirectory("genseg-paintseg-dataset-").FullName;

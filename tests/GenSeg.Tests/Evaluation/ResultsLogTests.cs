@@ -1,9 +1,11 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using GenSeg.Evaluation;
+using GenSeg.Tests.Support;
 
 namespace GenSeg.Tests.Evaluation;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ResultsLogTests : IDisposable
 {
     readonly string dir = Directory.CreateTempSubdirectory("genseg-results-").FullName;

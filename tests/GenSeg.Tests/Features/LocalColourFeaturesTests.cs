@@ -1,10 +1,12 @@
 using GenSeg.Features;
+using GenSeg.Tests.Support;
 using Xunit;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Features;
 
 /// <summary>Local mean colour as PaintSeg's E: blind to a texture's phase, not to a removed object.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class LocalColourFeaturesTests
 {
     static Tensor Stripes(int period, int shift)

@@ -2,12 +2,14 @@ using GenSeg.Diffusion;
 using GenSeg.Features;
 using GenSeg.Notebooks;
 using GenSeg.Runtime;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Features;
 
 /// <summary>The model's VAE encoder as PaintSeg's E, on the embedded model.</summary>
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class VaeEncoderFeaturesTests
 {
     [Fact]

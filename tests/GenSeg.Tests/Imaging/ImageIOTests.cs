@@ -1,8 +1,10 @@
 using GenSeg.Imaging;
+using GenSeg.Tests.Support;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Imaging;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class ImageIOTests : IDisposable
 {
     readonly string _dir = Directory.CreateTempSubdirectory("genseg-io-").FullName;

@@ -1,8 +1,10 @@
 using GenSeg.Imaging;
+using GenSeg.Tests.Support;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Imaging;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class MorphologyTests
 {
     [Theory]
@@ -100,6 +102,7 @@ public class MorphologyTests
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public class DistanceTests
 {
     [Fact]
@@ -140,6 +143,7 @@ public class DistanceTests
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public class BoxesAndComponentsTests
 {
     [Fact]
@@ -257,6 +261,7 @@ public class BoxesAndComponentsTests
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public class ResizeTests
 {
     [Fact]

@@ -1,10 +1,12 @@
 using GenSeg.Features;
 using GenSeg.Methods.G4Seg;
+using GenSeg.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Methods;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class CorrespondenceTests
 {
     [Fact]

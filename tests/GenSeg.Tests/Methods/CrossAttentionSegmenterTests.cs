@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Methods;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class CrossAttentionSegmenterTests : IClassFixture<TinyPipeline>
 {
     static readonly string[] Names = { "circle", "square", "star", "hexagon" };

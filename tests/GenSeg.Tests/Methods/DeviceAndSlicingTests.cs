@@ -14,6 +14,7 @@ namespace GenSeg.Tests.Methods;
 /// result; the maps follow the UNet's device and dtype (a UNet on the meta device catches a map left on the CPU);
 /// a whole G4Seg refinement under bfloat16 or float16 keeps every intermediate in the pipeline's type.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class DeviceAndSlicingTests(TinyPipeline tiny, ITestOutputHelper output) : IClassFixture<TinyPipeline>
 {
     static (Tensor Latents, Tensor Mask) Inputs()

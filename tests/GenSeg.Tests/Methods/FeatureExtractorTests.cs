@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Methods;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class FeatureExtractorTests : IClassFixture<TinyPipeline>
 {
     readonly TinyPipeline tiny;

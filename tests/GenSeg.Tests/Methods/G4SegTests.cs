@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Methods;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class G4SegTests : IClassFixture<TinyPipeline>
 {
     internal static readonly string[] Names = { "circle", "square", "star" };
@@ -310,6 +311,7 @@ public sealed class G4SegTests : IClassFixture<TinyPipeline>
 
 /// <summary>Counts every live tensor of the process, so it runs alone.</summary>
 [Collection(GenSeg.Tests.Runtime.TorchThreadsCollection.Name)]
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class G4SegWorkerMemoryTests : IClassFixture<TinyPipeline>
 {
     readonly TinyPipeline tiny;

@@ -1,9 +1,11 @@
 using GenSeg.Methods.PaintSeg;
+using GenSeg.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.Methods;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class KMeansTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using GenSeg.Imaging;
 using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.Tests.Diffusion;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 using static TorchSharp.torch;
 
@@ -14,6 +15,7 @@ namespace GenSeg.Tests.Methods;
 /// <summary>PaintSeg end to end on a tiny random pipeline (behaviour, not quality). Its CLI test shows a progress display,
 /// which Spectre.Console allows only one of per process at a time, so the class runs with the other CLI tests.</summary>
 [Collection(GenSeg.Tests.Cli.CliCollection.Name)]
+[Trait(Categories.Name, Categories.Integration)]
 public class PaintSegPipelineTests(TinyPipelineFixture tiny) : IClassFixture<TinyPipelineFixture>
 {
     static readonly PaintSegOptions Fast = new() { Steps = 3, Paints = 2, PaintIterations = 2 };
@@ -150,6 +152,7 @@ public class PaintSegPipelineTests(TinyPipelineFixture tiny) : IClassFixture<Tin
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public class PaintSegSettingsTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using GenSeg.Imaging;
 using GenSeg.Methods.Inputs;
 using GenSeg.Methods.PaintSeg;
 using GenSeg.Tests.Imaging;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 using static TorchSharp.torch;
 
@@ -25,6 +26,7 @@ sealed class IdentityPainter : IPainter
         new(Masks.Binarize(region), image.unsqueeze(0).expand(count, -1, -1, -1).contiguous());
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public class PaintSegPromptMaskTests
 {
     static Prompt Box(int x0, int y0, int x1, int y1) => new(PromptKind.Box, Array.Empty<PromptPoint>(), new Box(x0, y0, x1, y1), null);
@@ -75,6 +77,7 @@ public class PaintSegPromptMaskTests
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public class PaintSegStageTests
 {
     static Tensor Square(int side, int x0, int y0, int x1, int y1)
@@ -370,6 +373,7 @@ public class PaintSegStageTests
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public class PaintSegSegmenterTests
 {
     [Fact]
@@ -408,7 +412,12 @@ public class PaintSegSegmenterTests
             using var r = seg.Segment(image, prompt);
         }, 5);
     }
+}
 
+/// <summary>PaintSeg evaluated on ToyWorld val scenes with the oracle painter.</summary>
+[Trait(Categories.Name, Categories.Integration)]
+public class PaintSegOracleEvaluationTests
+{
     [Fact]
     public void WithTheOraclePainterBoxPromptsImprove()
     {

@@ -5,6 +5,7 @@ using GenSeg.Evaluation;
 using GenSeg.Methods;
 using GenSeg.Methods.G4Seg;
 using GenSeg.Methods.PaintSeg;
+using GenSeg.Tests.Support;
 
 namespace GenSeg.Tests.Methods;
 
@@ -13,6 +14,7 @@ namespace GenSeg.Tests.Methods;
 /// changes a recorded value when it changes, and the recorded values applied to the defaults give it back, so a
 /// result JSON (which records every value) reruns its run. Parse of format gives the same value for every setting.
 /// </summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class SettingTableTests
 {
     [Fact]

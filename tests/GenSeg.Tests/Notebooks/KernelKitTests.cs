@@ -1,12 +1,14 @@
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
 using GenSeg.Native;
+using GenSeg.Tests.Support;
 using Plotly.NET;
 using static GenSeg.Tests.Notebooks.NotebookTestSupport;
 
 namespace GenSeg.Tests.Notebooks;
 
 /// <summary>The kit's folder for the .NET Interactive kernel (build/KernelKit.cs) and the reference rewrite it makes.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class KernelKitTests
 {
     static readonly Version Kernel = new(10, 0, 0, 0); // FSharp.Core of dotnet-interactive 1.0.712001

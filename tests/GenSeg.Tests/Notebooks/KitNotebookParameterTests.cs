@@ -1,6 +1,7 @@
 using GenSeg.Imaging;
 using GenSeg.Notebooks;
 using GenSeg.Runtime;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 using TorchSharp;
 using static GenSeg.Tests.Notebooks.NotebookTestSupport;
@@ -10,6 +11,7 @@ namespace GenSeg.Tests.Notebooks;
 /// <summary>The kit's notebooks with parameters other than their defaults: the user-files notebook on real files, and
 /// the model notebooks with a model folder that does not exist.</summary>
 [Collection(NotebookRunnerCollection.Name)]
+[Trait(Categories.Name, Categories.Notebook)]
 public sealed class KitNotebookParameterTests
 {
     const string OwnFiles = "05-your-own-model-and-images.ipynb";

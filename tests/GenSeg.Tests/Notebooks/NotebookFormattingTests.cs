@@ -1,11 +1,13 @@
 using GenSeg.Notebooks;
 using GenSeg.Runtime;
+using GenSeg.Tests.Support;
 using SkiaSharp;
 using TorchSharp;
 using static GenSeg.Tests.Notebooks.NotebookTestSupport;
 
 namespace GenSeg.Tests.Notebooks;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class NotebookFormattingTests
 {
     [Fact]
@@ -53,6 +55,7 @@ public sealed class NotebookFormattingTests
 }
 
 [Collection(NotebookRunnerCollection.Name)]
+[Trait(Categories.Name, Categories.Notebook)]
 public sealed class KitNotebookTests
 {
     public static TheoryData<string> KitNotebooks()

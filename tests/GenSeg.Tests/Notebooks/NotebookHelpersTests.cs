@@ -1,11 +1,13 @@
 using GenSeg.Notebooks;
 using GenSeg.Runtime;
+using GenSeg.Tests.Support;
 using SkiaSharp;
 using TorchSharp;
 using static GenSeg.Tests.Notebooks.NotebookTestSupport;
 
 namespace GenSeg.Tests.Notebooks;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class NotebookHelpersTests
 {
     static SKColor Pixel(PngImage png, int x, int y)

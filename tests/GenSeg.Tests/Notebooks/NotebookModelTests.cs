@@ -1,9 +1,11 @@
 using System.Text.Json.Nodes;
 using GenSeg.Notebooks;
+using GenSeg.Tests.Support;
 using static GenSeg.Tests.Notebooks.NotebookTestSupport;
 
 namespace GenSeg.Tests.Notebooks;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class NotebookModelTests
 {
     const string Nb44 = """
@@ -91,6 +93,7 @@ public sealed class NotebookModelTests
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class NotebookParametersTests
 {
     static readonly ParameterDefault[] Defaults = [..NotebookParameters.ReadDefaults(

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using GenSeg.Notebooks;
+using GenSeg.Tests.Support;
 using static GenSeg.Tests.Notebooks.NotebookTestSupport;
 
 namespace GenSeg.Tests.Notebooks;
@@ -44,6 +45,7 @@ public sealed class RichNotebookRun : IAsyncLifetime
 }
 
 [Collection(NotebookRunnerCollection.Name)]
+[Trait(Categories.Name, Categories.Notebook)]
 public sealed class NotebookRunnerTests(RichNotebookRun run) : IClassFixture<RichNotebookRun>
 {
     readonly RunResult _r = run.Result;
@@ -162,6 +164,7 @@ public sealed class NotebookRunnerTests(RichNotebookRun run) : IClassFixture<Ric
 }
 
 [Collection(NotebookRunnerCollection.Name)]
+[Trait(Categories.Name, Categories.Notebook)]
 public sealed class NotebookFailureTests
 {
     [Fact]

@@ -1,9 +1,11 @@
 using GenSeg.Notebooks;
+using GenSeg.Tests.Support;
 using SkiaSharp;
 using Chart = Plotly.NET.CSharp.Chart;
 
 namespace GenSeg.Tests.Notebooks;
 
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class StaticChartsTests
 {
     sealed class RecordingRenderer : IChartRenderer

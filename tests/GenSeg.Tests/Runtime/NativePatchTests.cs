@@ -1,9 +1,11 @@
 using GenSeg.Native;
 using GenSeg.Runtime;
+using GenSeg.Tests.Support;
 using TorchSharp;
 
 namespace GenSeg.Tests.Runtime;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class NativePatchTests
 {
     static string OriginalShim()
@@ -78,6 +80,7 @@ public class NativePatchTests
 }
 
 /// <summary>The CPU-kernel setting is in the native environment before libtorch dispatches anything.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class CpuKernelTests
 {
     [Fact]

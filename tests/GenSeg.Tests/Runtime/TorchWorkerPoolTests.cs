@@ -1,4 +1,5 @@
 using GenSeg.Runtime;
+using GenSeg.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,6 +13,7 @@ public sealed class TorchThreadsCollection
 }
 
 [Collection(TorchThreadsCollection.Name)]
+[Trait(Categories.Name, Categories.Unit)]
 public sealed class TorchWorkerPoolTests
 {
 

@@ -1,11 +1,13 @@
 using GenSeg.Evaluation;
 using GenSeg.Imaging;
 using GenSeg.Methods.Inputs;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 using static TorchSharp.torch;
 
 namespace GenSeg.Tests.ToyWorld;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class CoarseMaskTests
 {
     static IEnumerable<(Scene Scene, int Index)> Objects(int firstSeed, int scenes) =>
@@ -84,6 +86,7 @@ public class CoarseMaskTests
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public class PromptTests
 {
     static IEnumerable<(Scene Scene, SceneObject Obj)> Objects(int first, int count) =>

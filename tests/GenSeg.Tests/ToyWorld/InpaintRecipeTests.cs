@@ -4,6 +4,7 @@ using GenSeg.Diffusion.Checkpoints;
 using GenSeg.Diffusion.Models;
 using GenSeg.Diffusion.Schedulers;
 using GenSeg.Diffusion.Text;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 using GenSeg.ToyWorld.Training;
 using TorchSharp;
@@ -13,6 +14,7 @@ namespace GenSeg.Tests.ToyWorld;
 
 /// <summary>The inpainting recipe's options: PaintSeg-shaped examples, Min-SNR weights and the EMA of the weights.</summary>
 [Collection(SingleThreadedTrainingCollection.Name)]
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class InpaintRecipeTests : OneTorchThread
 {
     static Scene SceneWithObjects(int atLeast)

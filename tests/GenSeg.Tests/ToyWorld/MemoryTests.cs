@@ -1,11 +1,13 @@
 using GenSeg.Evaluation;
 using GenSeg.Imaging;
 using GenSeg.Methods.Inputs;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 using TorchSharp;
 
 namespace GenSeg.Tests.ToyWorld;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class MemoryTests
 {
     [Fact]

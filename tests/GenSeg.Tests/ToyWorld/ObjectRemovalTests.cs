@@ -1,7 +1,9 @@
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 
 namespace GenSeg.Tests.ToyWorld;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class ObjectRemovalTests
 {
     [Fact]

@@ -1,8 +1,10 @@
 using GenSeg.Imaging;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
 
 namespace GenSeg.Tests.ToyWorld;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class SceneGeneratorTests
 {
     static IEnumerable<Scene> Sample(int count, int first = 0, ToyWorldOptions? options = null) =>
@@ -197,6 +199,7 @@ public class SceneGeneratorTests
     }
 }
 
+[Trait(Categories.Name, Categories.Unit)]
 public class ToyClassesAndSplitsTests
 {
     [Fact]

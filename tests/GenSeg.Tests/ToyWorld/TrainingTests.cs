@@ -3,6 +3,7 @@ using GenSeg.Diffusion.Checkpoints;
 using GenSeg.Diffusion.Models;
 using GenSeg.Diffusion.Schedulers;
 using GenSeg.Diffusion.Text;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -14,6 +15,7 @@ namespace GenSeg.Tests.ToyWorld;
 /// The class runs alone on one torch thread: Adam turns the last-bit differences of a multi-threaded reduction into
 /// learning-rate-sized ones, and the resume and rollback tests compare weights to 1e-6.</summary>
 [Collection(SingleThreadedTrainingCollection.Name)]
+[Trait(Categories.Name, Categories.Integration)]
 public sealed class TrainingTests : OneTorchThread
 {
     static AutoencoderKLConfig TinyVae => ToyModelConfigs.Vae with { BlockOutChannels = new[] { 8, 16, 16 }, NormNumGroups = 4 };

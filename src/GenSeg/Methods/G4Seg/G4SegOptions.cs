@@ -76,8 +76,8 @@ public sealed record InjectionOptions
 public enum CorrespondenceDirection
 {
     /// <summary>
-    /// As the issue states Eq. 8: for every generated pixel j, d_j is its most similar original pixel, and
-    /// S*[j] = b S[j] + (1 - b) S[d_j].
+    /// Eq. 8 as written (the paper preset's direction): for every generated pixel j, d_j is its most similar original
+    /// pixel, and S*[j] = b S[j] + (1 - b) S[d_j].
     /// </summary>
     GeneratedToOriginal,
 
@@ -125,7 +125,7 @@ public sealed record G4SegOptions
     /// <summary>Skip the semantic correspondence and mixing (the "+EMI" row of the module ablation: S* = S).</summary>
     public bool Correspondence { get; init; } = true;
 
-    /// <summary>Which way pixels are matched (Eq. 8 as the issue states it: generated to original).</summary>
+    /// <summary>Which way pixels are matched (Eq. 8 as written: generated to original).</summary>
     public CorrespondenceDirection Direction { get; init; } = CorrespondenceDirection.GeneratedToOriginal;
 
     /// <summary>

@@ -59,9 +59,8 @@ public sealed class Painter : IPainter
     /// <summary>
     /// Groups of paints painted side by side, each on a thread of <see cref="TorchWorkerPool.Shared"/> with one torch
     /// thread; default: the processor count on the CPU, 1 on a GPU. The starting noise of all N paints is drawn first,
-    /// as one batch would draw it, so the paints are those of one batch up to float rounding. Measured here with the
-    /// embedded inpainting UNet (a scratch program): a batch of 5 took 80 ms per UNet pass on two torch threads and 77 on
-    /// one, while batches of 3 and 2 side by side took 45.
+    /// as one batch would draw it, so the paints are those of one batch up to float rounding. Side by side is faster than
+    /// one batch on every thread (measurements: docs/performance.md, "PaintSeg paints side by side").
     /// </summary>
     public int Workers
     {

@@ -11,7 +11,7 @@ public enum InpaintMasks
     Mixed,
 
     /// <summary>
-    /// The masks PaintSeg's steps make, with the ideal painter's targets (as <c>ToyWorldOraclePainter</c>): I-step masks (the
+    /// The masks PaintSeg's steps make, with the ideal painter's targets (as <see cref="ToyWorldOraclePainter"/>): I-step masks (the
     /// object dilated or eroded, its box 1.0-1.3x with prompt noise, the object cut by a box) with the object removed; O-step
     /// masks (the complement of such an object estimate, or a background ring around it) with the object completed and
     /// the other objects removed; a few blobs and full masks. Mostly empty captions (PaintSeg paints with an empty prompt).

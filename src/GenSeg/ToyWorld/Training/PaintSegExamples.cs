@@ -14,7 +14,7 @@ public sealed record InpaintExample(Tensor Image, Tensor Mask, Tensor Target, st
 
 /// <summary>
 /// Inpainting examples shaped as PaintSeg paints (<see cref="InpaintMasks.PaintSeg"/>), with the targets of the ideal
-/// painter of <c>ToyWorldOraclePainter</c>: an I-step paints an estimate of one object and the target has that object
+/// painter of <see cref="ToyWorldOraclePainter"/>: an I-step paints an estimate of one object and the target has that object
 /// removed (ToyWorld renders the exact background); an O-step paints the background around an estimate of one object
 /// (its complement, or a ring) and the target keeps that object whole and has the other objects removed.
 /// </summary>

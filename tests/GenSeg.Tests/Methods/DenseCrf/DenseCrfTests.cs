@@ -9,54 +9,9 @@ using Crf = GenSeg.Methods.DenseCrf.DenseCrf;
 
 namespace GenSeg.Tests.Methods.DenseCrf;
 
+[Trait(Categories.Name, Categories.Unit)]
 public class DenseCrfTests(ITestOutputHelper output)
 {
-    // ---------------------------------------------------------------- parity with pydensecrf
-
-    [SkippableFact]
-    public void MatchesPydensecrfOnEveryReferenceCase()
-    {
-        var folder = Parity.Folder("densecrf");
-        using var scope = NewDisposeScope();
-        var io = Parity.Io(folder);
-        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "config.json")));
-        int cases = 0;
-        foreach (var c in config.RootElement.GetProperty("cases").EnumerateArray())
-        {
-            int k = c.GetProperty("case").GetInt32();
-            int h = c.GetProperty("height").GetInt32(), w = c.GetProperty("width").GetInt32(), l = c.GetProperty("labels").GetInt32();
-            var options = new DenseCrfOptions
-            {
-                GaussianSxy = c.GetProperty("gaussian_sxy").GetSingle(),
-                GaussianCompat = c.GetProperty("gaussian_compat").GetSingle(),
-                BilateralSxy = c.GetProperty("bilateral_sxy").GetSingle(),
-                BilateralSrgb = c.GetProperty("bilateral_srgb").GetSingle(),
-                BilateralCompat = c.GetProperty("bilateral_compat").GetSingle(),
-                Iterations = c.GetProperty("iterations").GetInt32(),
-            };
-            var imageT = io[$"case{k}.image_uint8"];
-            var probT = io[$"case{k}.prob"];
-            Assert.Equal(new long[] { h, w, 3 }, imageT.shape);
-            Assert.Equal(new long[] { l, h, w }, probT.shape);
-            var image = imageT.to(ScalarType.Int32).data<int>().ToArray();
-            var prob = probT.data<float>().ToArray();
-            var expected = io[$"case{k}.q"].data<float>().ToArray();
-
-            var q = Crf.Infer(image.Select(v => (byte)v).ToArray(), prob, l, h, w, options);
-            double diff = MaxAbsDiff(q, expected);
-            output.WriteLine($"case {k} ({h}x{w}, {l} labels, {options.Iterations} iterations): max |q - pydensecrf| = {diff:g3}");
-            // Measured here: 1.2e-9, 3.9e-7 and 2.4e-8 (float rounding only; the README expects about 1e-3).
-            Assert.True(diff < 1e-4, $"case {k}: max abs difference {diff:g3} from pydensecrf");
-
-            // The tensor overload, given the image as stored (int32 HxWx3), gives the same numbers.
-            var qt = Crf.Infer(imageT, probT, options);
-            Assert.Equal(new long[] { l, h, w }, qt.shape);
-            Assert.Equal(q, qt.data<float>().ToArray());
-            cases++;
-        }
-        Assert.True(cases >= 3, $"expected at least 3 reference cases, found {cases}");
-    }
-
     // ---------------------------------------------------------------- lattice versus exact kernels
 
     /// <summary>
@@ -320,10 +275,10 @@ public class DenseCrfTests(ITestOutputHelper output)
 
     // ---------------------------------------------------------------- helpers
 
-    static double MaxAbsDiff(IReadOnlyList<float> a, IReadOnlyList<double> b) =>
+    internal static double MaxAbsDiff(IReadOnlyList<float> a, IReadOnlyList<double> b) =>
         Enumerable.Range(0, a.Count).Max(i => Math.Abs(a[i] - b[i]));
 
-    static double MaxAbsDiff(float[] a, float[] b) => MaxAbsDiff(a, b.Select(v => (double)v).ToArray());
+    internal static double MaxAbsDiff(float[] a, float[] b) => MaxAbsDiff(a, b.Select(v => (double)v).ToArray());
 
     /// <summary>A random image (uniform noise, or a noisy disc on a background) and a random softmax.</summary>
     static (byte[] Rgb, float[] Prob) RandomCase(int seed, int h, int w, int labels, bool smooth)
@@ -429,5 +384,54 @@ public class DenseCrfTests(ITestOutputHelper output)
             for (int l = 0; l < labels; l++) q[l * n + i] /= sum;
         }
         return q;
+    }
+}
+
+/// <summary>DenseCRF against pydensecrf's reference cases in $GENSEG_PARITY_DIR.</summary>
+[Trait(Categories.Name, Categories.Parity)]
+public class DenseCrfParityTests(ITestOutputHelper output)
+{
+    [SkippableFact]
+    public void MatchesPydensecrfOnEveryReferenceCase()
+    {
+        var folder = Parity.Folder("densecrf");
+        using var scope = NewDisposeScope();
+        var io = Parity.Io(folder);
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "config.json")));
+        int cases = 0;
+        foreach (var c in config.RootElement.GetProperty("cases").EnumerateArray())
+        {
+            int k = c.GetProperty("case").GetInt32();
+            int h = c.GetProperty("height").GetInt32(), w = c.GetProperty("width").GetInt32(), l = c.GetProperty("labels").GetInt32();
+            var options = new DenseCrfOptions
+            {
+                GaussianSxy = c.GetProperty("gaussian_sxy").GetSingle(),
+                GaussianCompat = c.GetProperty("gaussian_compat").GetSingle(),
+                BilateralSxy = c.GetProperty("bilateral_sxy").GetSingle(),
+                BilateralSrgb = c.GetProperty("bilateral_srgb").GetSingle(),
+                BilateralCompat = c.GetProperty("bilateral_compat").GetSingle(),
+                Iterations = c.GetProperty("iterations").GetInt32(),
+            };
+            var imageT = io[$"case{k}.image_uint8"];
+            var probT = io[$"case{k}.prob"];
+            Assert.Equal(new long[] { h, w, 3 }, imageT.shape);
+            Assert.Equal(new long[] { l, h, w }, probT.shape);
+            var image = imageT.to(ScalarType.Int32).data<int>().ToArray();
+            var prob = probT.data<float>().ToArray();
+            var expected = io[$"case{k}.q"].data<float>().ToArray();
+
+            var q = Crf.Infer(image.Select(v => (byte)v).ToArray(), prob, l, h, w, options);
+            double diff = DenseCrfTests.MaxAbsDiff(q, expected);
+            output.WriteLine($"case {k} ({h}x{w}, {l} labels, {options.Iterations} iterations): max |q - pydensecrf| = {diff:g3}");
+            // Measured here: 1.2e-9, 3.9e-7 and 2.4e-8 (float rounding only; the README expects about 1e-3).
+            Assert.True(diff < 1e-4, $"case {k}: max abs difference {diff:g3} from pydensecrf");
+
+            // The tensor overload, given the image as stored (int32 HxWx3), gives the same numbers.
+            var qt = Crf.Infer(imageT, probT, options);
+            Assert.Equal(new long[] { l, h, w }, qt.shape);
+            Assert.Equal(q, qt.data<float>().ToArray());
+            cases++;
+        }
+        Assert.True(cases >= 3, $"expected at least 3 reference cases, found {cases}");
     }
 }

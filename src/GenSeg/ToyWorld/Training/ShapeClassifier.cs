@@ -1,10 +1,8 @@
 using TorchSharp;
-using GenSeg.ToyWorld;
-using GenSeg.ToyWorld.Training;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace GenSeg.Evaluation;
+namespace GenSeg.ToyWorld.Training;
 
 /// <summary>
 /// A small CNN that names the shape in a one-object 64x64 ToyWorld image (softmax over the 8 classes), trained on

@@ -1,10 +1,12 @@
-using GenSeg.Evaluation;
+using GenSeg.Tests.Support;
 using GenSeg.ToyWorld;
+using GenSeg.ToyWorld.Training;
 using static TorchSharp.torch;
 
-namespace GenSeg.Tests.Evaluation;
+namespace GenSeg.Tests.ToyWorld;
 
-public class ModelQualityTests
+[Trait(Categories.Name, Categories.Unit)]
+public class ShapeClassifierAndLossPlotTests
 {
     [Fact]
     public void LossPlotWritesAPngFromLossLogs()

@@ -1,10 +1,9 @@
 using GenSeg.Common;
 using GenSeg.Imaging;
 using GenSeg.Methods.PaintSeg;
-using GenSeg.ToyWorld;
 using static TorchSharp.torch;
 
-namespace GenSeg.Evaluation;
+namespace GenSeg.ToyWorld;
 
 /// <summary>
 /// A perfect painter for one ToyWorld object, from the scene's exact renders: an I-step fills the painted region with the

@@ -2,7 +2,7 @@ using System.Globalization;
 using GenSeg.Common;
 using SkiaSharp;
 
-namespace GenSeg.Evaluation;
+namespace GenSeg.ToyWorld.Training;
 
 /// <summary>Renders training loss curves (losses.csv: step,loss,lr) as a PNG, one panel per run, log-scaled loss.</summary>
 public static class LossPlot

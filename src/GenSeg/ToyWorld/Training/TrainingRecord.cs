@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace GenSeg.Evaluation;
+namespace GenSeg.ToyWorld.Training;
 
 /// <summary>One stage of the embedded model's training: a run of <c>genseg train-toy</c>.</summary>
 /// <param name="Run">The run's name: its loss log is <c>&lt;run&gt;.csv</c> beside the record (and <c>runs/&lt;run&gt;/losses.csv</c> while it exists).</param>
