@@ -38,7 +38,7 @@ public static class NotebookCommand
             var failed = 0;
             foreach (var path in parse.GetValue(paths)!)
             {
-                var job = await RunOneAsync(path, parse.GetValue(output)!, options, ct);
+                var job = await CliProgress.RunNotebookAsync(path, parse.GetValue(output)!, options, ct);
                 if (!job.Result.Succeeded) failed++;
             }
             return failed == 0 ? 0 : 1;
@@ -67,31 +67,6 @@ public static class NotebookCommand
         return cmd;
     }
 
-    /// <summary>Runs one notebook with a progress line per cell, then prints where its outputs went.</summary>
-    public static async Task<NotebookJobResult> RunOneAsync(string path, string outputDirectory, RunOptions options, CancellationToken ct)
-    {
-        var name = Path.GetFileName(path);
-        AnsiConsole.MarkupLineInterpolated($"[bold]{name}[/]");
-        NotebookJobResult? job = null;
-        await AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new ElapsedTimeColumn())
-            .StartAsync(async ctx =>
-            {
-                var task = ctx.AddTask(name, maxValue: 1);
-                job = await NotebookJob.RunAsync(path, outputDirectory, options with { Progress = new CellReporter(task) }, ct);
-                task.Value = task.MaxValue;
-            });
-        var result = job!.Result;
-        foreach (var warning in result.Warnings) AnsiConsole.MarkupLineInterpolated($"[yellow]{warning}[/]");
-        if (result.Succeeded) AnsiConsole.MarkupLineInterpolated($"[green]ok[/] {name} -> {job.NotebookPath}, {job.HtmlPath}");
-        else
-        {
-            AnsiConsole.MarkupLineInterpolated($"[red]failed:[/] {name}: {result.FailureMessage}");
-            AnsiConsole.MarkupLineInterpolated($"executed copy with the error output: {job.NotebookPath}");
-        }
-        return job;
-    }
-
     /// <summary>Parses <c>name=value</c> pairs; the last value of a repeated name wins.</summary>
     public static IReadOnlyDictionary<string, string> ParseParameters(IEnumerable<string> pairs)
     {
@@ -103,28 +78,5 @@ public static class NotebookCommand
             result[pair[..eq].Trim()] = pair[(eq + 1)..];
         }
         return result;
-    }
-
-    /// <summary>Shows the running cell in the progress line and prints one line per finished cell.</summary>
-    sealed class CellReporter(ProgressTask task) : IProgress<CellProgress>
-    {
-        public void Report(CellProgress p)
-        {
-            task.MaxValue = Math.Max(1, p.CodeCells);
-            var label = $"cell {p.CellIndex} ({p.CodeCell}/{p.CodeCells})";
-            if (p.Status == CellStatus.Running)
-            {
-                task.Description = $"{Markup.Escape(label)} running";
-                return;
-            }
-            task.Value = p.CodeCell;
-            var (colour, word) = p.Status switch
-            {
-                CellStatus.Completed => ("green", "completed"),
-                CellStatus.Failed => ("red", "failed"),
-                _ => ("grey", "skipped"),
-            };
-            AnsiConsole.MarkupLineInterpolated($"  [{colour}]{word,-9}[/] {label} {p.Duration?.TotalSeconds ?? 0:0.00} s");
-        }
     }
 }

@@ -41,14 +41,8 @@ public static class ToyWorldCommand
                     $"wrote {ids.Count} {options.Split.ToString().ToLowerInvariant()} scenes in the {kind} layout to [green]{outDir}[/] in {watch.Elapsed.TotalSeconds:F1} s; read it with --dataset {kind}:{outDir} --split {options.Split.ToString().ToLowerInvariant()} --coarse-dir {Path.Combine(outDir, "coarse")}");
                 return 0;
             }
-            ToyWorldManifest manifest = null!;
             using var threads = TorchThreads.Use(1); // scenes run in parallel; each one's tensors are tiny
-            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask("scenes", maxValue: options.Count);
-                    manifest = ToyWorldExport.Write(outDir, options, progress: n => task.Value = n);
-                });
+            var manifest = CliProgress.Run("scenes", report => ToyWorldExport.Write(outDir, options, progress: n => report(n, options.Count)));
             int objects = manifest.Scenes.Sum(s => s.Objects.Count);
             double meanIou = objects == 0 ? double.NaN : manifest.Scenes.SelectMany(s => s.Objects).Average(o => o.Coarse.Iou);
             AnsiConsole.MarkupLineInterpolated(
@@ -81,7 +75,7 @@ public static class ToyWorldCommand
             FirstSeed = first,
             Count = count,
             Scene = new ToyWorldOptions { Size = size },
-            Severity = DemoCommand.ParseSeverity(parse.GetValue(SeverityOption)!),
+            Severity = CliCommon.Severity(parse.GetValue(SeverityOption)!),
             PromptNoise = noise,
         };
     }

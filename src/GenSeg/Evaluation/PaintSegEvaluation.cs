@@ -23,8 +23,11 @@ public sealed class PainterChoice
 
     readonly Func<PaintSegTarget, IPainter> painterFor;
 
-    PainterChoice(string name, Func<PaintSegTarget, IPainter> painterFor)
+    /// <summary>A painter of each target by <paramref name="painterFor"/>, named <paramref name="name"/> (your own painter: <see cref="Of"/>).</summary>
+    public PainterChoice(string name, Func<PaintSegTarget, IPainter> painterFor)
     {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(painterFor);
         Name = name;
         this.painterFor = painterFor;
     }
@@ -34,6 +37,13 @@ public sealed class PainterChoice
 
     /// <summary>The painter of <paramref name="target"/>.</summary>
     public IPainter For(PaintSegTarget target) => painterFor(target);
+
+    /// <summary>One painter for every target (e.g. your own <see cref="IPainter"/>).</summary>
+    public static PainterChoice Of(IPainter painter)
+    {
+        ArgumentNullException.ThrowIfNull(painter);
+        return new PainterChoice(painter.Name, _ => painter);
+    }
 
     /// <summary>A painter name from text: diffusion or oracle.</summary>
     public static string Parse(string text) => (text ?? "").Trim().ToLowerInvariant() switch
@@ -86,11 +96,13 @@ public static class PaintSegEvaluation
 
     /// <summary>
     /// Runs every setting of <paramref name="rows"/> on the shard's targets not already in <paramref name="log"/>; the
-    /// painters and extractors come from each row's settings (<see cref="PainterChoice"/>, <see cref="FeatureExtractors"/>);
-    /// <paramref name="progress"/> gets (images done, images). Returns the result of all the log's records and this run's.
+    /// painters and extractors come from each row's settings (<see cref="PainterChoice.Create"/>, <see cref="FeatureExtractors"/>)
+    /// unless <paramref name="painters"/> gives a row's painter; <paramref name="progress"/> gets (images done, images).
+    /// Returns the result of all the log's records and this run's.
     /// </summary>
     public static EvaluationResult Run(PaintSegTargets targets, IReadOnlyList<(string Label, PaintSegEvaluationOptions Settings)> rows,
-        StableDiffusionPipeline? pipeline, ResultsLog? log = null, Shard? shard = null, Action<int, int>? progress = null)
+        StableDiffusionPipeline? pipeline, ResultsLog? log = null, Shard? shard = null, Action<int, int>? progress = null,
+        Func<PaintSegEvaluationOptions, PainterChoice>? painters = null)
     {
         ArgumentNullException.ThrowIfNull(targets);
         ArgumentNullException.ThrowIfNull(rows);
@@ -101,12 +113,12 @@ public static class PaintSegEvaluation
             catch (ArgumentException e) { throw new ArgumentException($"setting {label}: {e.Message}", e); }
         }
         shard ??= Shard.All;
-        var painters = rows.Select(r => PainterChoice.Create(r.Settings, pipeline)).ToArray();
+        var choices = rows.Select(r => painters?.Invoke(r.Settings) ?? PainterChoice.Create(r.Settings, pipeline)).ToArray();
         var extractors = new List<IFeatureExtractor>();
         try
         {
             foreach (var (_, s) in rows) extractors.Add(FeatureExtractors.Create(s.Features, pipeline));
-            var header = Header(targets, rows, painters, extractors, pipeline?.Folder ?? "");
+            var header = Header(targets, rows, choices, extractors, pipeline?.Folder ?? "");
             var done = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
             foreach (var r in log?.Existing ?? Array.Empty<JsonObject>())
             {
@@ -129,7 +141,7 @@ public static class PaintSegEvaluation
                     var record = DatasetRun.NewRecord(header, i, target.Id, targets.ImageIds.Count);
                     record["target"] = k;
                     record["class"] = target.ClassName;
-                    record["results"] = new JsonArray(rows.Select((row, r) => (JsonNode)Segment(perRow[r][k], row.Settings, painters[r], extractors[r])).ToArray());
+                    record["results"] = new JsonArray(rows.Select((row, r) => (JsonNode)Segment(perRow[r][k], row.Settings, choices[r], extractors[r])).ToArray());
                     log?.Append(record);
                     records.Add(record);
                 }
@@ -141,6 +153,17 @@ public static class PaintSegEvaluation
         {
             foreach (var e in extractors) (e as IDisposable)?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="settings"/> on its ToyWorld objects (its split, count and first seed): the notebooks' one-line call.
+    /// </summary>
+    public static EvaluationResult Run(PaintSegEvaluationOptions settings, StableDiffusionPipeline? pipeline, ResultsLog? log = null,
+        Action<int, int>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return Run(new ToyWorldTargets(settings.Split, settings.FirstSeed, settings.Count, settings.Scene), new[] { ("paintseg", settings) }, pipeline, log,
+            null, progress);
     }
 
     /// <summary>Runs one setting of PaintSeg on a target: its IoUs (points) before, after and after each step, the seconds and each step's note.</summary>

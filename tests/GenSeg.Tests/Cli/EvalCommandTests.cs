@@ -34,17 +34,19 @@ public sealed class EvalCommandTests : IClassFixture<TinyPipeline>, IDisposable
             "--sweep", "b=0.5,1", "--compare", "crf"));
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var root = doc.RootElement;
-        foreach (var key in new[] { "miou_before", "miou_after", "gain" }) Assert.Equal(JsonValueKind.Number, root.GetProperty(key).ValueKind);
+        foreach (var key in new[] { "before", "after", "gain" }) Assert.Equal(JsonValueKind.Number, root.GetProperty(key).ValueKind);
+        Assert.Equal("miou", root.GetProperty("metric").GetString());
         var ci = root.GetProperty("gain_ci95");
         Assert.Equal(2, ci.GetArrayLength());
         Assert.True(ci[0].GetDouble() <= root.GetProperty("gain").GetDouble() + 1e-9 && root.GetProperty("gain").GetDouble() <= ci[1].GetDouble() + 1e-9);
         Assert.Equal(new[] { "<40", "40-80", "80-100" }, root.GetProperty("strata").EnumerateArray().Select(s => s.GetProperty("stratum").GetString()));
         Assert.Equal(9, root.GetProperty("per_class").EnumerateObject().Count());
         var sweep = root.GetProperty("sweep").EnumerateArray().ToArray();
-        Assert.Equal(new[] { "b=0.5", "b=1" }, sweep.Select(s => s.GetProperty("setting").GetString()));
+        Assert.Equal(new[] { "b=0.5", "b=1" }, sweep.Select(s => s.GetProperty("label").GetString()));
+        Assert.Equal(new[] { "0.5", "1" }, sweep.Select(s => s.GetProperty("settings").GetProperty("b").GetString()));
         Assert.Equal(0.0, sweep[1].GetProperty("gain").GetDouble()); // b = 1 changes nothing
         Assert.Equal(4, root.GetProperty("comparison").GetArrayLength());
-        Assert.Equal(2, root.GetProperty("scenes").GetInt32());
+        Assert.Equal(2, root.GetProperty("images").GetInt32());
     }
 
     [Fact]
@@ -62,22 +64,25 @@ public sealed class EvalCommandTests : IClassFixture<TinyPipeline>, IDisposable
         Assert.Equal(0, Run("eval", "g4seg", "--model", tiny.Folder, "--count", "2", "--coarse", "attention", "--attention-background", "constant",
             "--preset", "toyworld", "--json", g4));
         using var g = JsonDocument.Parse(File.ReadAllText(g4));
-        Assert.Equal("attention", g.RootElement.GetProperty("source").GetString());
-        var recorded = g.RootElement.GetProperty("options");
+        Assert.Equal("attention", g.RootElement.GetProperty("input").GetProperty("source").GetString());
+        Assert.Equal("soft", g.RootElement.GetProperty("input").GetProperty("kind").GetString());
+        var recorded = g.RootElement.GetProperty("settings");
         Assert.Equal("original", recorded.GetProperty("direction").GetString());
         // every setting is recorded, and the recorded command reruns the result
         Assert.Equal(G4SegSettings.Table.All.Select(s => s.Name).Order(), recorded.EnumerateObject().Select(p => p.Name).Order());
-        Assert.Equal(CrossAttentionSettings.Table.All.Select(s => s.Name).Order(), g.RootElement.GetProperty("attention_options").EnumerateObject().Select(p => p.Name).Order());
-        var rerun = ShellWords(g.RootElement.GetProperty("rerun").GetString()!);
+        var rerun = ShellWords(g.RootElement.GetProperty("command").GetString()!);
+        // the coarse source's settings are flags of the command
+        foreach (var s in CrossAttentionSettings.Table.All) Assert.Contains("--attention-" + s.Name, rerun);
+        Assert.Equal("constant", rerun[rerun.IndexOf("--attention-background") + 1]);
         Assert.Equal(new[] { "genseg", "eval", "g4seg" }, rerun.Take(3));
         var again = Path.Combine(dir, "g4seg-attention-rerun.json");
         Assert.Equal(0, Run(rerun.Skip(1).Concat(new[] { "--json", again }).ToArray()));
         using var h = JsonDocument.Parse(File.ReadAllText(again));
-        Assert.Equal(g.RootElement.GetProperty("miou_after").GetDouble(), h.RootElement.GetProperty("miou_after").GetDouble());
-        Assert.Equal(recorded.ToString(), h.RootElement.GetProperty("options").ToString());
+        Assert.Equal(g.RootElement.GetProperty("after").GetDouble(), h.RootElement.GetProperty("after").GetDouble());
+        Assert.Equal(recorded.ToString(), h.RootElement.GetProperty("settings").ToString());
     }
 
-    // Splits a POSIX command line quoted as CliCommon.CommandLine quotes (single quotes, '\'' for a quote).
+    // Splits a POSIX command line quoted as RerunCommand.Line quotes (single quotes, '\'' for a quote).
     static List<string> ShellWords(string line)
     {
         var words = new List<string>();

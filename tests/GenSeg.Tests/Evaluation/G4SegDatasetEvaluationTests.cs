@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using GenSeg.Common;
 using GenSeg.Datasets;
@@ -19,12 +18,6 @@ public sealed class G4SegDatasetEvaluationTests : IClassFixture<TinyPipeline>, I
     public G4SegDatasetEvaluationTests(TinyPipeline tiny) => this.tiny = tiny;
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
-
-    static IReadOnlyDictionary<string, string> Describe(G4SegOptions o) => new Dictionary<string, string>
-    {
-        ["timestep"] = o.Timestep.ToString(CultureInfo.InvariantCulture),
-        ["b"] = o.B.ToString(CultureInfo.InvariantCulture),
-    };
 
     /// <summary>ToyWorld written as a folder dataset, plus one hand-made 37x23 image with an ignore border and a label coarse mask.</summary>
     ISegmentationDataset Data()
@@ -48,21 +41,24 @@ public sealed class G4SegDatasetEvaluationTests : IClassFixture<TinyPipeline>, I
         return DatasetSpec.Parse($"folder:{dir}").Open("val");
     }
 
-    G4SegDatasetOptions Options(ISegmentationDataset data, Shard shard) => new()
+    // one image per UNet batch: shards then run exactly the same batches as the whole run (larger batches agree up to
+    // the float rounding of batch composition)
+    G4SegEvaluationOptions Options(ISegmentationDataset data, Shard shard) => new()
     {
         Dataset = data,
+        Source = CoarseSource.Files,
         CoarseFolder = Path.Combine(dir, "coarse"),
         Settings = new[] { ("g4seg", new G4SegOptions { Timestep = 300 }), ("baseline", new G4SegOptions { Correspondence = false }) },
-        DescribeSettings = Describe,
         Shard = shard,
+        ImagesPerBatch = 1,
         Resamples = 200,
     };
 
-    static string WithoutTiming(JsonObject summary)
+    static string WithoutTiming(EvaluationResult result)
     {
-        var copy = summary.DeepClone().AsObject();
-        copy.Remove("timing");
-        return copy.ToJsonString();
+        var json = result.ToJson();
+        foreach (var row in json["sweep"]!.AsArray().Concat(new[] { json })) row!.AsObject().Remove("timing");
+        return json.ToJsonString();
     }
 
     [Fact]
@@ -71,27 +67,30 @@ public sealed class G4SegDatasetEvaluationTests : IClassFixture<TinyPipeline>, I
         var data = Data();
         using var pipeline = tiny.Load();
         var whole = Path.Combine(dir, "whole.jsonl");
-        JsonObject single;
-        using (var log = ResultsLog.Open(whole, resume: false)) single = G4SegDatasetEvaluation.Run(pipeline, Options(data, Shard.All), log);
-        Assert.Equal(5, (int)single["images"]!);
+        EvaluationResult single;
+        using (var log = ResultsLog.Open(whole, resume: false)) single = G4SegEvaluation.Run(pipeline, Options(data, Shard.All), log);
+        Assert.Equal(5, single.Images);
+        Assert.Equal(InputDescription.Hard, single.Input.Kind); // label PNGs: hard coarse masks, and the result says what that means
+        Assert.Equal(G4SegEvaluation.HardMaskNote, single.Input.Note);
         Assert.Equal(5, ResultsLog.Read(whole).Count);
         var oddRecord = ResultsLog.Read(whole).Single(r => (string)r["id"]! == "odd");
         Assert.Equal((37, 23), ((int)oddRecord["width"]!, (int)oddRecord["height"]!));
         Assert.Equal((104, 64), ((int)oddRecord["model_width"]!, (int)oddRecord["model_height"]!)); // short side to 64, multiples of 8
         // scored at the original size without the ignore border: 36 x 22 pixels counted
         Assert.Equal(36 * 22, oddRecord["before"]!["confusion"]!.AsArray().Sum(v => (long)v!));
-        Assert.Equal("300", (string)oddRecord["settings"]![0]!["values"]!["timestep"]!); // every line carries the run's settings
+        Assert.Equal("300", (string)oddRecord["rows"]![0]!["settings"]!["timestep"]!); // every line carries the run's settings
 
         var shards = Enumerable.Range(0, 3).Select(i => Path.Combine(dir, $"shard{i}.jsonl")).ToArray();
         for (int i = 0; i < 3; i++)
         {
             using var log = ResultsLog.Open(shards[i], resume: false);
-            G4SegDatasetEvaluation.Run(pipeline, Options(data, new Shard(i, 3)), log);
+            G4SegEvaluation.Run(pipeline, Options(data, new Shard(i, 3)), log);
         }
         Assert.Equal(new[] { 2, 2, 1 }, shards.Select(s => ResultsLog.Read(s).Count));
-        var merged = ResultsMerge.Merge(shards);
+        var (merged, complete) = ResultsMerge.Merge(shards);
+        Assert.True(complete);
         Assert.Equal(WithoutTiming(single), WithoutTiming(merged));
-        Assert.Equal(WithoutTiming(single), WithoutTiming(ResultsMerge.Merge(new[] { whole })));
+        Assert.Equal(WithoutTiming(single), WithoutTiming(ResultsMerge.Merge(new[] { whole }).Result));
         // the same image twice (overlapping shards) is an error, not a double count
         Assert.Contains("occurs 2 times", Assert.Throws<InvalidDataException>(() => ResultsMerge.Merge(new[] { whole, shards[0] })).Message);
     }
@@ -102,19 +101,19 @@ public sealed class G4SegDatasetEvaluationTests : IClassFixture<TinyPipeline>, I
         var data = Data();
         using var pipeline = tiny.Load();
         var path = Path.Combine(dir, "r.jsonl");
-        JsonObject full;
-        using (var log = ResultsLog.Open(path, resume: false)) full = G4SegDatasetEvaluation.Run(pipeline, Options(data, Shard.All), log);
+        EvaluationResult full;
+        using (var log = ResultsLog.Open(path, resume: false)) full = G4SegEvaluation.Run(pipeline, Options(data, Shard.All), log);
         var lines = File.ReadAllLines(path);
         File.WriteAllText(path, string.Join("\n", lines.Take(3)) + "\n" + lines[3][..40]); // a crash while writing the 4th line
         int evaluated = 0;
-        JsonObject resumed;
+        EvaluationResult resumed;
         using (var log = ResultsLog.Open(path, resume: true))
-            resumed = G4SegDatasetEvaluation.Run(pipeline, Options(data, Shard.All), log, (done, total) => evaluated = total - 3);
+            resumed = G4SegEvaluation.Run(pipeline, Options(data, Shard.All), log, (done, total) => evaluated = total - 3);
         Assert.Equal(2, evaluated);
         Assert.Equal(5, ResultsLog.Read(path).Count);
         Assert.Equal(WithoutTiming(full), WithoutTiming(resumed));
         using var other = ResultsLog.Open(path, resume: true);
-        var e = Assert.Throws<InvalidDataException>(() => G4SegDatasetEvaluation.Run(pipeline, Options(data, Shard.All) with
+        var e = Assert.Throws<InvalidDataException>(() => G4SegEvaluation.Run(pipeline, Options(data, Shard.All) with
         {
             Settings = new[] { ("g4seg", new G4SegOptions { Timestep = 400 }) },
         }, other));
@@ -131,7 +130,7 @@ public sealed class G4SegDatasetEvaluationTests : IClassFixture<TinyPipeline>, I
         var path = Path.Combine(dir, "r.jsonl");
         using (var log = ResultsLog.Open(path, resume: false))
         {
-            var e = Assert.Throws<FileNotFoundException>(() => G4SegDatasetEvaluation.Run(pipeline, Options(data, Shard.All), log));
+            var e = Assert.Throws<FileNotFoundException>(() => G4SegEvaluation.Run(pipeline, Options(data, Shard.All), log));
             Assert.Contains("odd.png", e.Message);
         }
         Assert.Equal(4, ResultsLog.Read(path).Count);

@@ -1,4 +1,5 @@
 using GenSeg.Evaluation;
+using GenSeg.Features;
 using GenSeg.Methods;
 using GenSeg.Methods.G4Seg;
 using GenSeg.Tests.Support;

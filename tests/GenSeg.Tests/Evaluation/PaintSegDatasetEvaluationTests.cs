@@ -56,50 +56,49 @@ public sealed class PaintSegDatasetEvaluationTests : IDisposable
         return DatasetSpec.Parse($"folder:{dir}").Open("val");
     }
 
-    static PaintSegDatasetOptions Options(ISegmentationDataset data, Shard shard) => new()
-    {
-        Dataset = data,
-        Settings = new PaintSegEvaluationOptions { Prompt = PromptKind.Box, Resamples = 300, Options = new PaintSegOptions { Steps = 2, Paints = 2 } },
-        Resolution = 64,
-        Shard = shard,
-    };
+    static readonly (string, PaintSegEvaluationOptions)[] Rows =
+        { ("paintseg", new PaintSegEvaluationOptions { Prompt = PromptKind.Box, Resamples = 300, Options = new PaintSegOptions { Steps = 2, Paints = 2 } }) };
 
-    static string WithoutTiming(JsonObject summary)
+    static EvaluationResult Run(ISegmentationDataset data, Shard shard, ResultsLog log) =>
+        PaintSegEvaluation.Run(new DatasetTargets(data, 64), Rows, null, log, shard, painters: _ => PainterChoice.Of(new MeanColourPainter()));
+
+    static string WithoutTiming(EvaluationResult result)
     {
-        var copy = summary.DeepClone().AsObject();
-        copy.Remove("timing");
-        return copy.ToJsonString();
+        var json = result.ToJson();
+        foreach (var row in json["sweep"]!.AsArray().Concat(new[] { json })) row!.AsObject().Remove("timing");
+        foreach (var o in json["objects"]!.AsArray()) o!.AsObject().Remove("seconds");
+        return json.ToJsonString();
     }
 
     [Fact]
     public void ShardedAndMergedEqualsUnshardedAndOddSizesAreScoredAtTheirOwnSize()
     {
         var data = Data();
-        var painter = new MeanColourPainter();
-        var features = new ColourPositionFeatures(1.0, 0.0);
         var whole = Path.Combine(dir, "whole.jsonl");
-        JsonObject single;
-        using (var log = ResultsLog.Open(whole, resume: false)) single = PaintSegDatasetEvaluation.Run(Options(data, Shard.All), painter, features, log);
-        var odd = ResultsLog.Read(whole).Single(r => (string)r["id"]! == "odd");
-        Assert.Equal((64, 104), ((int)odd["model_height"]!, (int)odd["model_width"]!));
-        var ring = Assert.Single(odd["objects"]!.AsArray())!;
+        EvaluationResult single;
+        using (var log = ResultsLog.Open(whole, resume: false)) single = Run(data, Shard.All, log);
+        // one line per target: the odd image holds one, the ring (label 5)
+        var ring = Assert.Single(ResultsLog.Read(whole), r => ((string)r["id"]!).StartsWith("odd/", StringComparison.Ordinal));
+        Assert.Equal("odd/5", (string)ring["id"]!);
         Assert.Equal("ring", (string)ring["class"]!);
-        // the box prompt's mask covers the disc and its box corners: IoU = disc / box area, measured at 37x23
-        double before = (double)ring["iou_before"]!;
-        Assert.InRange(before, 0.6, 0.9);
-        Assert.Equal(2, ring["per_step"]!.AsArray().Count);
-        Assert.Equal("box", (string)single["prompt"]!);
-        Assert.Equal("2", (string)single["settings"]!["steps"]!); // the run's settings, as every line carries them
-        int targets = ResultsLog.Read(whole).Sum(r => r["objects"]!.AsArray().Count);
-        Assert.Equal(targets, (int)single["count"]!);
+        var result = ring["results"]![0]!;
+        // the box prompt's mask covers the disc and its box corners: IoU = disc / box area, measured at 37x23 (points)
+        Assert.InRange((double)result["before"]!, 60, 90);
+        Assert.Equal(2, result["per_step"]!.AsArray().Count);
+        Assert.Equal("box", single.Main.Settings["prompt"]);
+        Assert.Equal("2", (string)ring["rows"]![0]!["settings"]!["steps"]!); // the run's settings, as every line carries them
+        Assert.Equal(ResultsLog.Read(whole).Count, single.Targets);
+        Assert.Equal(single.Targets, single.Objects.Count);
 
         var shards = new[] { Path.Combine(dir, "s0.jsonl"), Path.Combine(dir, "s1.jsonl") };
         for (int i = 0; i < 2; i++)
         {
             using var log = ResultsLog.Open(shards[i], resume: false);
-            PaintSegDatasetEvaluation.Run(Options(data, new Shard(i, 2)), painter, features, log);
+            Run(data, new Shard(i, 2), log);
         }
-        Assert.Equal(WithoutTiming(single), WithoutTiming(ResultsMerge.Merge(shards)));
+        var (merged, complete) = ResultsMerge.Merge(shards);
+        Assert.True(complete);
+        Assert.Equal(WithoutTiming(single), WithoutTiming(merged));
     }
 
     [Fact]
@@ -108,7 +107,7 @@ public sealed class PaintSegDatasetEvaluationTests : IDisposable
         var truth = tensor(new[] { true, true, false, false }).reshape(2, 2);
         var pred = tensor(new[] { true, false, true, false }).reshape(2, 2);
         var scored = tensor(new[] { true, true, false, true }).reshape(2, 2); // the false positive lies on an ignore pixel
-        Assert.Equal(0.5, PaintSegDatasetEvaluation.IouIgnoring(pred, truth, scored), 12);
-        Assert.Equal(1.0 / 3, PaintSegDatasetEvaluation.IouIgnoring(pred, truth, ones_like(scored)), 12);
+        Assert.Equal(0.5, DatasetTargets.IouIgnoring(pred, truth, scored), 12);
+        Assert.Equal(1.0 / 3, DatasetTargets.IouIgnoring(pred, truth, ones_like(scored)), 12);
     }
 }

@@ -100,16 +100,18 @@ public class PaintSegPipelineTests(TinyPipelineFixture tiny) : IClassFixture<Tin
     {
         using var pipeline = StableDiffusionPipeline.Load(tiny.Model);
         var settings = new PaintSegEvaluationOptions { Split = Split.Val, Count = 2, Prompt = PromptKind.Mask, Options = Fast, Resamples = 100 };
-        var painter = new Painter(pipeline, Fast);
-        var r = PaintSegEvaluation.Run(settings, (_, _) => painter, new ColourPositionFeatures(1, 0));
+        var r = PaintSegEvaluation.Run(settings, pipeline);
         var json = r.ToJson();
-        foreach (var key in new[] { "iou_before", "iou_after", "gain", "gain_ci95", "per_step", "per_class", "iou_before_ci95", "iou_after_ci95", "objects", "settings" })
+        foreach (var key in new[] { "schema", "method", "unit", "before", "after", "gain", "gain_ci95", "per_step", "per_class", "before_ci95", "after_ci95",
+                     "strata", "objects", "settings", "command", "input" })
             Assert.True(json.ContainsKey(key), $"missing {key}");
         Assert.Equal(2, json["gain_ci95"]!.AsArray().Count);
         Assert.Equal(3, json["per_step"]!.AsArray().Count);
         Assert.Equal(2, json["objects"]!.AsArray().Count);
-        Assert.Equal(r.Summary.IouAfter.Estimate - r.Summary.IouBefore.Estimate, json["gain"]!.GetValue<double>(), 9);
-        Assert.Equal("mask", json["prompt"]!.GetValue<string>());
+        Assert.Equal(r.Main.After.Value - r.Main.Before.Value, json["gain"]!.GetValue<double>(), 3);
+        Assert.Equal("mask", json["settings"]!["prompt"]!.GetValue<string>());
+        // the JSON reads back into the same result
+        Assert.Equal(json.ToJsonString(), EvaluationResult.FromJson(json).ToJson().ToJsonString());
     }
 
     static int Run(params string[] args) => GenSeg.Tests.Support.CliRun.Run(args);
@@ -124,14 +126,14 @@ public class PaintSegPipelineTests(TinyPipelineFixture tiny) : IClassFixture<Tin
             Assert.Equal(0, Run("eval", "paintseg", "--model", tiny.Model, "--split", "val", "--count", "2", "--prompt", "point",
                 "--steps", "2", "--paints", "2", "--iterations", "2", "--json", json));
             var doc = JsonNode.Parse(File.ReadAllText(json))!.AsObject();
-            foreach (var key in new[] { "iou_before", "iou_after", "gain", "gain_ci95", "per_step" }) Assert.True(doc.ContainsKey(key), key);
+            foreach (var key in new[] { "before", "after", "gain", "gain_ci95", "per_step" }) Assert.True(doc.ContainsKey(key), key);
             Assert.Equal("2", doc["settings"]!["paints"]!.GetValue<string>());
 
             var sweep = Path.Combine(dir, "sweep.json");
             Assert.Equal(0, Run("eval", "paintseg", "--painter", "oracle", "--split", "val", "--count", "2", "--steps", "1", "--sweep", "box-rate=1.0,1.2", "--json", sweep));
             var s = JsonNode.Parse(File.ReadAllText(sweep))!.AsObject();
-            Assert.Equal("box-rate", s["sweep"]!.GetValue<string>());
-            Assert.Equal(new[] { "1.0", "1.2" }, s["runs"]!.AsArray().Select(x => x!["value"]!.GetValue<string>()));
+            Assert.Equal(new[] { "box-rate=1.0", "box-rate=1.2" }, s["sweep"]!.AsArray().Select(x => x!["label"]!.GetValue<string>()));
+            Assert.Equal(new[] { "1", "1.2" }, s["sweep"]!.AsArray().Select(x => x!["settings"]!["box-rate"]!.GetValue<string>()));
             Assert.True(s.ContainsKey("gain_ci95"));
 
             var crf = Path.Combine(dir, "crf.json");

@@ -421,11 +421,11 @@ public class PaintSegOracleEvaluationTests
     [Fact]
     public void WithTheOraclePainterBoxPromptsImprove()
     {
-        var settings = new PaintSegEvaluationOptions { Split = Split.Val, Count = 8, Prompt = PromptKind.Box, Resamples = 200 };
-        var r = PaintSegEvaluation.Run(settings, (s, k) => new ToyWorldOraclePainter(s, k), new ColourPositionFeatures(1, 0));
+        var settings = new PaintSegEvaluationOptions { Split = Split.Val, Count = 8, Prompt = PromptKind.Box, Resamples = 200, Painter = PainterChoice.Oracle };
+        var r = PaintSegEvaluation.Run(settings, null);
         Assert.Equal(8, r.Objects.Count);
-        Assert.True(r.Summary.Gain.Estimate > 0.1, $"oracle gain {r.Summary.Gain.Estimate:F3}");
-        Assert.Equal(5, r.PerStep.Count);
+        Assert.True(r.Main.Gain.Value > 10, $"oracle gain {r.Main.Gain.Value:F1} points");
+        Assert.Equal(5, r.Main.PerStep.Count);
     }
 
     [Fact]
@@ -433,13 +433,14 @@ public class PaintSegOracleEvaluationTests
     {
         var settings = new PaintSegEvaluationOptions { Split = Split.Val, Count = 2, Prompt = PromptKind.Box, Resamples = 50, Options = new PaintSegOptions { Steps = 1, Paints = 1 } };
         var built = new List<int>();
-        var runs = PaintSegEvaluation.Sweep(settings, "iterations", new[] { "7", "13" }, s =>
+        var rows = PaintSegEvaluationSettings.Table.Sweep("iterations=7,13", settings);
+        var r = PaintSegEvaluation.Run(new ToyWorldTargets(Split.Val, null, 2), rows, null, painters: s =>
         {
             built.Add(s.Options.PaintIterations);
-            return (scene, k) => new ToyWorldOraclePainter(scene, k);
-        }, new ColourPositionFeatures(1, 0));
+            return new PainterChoice("oracle", t => new ToyWorldOraclePainter(t.Scene!, t.ObjectIndex));
+        });
         Assert.Equal(new[] { 7, 13 }, built);
-        Assert.Equal(new[] { "7", "13" }, runs.Select(r => r.Value));
-        Assert.Equal(new[] { 7, 13 }, runs.Select(r => r.Result.Settings.Options.PaintIterations));
+        Assert.Equal(new[] { "iterations=7", "iterations=13" }, r.Rows.Select(x => x.Label));
+        Assert.Equal(new[] { "7", "13" }, r.Rows.Select(x => x.Settings["iterations"]));
     }
 }

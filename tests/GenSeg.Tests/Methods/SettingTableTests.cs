@@ -5,6 +5,8 @@ using GenSeg.Evaluation;
 using GenSeg.Methods;
 using GenSeg.Methods.G4Seg;
 using GenSeg.Methods.PaintSeg;
+using GenSeg.Methods.DenseCrf;
+using GenSeg.Features;
 using GenSeg.Tests.Support;
 
 namespace GenSeg.Tests.Methods;
@@ -18,25 +20,59 @@ namespace GenSeg.Tests.Methods;
 public sealed class SettingTableTests
 {
     [Fact]
-    public void G4SegTableCoversG4SegOptions() => Covers(G4SegSettings.Table.All, new G4SegOptions(), G4SegOptions.ToyWorld);
+    public void G4SegTableCoversG4SegOptions() => Covers(G4SegSettings.Table, new G4SegOptions(), G4SegOptions.ToyWorld);
 
     [Fact]
-    public void CrossAttentionTableCoversCrossAttentionOptions() => Covers(CrossAttentionSettings.Table.All, new CrossAttentionOptions());
+    public void CrossAttentionTableCoversCrossAttentionOptions() => Covers(CrossAttentionSettings.Table, new CrossAttentionOptions());
 
     [Fact]
-    public void PaintSegTableCoversPaintSegOptions() => Covers(PaintSegSettings.Table.All, new PaintSegOptions());
+    public void PaintSegTableCoversPaintSegOptions() => Covers(PaintSegSettings.Table, new PaintSegOptions(), PaintSegOptions.ToyWorld);
+
+    [Fact]
+    public void DenseCrfAndFeatureTablesCoverTheirOptions()
+    {
+        Covers(DenseCrfSettings.Table, new DenseCrfOptions(), DenseCrfOptions.PaintSeg);
+        Covers(FeatureExtractors.Table, new FeatureOptions());
+    }
+
+    [Fact]
+    public void EveryTableSetsValidatesAndFailsInTheSameWords()
+    {
+        // a value that parses but breaks the record's own validation, in each table: "name=value: why"
+        AssertFails(() => G4SegSettings.Table.Set(new G4SegOptions(), "b", "2"), "b=2: ");
+        AssertFails(() => PaintSegSettings.Table.Set(new PaintSegOptions(), "k", "1"), "k=1: ");
+        AssertFails(() => DenseCrfSettings.Table.Set(new DenseCrfOptions(), "iterations", "-1"), "iterations=-1: ");
+        AssertFails(() => CrossAttentionSettings.Table.Set(new CrossAttentionOptions(), "timestep", "5000"), "timestep=5000: ");
+        AssertFails(() => FeatureExtractors.Table.Set(new FeatureOptions(), "local-window", "4"), "local-window=4: ");
+        AssertFails(() => PaintSegEvaluationSettings.Table.Set(new PaintSegEvaluationOptions(), "crf-iterations", "-1"), "crf-iterations=-1: ");
+        AssertFails(() => CrfEvaluationSettings.Table.Set(new CrfEvaluationOptions(), "gaussian-sxy", "0"), "gaussian-sxy=0: ");
+        // text that does not parse reads the same way
+        AssertFails(() => PaintSegSettings.Table.Set(new PaintSegOptions(), "steps", "x"), "steps=x: expected an integer");
+        AssertFails(() => G4SegSettings.Table.Set(new G4SegOptions(), "timestep", "x"), "timestep=x: expected an integer");
+        // one preset lookup: the same error for every table
+        AssertFails(() => G4SegSettings.Table.Preset("best"), "preset 'best': expected paper or toyworld");
+        AssertFails(() => PaintSegSettings.Table.Preset("best"), "preset 'best': expected paper or toyworld");
+        AssertFails(() => DenseCrfSettings.Table.Preset("best"), "preset 'best': expected paintseg or pydensecrf");
+        Assert.Equal(PaintSegOptions.ToyWorld, PaintSegEvaluationSettings.Table.Preset("toyworld").Options);
+        // a sweep checks every value before anything runs
+        AssertFails(() => PaintSegSettings.Table.Sweep("k=2,1", new PaintSegOptions()), "k=1: ");
+    }
+
+    static void AssertFails(Action act, string message) =>
+        Assert.StartsWith(message, Assert.ThrowsAny<ArgumentException>(act).Message, StringComparison.Ordinal);
 
     [Fact]
     public void PaintSegEvaluationTableRoundTripsAndRecordsThePrompts()
     {
         var defaults = new PaintSegEvaluationOptions();
-        RoundTrips(PaintSegEvaluationSettings.Table.All, defaults);
+        RoundTrips(PaintSegEvaluationSettings.Table, defaults);
         var changed = defaults with { PromptNoise = 0.15, PointMode = GenSeg.Methods.Inputs.PointMode.RandomInterior, Severity = GenSeg.ToyWorld.Severity.High };
         var values = PaintSegEvaluationSettings.Table.Values(changed);
         Assert.Equal(("0.15", "random", changed.Severity.ToString()), (values["prompt-noise"], values["point-mode"], values["severity"]));
-        var back = SettingTable.ApplyAll(PaintSegEvaluationSettings.Table.All, defaults, values);
+        var back = PaintSegEvaluationSettings.Table.ApplyAll(defaults, values);
         Assert.Equal((changed.PromptNoise, changed.PointMode, changed.Severity), (back.PromptNoise, back.PointMode, back.Severity));
-        Assert.Equal(PaintSegSettings.Table.All.Count + 3, PaintSegEvaluationSettings.Table.All.Count);
+        // the method's settings, the features', and prompt, painter, prompt-noise, severity, point-mode
+        Assert.Equal(PaintSegSettings.Table.All.Count + FeatureExtractors.Table.All.Count + 5, PaintSegEvaluationSettings.Table.All.Count);
     }
 
     [Fact]
@@ -44,15 +80,19 @@ public sealed class SettingTableTests
     {
         var e = Assert.Throws<ArgumentException>(() => G4SegSettings.Table.Set(new G4SegOptions(), "window", "wide"));
         Assert.Contains("window=wide", e.Message, StringComparison.Ordinal);
-        Assert.Contains("unknown", Assert.Throws<ArgumentException>(() => SettingTable.ApplyAll(G4SegSettings.Table.All, new G4SegOptions(),
+        Assert.Contains("unknown", Assert.Throws<ArgumentException>(() => G4SegSettings.Table.ApplyAll(new G4SegOptions(),
             new Dictionary<string, string> { ["no-such"] = "1" })).Message, StringComparison.Ordinal);
     }
 
-    static void Covers<T>(IReadOnlyList<Setting<T>> table, T defaults, params T[] others) where T : class
+    // The entries' own parsing, without the record's validation: a changed leaf need not make a valid record.
+    static T ApplyRaw<T>(SettingTable<T> table, T start, IReadOnlyDictionary<string, string> values) where T : class =>
+        table.All.Where(s => values.ContainsKey(s.Name)).Aggregate(start, (o, s) => s.Parse(o, values[s.Name]));
+
+    static void Covers<T>(SettingTable<T> table, T defaults, params T[] others) where T : class
     {
-        Assert.Equal(table.Count, table.Select(s => s.Name).Distinct().Count());
+        Assert.Equal(table.All.Count, table.All.Select(s => s.Name).Distinct().Count());
         foreach (var o in others.Prepend(defaults)) RoundTrips(table, o);
-        var recorded = SettingTable.Values(table, defaults);
+        var recorded = table.Values(defaults);
         var leaves = Leaves(typeof(T), new List<PropertyInfo>()).ToList();
         Assert.NotEmpty(leaves);
         foreach (var path in leaves)
@@ -60,22 +100,22 @@ public sealed class SettingTableTests
             var name = string.Join(".", path.Select(p => p.Name));
             var before = Get(defaults, path);
             var changed = Set(defaults, path, Changed(path[^1].PropertyType, before));
-            var values = SettingTable.Values(table, changed);
+            var values = table.Values(changed);
             Assert.True(!values.SequenceEqual(recorded), $"{typeof(T).Name}.{name}: no setting records it");
-            var rerun = SettingTable.ApplyAll(table, defaults, values);
+            var rerun = ApplyRaw(table, defaults, values);
             Assert.True(Same(Get(changed, path), Get(rerun, path)), $"{typeof(T).Name}.{name}: its recorded values do not give it back");
         }
     }
 
-    static void RoundTrips<T>(IReadOnlyList<Setting<T>> table, T options)
+    static void RoundTrips<T>(SettingTable<T> table, T options) where T : class
     {
-        foreach (var s in table)
+        foreach (var s in table.All)
         {
             var text = s.Format(options);
             Assert.Equal(text, s.Format(s.Parse(options, text)));
         }
-        var values = SettingTable.Values(table, options);
-        Assert.Equal(values, SettingTable.Values(table, SettingTable.ApplyAll(table, options, values)));
+        var values = table.Values(options);
+        Assert.Equal(values, table.Values(table.ApplyAll(options, values)));
     }
 
     // Settable properties, descending into the kit's nested option records.
