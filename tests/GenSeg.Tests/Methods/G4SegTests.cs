@@ -452,6 +452,10 @@ public sealed class G4SegTests : IClassFixture<TinyPipeline>
         Assert.Contains("unet", r.StageShares.Keys);
         Assert.Equal(1, r.Threads);
         Assert.Equal(2, r.Workers);
+        var c = GenSeg.Benchmarks.G4SegBenchmark.CompareCompose(pipe, new GenSeg.Benchmarks.G4SegBenchmarkOptions { ScenesPerBatch = 2, Batches = 1, Threads = 1, Workers = 1 });
+        Assert.Equal(c.PerClass.ImageClasses, c.Composed.ImageClasses); // the same scenes, every image-class refined by both
+        Assert.True(c.Speedup > 0);
+        Assert.Equal(1.0, c.Composed.StageShares.Values.Sum(), 6);
     }
 }
 
