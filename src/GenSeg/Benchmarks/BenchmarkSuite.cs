@@ -78,16 +78,20 @@ public static class BenchmarkSuite
                 if (temp is not null) Directory.Delete(temp, recursive: true);
             }
         }),
-        new("g4seg", "G4Seg refinement with the embedded model: image-classes per second and time share per stage", ctx =>
+        new("g4seg", "G4Seg refinement with the embedded model: image-classes per second per class (compose false) and composed (compose true) side by side, and time share per stage", ctx =>
         {
             using var pipeline = StableDiffusionPipeline.Load(ctx.ModelFolder, ctx.Device, ctx.DType);
-            var r = G4SegBenchmark.Run(pipeline, new G4SegBenchmarkOptions { Workers = ctx.Workers });
+            var c = G4SegBenchmark.CompareCompose(pipeline, new G4SegBenchmarkOptions { Workers = ctx.Workers });
+            var r = c.PerClass;
             var figures = new List<BenchFigure>
             {
                 new("image-classes per second", r.ImageClassesPerSecond, "1/s", ">= 50", r.ImageClassesPerSecond >= 50),
+                new("image-classes per second, composed", c.Composed.ImageClassesPerSecond, "1/s", null, null),
+                new("composed / per class", c.Speedup, "ratio", ">= 1.6", c.Speedup >= 1.6),
                 new("workers (one torch thread each)", r.Workers, "", null, null),
             };
             figures.AddRange(r.StageShares.Select(kv => new BenchFigure($"share: {kv.Key}", kv.Value * 100, "%", null, null)));
+            figures.AddRange(c.Composed.StageShares.Select(kv => new BenchFigure($"composed share: {kv.Key}", kv.Value * 100, "%", null, null)));
             return figures;
         }),
         new("sd21", "SD 2.1 scale, random weights, 512 px: UNet pass, VAE encode/decode, G4Seg per image-class, PaintSeg I-step (N = 2, 2 DDIM iterations), each with its peak memory", ctx =>

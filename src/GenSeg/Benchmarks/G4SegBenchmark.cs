@@ -44,24 +44,51 @@ public sealed record G4SegBenchmarkResult(int ImageClasses, double Seconds, IRea
     public double ImageClassesPerSecond => ImageClasses / Seconds;
 }
 
+/// <summary>The per-class passes and the composed injection timed side by side (<see cref="G4SegBenchmark.CompareCompose"/>).</summary>
+/// <param name="PerClass">With <see cref="G4SegOptions.Compose"/> false: one UNet pass per image-class.</param>
+/// <param name="Composed">With <see cref="G4SegOptions.Compose"/> true: one UNet pass per image.</param>
+public sealed record G4SegComposeComparison(G4SegBenchmarkResult PerClass, G4SegBenchmarkResult Composed)
+{
+    /// <summary>Composed image-classes per second over per-class ones (the target is 1.6 or more).</summary>
+    public double Speedup => Composed.ImageClassesPerSecond / PerClass.ImageClassesPerSecond;
+}
+
 /// <summary>Times G4Seg's refinement on ToyWorld scenes with perturbation coarse masks: throughput and the share of each stage.</summary>
 public static class G4SegBenchmark
 {
     /// <summary>Runs one warm-up batch and <see cref="G4SegBenchmarkOptions.Batches"/> timed ones.</summary>
     public static G4SegBenchmarkResult Run(StableDiffusionPipeline pipeline, G4SegBenchmarkOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(pipeline);
         var o = options ?? new G4SegBenchmarkOptions();
-        if (o.ScenesPerBatch < 1) throw new ArgumentOutOfRangeException(nameof(options), o.ScenesPerBatch, "scenes per batch: expected >= 1");
-        if (o.Batches < 1) throw new ArgumentOutOfRangeException(nameof(options), o.Batches, "batches: expected >= 1");
+        return Time(pipeline, o, new[] { o.G4Seg })[0];
+    }
+
+    /// <summary>
+    /// <see cref="G4SegBenchmarkOptions.G4Seg"/> with the per-class passes and with the composed injection, on the same
+    /// scenes and coarse masks, batch by batch in alternating order, so that both meet the same machine load.
+    /// </summary>
+    public static G4SegComposeComparison CompareCompose(StableDiffusionPipeline pipeline, G4SegBenchmarkOptions? options = null)
+    {
+        var o = options ?? new G4SegBenchmarkOptions();
+        var r = Time(pipeline, o, new[] { o.G4Seg with { Compose = false }, o.G4Seg with { Compose = true } });
+        return new G4SegComposeComparison(r[0], r[1]);
+    }
+
+    /// <summary>One warm-up batch and the timed ones, each batch refined under every setting (in rotating order).</summary>
+    static G4SegBenchmarkResult[] Time(StableDiffusionPipeline pipeline, G4SegBenchmarkOptions o, IReadOnlyList<G4SegOptions> settings)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        if (o.ScenesPerBatch < 1) throw new ArgumentOutOfRangeException(nameof(o), o.ScenesPerBatch, "scenes per batch: expected >= 1");
+        if (o.Batches < 1) throw new ArgumentOutOfRangeException(nameof(o), o.Batches, "batches: expected >= 1");
         int previous = get_num_threads();
         if (o.Threads is { } t) set_num_threads(t);
+        var refiners = new List<G4SegRefiner>();
         try
         {
-            using var refiner = o.Workers is { } w ? new G4SegRefiner(pipeline, o.G4Seg) { Workers = w } : new G4SegRefiner(pipeline, o.G4Seg);
-            var stages = new Dictionary<string, double>();
-            int imageClasses = 0;
-            double seconds = 0;
+            foreach (var g in settings) refiners.Add(o.Workers is { } w ? new G4SegRefiner(pipeline, g) { Workers = w } : new G4SegRefiner(pipeline, g));
+            var stages = settings.Select(_ => new Dictionary<string, double>()).ToArray();
+            var imageClasses = new int[settings.Count];
+            var seconds = new double[settings.Count];
             for (int batch = 0; batch <= o.Batches; batch++)
             {
                 using var scope = NewDisposeScope();
@@ -69,18 +96,27 @@ public static class G4SegBenchmark
                 var images = stack(scenes.Select(s => s.ImageTensor()).ToArray());
                 var present = G4SegEvaluation.Present(scenes);
                 var coarse = stack(scenes.Select(s => G4SegEvaluation.PerturbedMaps(s, Severity.Medium)).ToArray());
-                var watch = Stopwatch.StartNew();
-                using var result = refiner.Refine(images, coarse, G4SegEvaluation.ClassNames, present, scenes.Select(s => (ulong)s.Seed).ToArray());
-                if (batch == 0) continue; // warm-up
-                seconds += watch.Elapsed.TotalSeconds;
-                imageClasses += result.Items.Count;
-                foreach (var (stage, s) in result.Seconds) stages[stage] = stages.GetValueOrDefault(stage) + s;
+                for (int j = 0; j < settings.Count; j++)
+                {
+                    int r = (batch + j) % settings.Count;
+                    var watch = Stopwatch.StartNew();
+                    using var result = refiners[r].Refine(images, coarse, G4SegEvaluation.ClassNames, present, scenes.Select(s => (ulong)s.Seed).ToArray());
+                    if (batch == 0) continue; // warm-up
+                    seconds[r] += watch.Elapsed.TotalSeconds;
+                    imageClasses[r] += result.Items.Count;
+                    foreach (var (stage, sec) in result.Seconds) stages[r][stage] = stages[r].GetValueOrDefault(stage) + sec;
+                }
             }
-            double total = stages.Values.Sum();
-            return new G4SegBenchmarkResult(imageClasses, seconds, stages.ToDictionary(kv => kv.Key, kv => total > 0 ? kv.Value / total : 0), get_num_threads(), refiner.Workers);
+            return Enumerable.Range(0, settings.Count).Select(r =>
+            {
+                double total = stages[r].Values.Sum();
+                return new G4SegBenchmarkResult(imageClasses[r], seconds[r], stages[r].ToDictionary(kv => kv.Key, kv => total > 0 ? kv.Value / total : 0),
+                    get_num_threads(), refiners[r].Workers);
+            }).ToArray();
         }
         finally
         {
+            foreach (var r in refiners) r.Dispose();
             set_num_threads(previous);
         }
     }

@@ -61,7 +61,7 @@ public sealed class DeviceAndSlicingTests(TinyPipeline tiny, ITestOutputHelper o
         Assert.True(rows * 64 * 5 * 4096 * 4 <= AttentionControl.DefaultSliceBytes && rows >= 1);
         Assert.Equal(4096, AttentionSlicing.Rows(1, 1, 4096, 77, 4, AttentionControl.DefaultSliceBytes));
         Assert.Equal(1, AttentionSlicing.Rows(64, 5, 4096, 4096, 4, 1));
-        var bias = new RankOneBias(tensor(new float[] { 1, 0, 1 }).view(1, 3), tensor(new float[] { 0, 1 }).view(1, 2), 2.5);
+        var bias = new LowRankBias(tensor(new float[] { 1, 0, 1 }).view(1, 3), tensor(new float[] { 0, 1 }).view(1, 2), 2.5);
         Assert.Equal(new float[] { 0, 2.5f, 0, 0, 0, 2.5f }, bias.Dense().data<float>().ToArray());
         Assert.Equal(new float[] { 0, 0, 0, 2.5f }, bias.Rows(1, 3, ScalarType.Float32, CPU).data<float>().ToArray());
         Assert.Equal(ScalarType.BFloat16, bias.Rows(0, 1, ScalarType.BFloat16, CPU).dtype);

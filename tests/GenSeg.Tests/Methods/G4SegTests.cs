@@ -234,6 +234,12 @@ public sealed class G4SegTests : IClassFixture<TinyPipeline>
         {
             using var r = segment.Refine(images, p, Names);
         }, 3);
+        var (twoClassImages, twoClass) = TwoClassInputs();
+        using var composed = new G4SegRefiner(pipe, G4SegOptions.ToyWorld with { Compose = true }) { Workers = 1 };
+        Memory.AssertNoTensorGrowth(() =>
+        {
+            using var r = composed.Refine(twoClassImages, twoClass, Names);
+        }, 3);
     }
 
     [Fact]
@@ -257,6 +263,145 @@ public sealed class G4SegTests : IClassFixture<TinyPipeline>
         Assert.Equal(a.Labels.shape, b.Labels.shape);
         // the second image's items point at image 1 of the whole batch, not of its group
         Assert.Equal(1, b.Items[1].Image);
+    }
+
+    [Theory]
+    [InlineData(InjectionMode.Additive, false)]
+    [InlineData(InjectionMode.DenseDiffusion, false)]
+    [InlineData(InjectionMode.Additive, true)]
+    public void ComposedEqualsPerClassBitForBitWhenEachImageHasOneClass(InjectionMode mode, bool inversion)
+    {
+        using var pipe = tiny.Load();
+        var (images, p) = Inputs(); // image 0: class 0 only; image 1: class 2 only
+        var options = G4SegOptions.ToyWorld with { Injection = new InjectionOptions { Mode = mode }, Inversion = inversion, InversionSteps = 5 };
+        using var perClass = new G4SegRefiner(pipe, options) { Workers = 1 };
+        using var composed = new G4SegRefiner(pipe, options with { Compose = true }) { Workers = 1 };
+        using var a = perClass.Refine(images, p, Names);
+        using var b = composed.Refine(images, p, Names);
+        Assert.Equal(a.Items, b.Items);
+        Assert.Equal(a.Timestep, b.Timestep);
+        foreach (var (x, y) in new[] { (a.Noisy!, b.Noisy!), (a.X0!, b.X0!), (a.Generated!, b.Generated!), (a.GeneratedFeatures!, b.GeneratedFeatures!),
+                     (a.Index!, b.Index!), (a.Confusion!, b.Confusion!), (a.Refined, b.Refined), (a.Combined.Probabilities, b.Combined.Probabilities), (a.Labels, b.Labels) })
+        {
+            Assert.Equal(x.shape, y.shape);
+            Assert.True(x.eq(y).all().item<bool>(), $"{mode}: composed differs from per-class by {(x.to_type(ScalarType.Float64) - y.to_type(ScalarType.Float64)).abs().max().item<double>()}");
+        }
+        Assert.True(a.Similarity!.eq(b.Similarity!).logical_or(isnan(a.Similarity!).logical_and(isnan(b.Similarity!))).all().item<bool>());
+    }
+
+    /// <summary>Image 0 holds classes 0 and 1 (a disc and a square apart), image 1 class 2.</summary>
+    static (Tensor Images, Tensor Probabilities) TwoClassInputs()
+    {
+        var (images, p) = Inputs();
+        var ys = arange(64, dtype: ScalarType.Float32).view(64, 1);
+        var xs = arange(64, dtype: ScalarType.Float32).view(1, 64);
+        p[0, 0] = sigmoid((10 - ((xs - 18).square() + (ys - 20).square()).sqrt()) / 2);
+        p[0, 1] = sigmoid((8 - maximum((xs - 46).abs(), (ys - 44).abs())) / 2);
+        return (images, p);
+    }
+
+    [Fact]
+    public void AComposedImageGoesThroughTheUNetOnceForAllItsClasses()
+    {
+        using var pipe = tiny.Load();
+        var (images, p) = TwoClassInputs();
+        // every latent the UNet denoises passes its first convolution once
+        var convIn = (TorchSharp.torch.nn.Module<Tensor, Tensor>)pipe.Unet.named_modules().Single(m => m.name == "conv_in").module;
+        int calls = 0;
+        long rows = 0;
+        var hook = convIn.register_forward_hook((_, _, output) =>
+        {
+            calls++;
+            rows += output.shape[0];
+            return output;
+        });
+        var counts = new Dictionary<bool, (int Calls, long Rows)>();
+        var results = new Dictionary<bool, G4SegResult>();
+        try
+        {
+            foreach (bool compose in new[] { false, true })
+            {
+                (calls, rows) = (0, 0);
+                using var refiner = new G4SegRefiner(pipe, G4SegOptions.ToyWorld with { Compose = compose }) { Workers = 1, MaxBatch = 1 };
+                results[compose] = refiner.Refine(images[..1], p[..1], Names);
+                counts[compose] = (calls, rows);
+            }
+        }
+        finally
+        {
+            hook.remove();
+        }
+        using var perClass = results[false];
+        using var composed = results[true];
+        Assert.Equal((2, 2L), counts[false]); // one pass per class
+        Assert.Equal((1, 1L), counts[true]);  // one pass for both
+        Assert.Equal(new[] { new G4SegItem(0, 0), new G4SegItem(0, 1) }, composed.Items);
+        Assert.Equal(perClass.Items, composed.Items);
+        // both classes read the one generated image; it differs from either class's own
+        Assert.True(composed.Generated![0].eq(composed.Generated[1]).all().item<bool>());
+        Assert.False(composed.X0![0].eq(perClass.X0![0]).all().item<bool>());
+        // each class mixes inside its own confusion area only (Eq. 9), matched once per image
+        for (int n = 0; n < 2; n++)
+        {
+            var s = p[0, n].flatten();
+            var area = composed.Confusion![n].flatten();
+            Assert.True(area.any().item<bool>());
+            Assert.True(area.eq(perClass.Confusion![n].flatten()).all().item<bool>());
+            var expected = where(area, s * 0.3f + s.gather(0, composed.Index![n]) * 0.7f, s); // b = 0.3 (the toyworld preset)
+            Assert.True(allclose(composed.Refined[0, n].flatten(), expected, atol: 1e-6));
+            Assert.True(isnan(composed.Similarity![n]).logical_xor(area).all().item<bool>());
+            Assert.True(composed.Index[n].eq(arange(4096)).logical_or(area).all().item<bool>()); // d_j = j outside the area
+        }
+        Assert.True(composed.Confusion![0].logical_and(composed.Confusion[1]).any().item<bool>() == false, "the two classes' areas should not overlap here");
+        Assert.True(composed.Refined[0, 2].eq(p[0, 2]).all().item<bool>()); // an absent class keeps its map
+    }
+
+    [Fact]
+    public void ComposedImagesRefinedSideBySideGiveWhatOneGroupGives()
+    {
+        using var pipe = tiny.Load();
+        var (images, p) = TwoClassInputs();
+        var options = G4SegOptions.ToyWorld with { Compose = true };
+        using var one = new G4SegRefiner(pipe, options) { Workers = 1 };
+        using var two = new G4SegRefiner(pipe, options) { Workers = 2 };
+        using var a = one.Refine(images, p, Names);
+        using var b = two.Refine(images, p, Names);
+        Assert.Equal(new[] { new G4SegItem(0, 0), new G4SegItem(0, 1), new G4SegItem(1, 2) }, b.Items);
+        Assert.Equal(a.Items, b.Items);
+        foreach (var (x, y) in new[] { (a.X0!, b.X0!), (a.Generated!, b.Generated!), (a.Refined, b.Refined) })
+            Assert.True(allclose(x, y, rtol: 1e-4, atol: 1e-4), $"max difference {(x - y).abs().max().item<float>()}");
+    }
+
+    [Fact]
+    public void TheComposedPromptNamesEveryClassAndOneClassGivesTheClassPrompt()
+    {
+        var o = new G4SegOptions();
+        Assert.Equal("a photo of a circle", o.ComposedPromptFor(new[] { "circle" }));
+        Assert.Equal(o.PromptFor("star"), o.ComposedPromptFor(new[] { "star" }));
+        Assert.Equal("a photo of a circle and a star", o.ComposedPromptFor(new[] { "circle", "star" }));
+        Assert.Equal("a photo of a circle, a square and a star", o.ComposedPromptFor(Names));
+        Assert.Equal("a photo of circle, square and star", (o with { PromptTemplate = "a photo of {0}" }).ComposedPromptFor(Names));
+        Assert.Equal("the circle and the star, in a photo", (o with { PromptTemplate = "the {0}, in a photo" }).ComposedPromptFor(new[] { "circle", "star" }));
+        Assert.Throws<ArgumentException>(() => o.ComposedPromptFor(Array.Empty<string>()));
+        Assert.False(G4SegOptions.Paper.Compose); // the paper's per-class passes
+    }
+
+    [Fact]
+    public void ComposedMasksAndAreasGatherEachPassesClasses()
+    {
+        var m = arange(3 * 2 * 2, dtype: ScalarType.Float32).reshape(3, 2, 2) + 1;
+        var composed = G4SegStages.ComposeMasks(m, new[] { 0, 0, 1 }, 2);
+        Assert.Equal(new long[] { 2, 2, 2, 2 }, composed.shape);
+        Assert.True(composed[0, 0].eq(m[0]).all().item<bool>());
+        Assert.True(composed[0, 1].eq(m[1]).all().item<bool>());
+        Assert.True(composed[1, 0].eq(m[2]).all().item<bool>());
+        Assert.True(composed[1, 1].eq(0).all().item<bool>()); // padding: pass 1 has one class
+        var areas = tensor(new[] { true, false, false, false, false, true, false, false, false, false, true, false }).reshape(3, 2, 2);
+        var union = G4SegStages.UnionPerPass(areas, new[] { 0, 0, 1 }, 2);
+        Assert.Equal(new[] { true, true, false, false, false, false, true, false }, union.flatten().data<bool>().ToArray());
+        Assert.Throws<ArgumentException>(() => G4SegStages.ComposeMasks(m, new[] { 0, 0 }, 1));        // one pass per mask
+        Assert.Throws<ArgumentException>(() => G4SegStages.ComposeMasks(m, new[] { 0, 0, 2 }, 3));     // pass 1 empty
+        Assert.Throws<ArgumentOutOfRangeException>(() => G4SegStages.UnionPerPass(areas, new[] { 0, 1, 2 }, 2));
     }
 
     [Theory]
@@ -306,6 +451,10 @@ public sealed class G4SegTests : IClassFixture<TinyPipeline>
         Assert.Contains("unet", r.StageShares.Keys);
         Assert.Equal(1, r.Threads);
         Assert.Equal(2, r.Workers);
+        var c = GenSeg.Benchmarks.G4SegBenchmark.CompareCompose(pipe, new GenSeg.Benchmarks.G4SegBenchmarkOptions { ScenesPerBatch = 2, Batches = 1, Threads = 1, Workers = 1 });
+        Assert.Equal(c.PerClass.ImageClasses, c.Composed.ImageClasses); // the same scenes, every image-class refined by both
+        Assert.True(c.Speedup > 0);
+        Assert.Equal(1.0, c.Composed.StageShares.Values.Sum(), 6);
     }
 }
 

@@ -36,50 +36,62 @@ public sealed class DenseBias(Tensor bias) : AttentionBias
 }
 
 /// <summary>
-/// A bias of rank one per item: bias[b, q, k] = <see cref="Scale"/> * <see cref="QueryFactor"/>[b, q] *
-/// <see cref="KeyFactor"/>[b, k], shared by every head. G4Seg's injected maps have this form (Eq. 3: the foreground
-/// mask times the class-token indicator; Eq. 4: the mask times itself), so the dense [B, 1, Nq, Nk] map (67 MB per item
-/// for 64x64 latents in float32) is never built: each slice of query rows costs B x rows x Nk.
+/// A bias of low rank per item: bias[b, q, k] = <see cref="Scale"/> * sum_r <see cref="QueryFactor"/>[b, r, q] *
+/// <see cref="KeyFactor"/>[b, r, k], shared by every head. G4Seg's injected maps have this form (Eq. 3: the foreground
+/// mask times the class-token indicator; Eq. 4: the mask times itself; rank one per class, so a composed injection of R
+/// classes has rank R), so the dense [B, 1, Nq, Nk] map (67 MB per item for 64x64 latents in float32) is never built:
+/// each slice of query rows costs B x rows x Nk.
 /// </summary>
-public sealed class RankOneBias : AttentionBias
+public sealed class LowRankBias : AttentionBias
 {
-    /// <summary>The bias <paramref name="scale"/> * <paramref name="queryFactor"/> [B, Nq] x <paramref name="keyFactor"/> [B, Nk].</summary>
-    public RankOneBias(Tensor queryFactor, Tensor keyFactor, double scale = 1.0)
+    /// <summary>
+    /// The bias <paramref name="scale"/> * <paramref name="queryFactor"/> x <paramref name="keyFactor"/>: factors
+    /// [B, Nq] and [B, Nk] (rank one) or [B, R, Nq] and [B, R, Nk] (the sum of R outer products).
+    /// </summary>
+    public LowRankBias(Tensor queryFactor, Tensor keyFactor, double scale = 1.0)
     {
-        Check.Rank(queryFactor, nameof(queryFactor), 2, "[B, Nq]");
-        Check.Rank(keyFactor, nameof(keyFactor), 2, "[B, Nk]");
-        if (queryFactor.shape[0] != keyFactor.shape[0])
-            throw new ArgumentException($"query factor {Check.Format(queryFactor.shape)} and key factor {Check.Format(keyFactor.shape)} must have the same batch");
+        ArgumentNullException.ThrowIfNull(queryFactor);
+        ArgumentNullException.ThrowIfNull(keyFactor);
+        if (queryFactor.dim() == 2) queryFactor = queryFactor.unsqueeze(1);
+        if (keyFactor.dim() == 2) keyFactor = keyFactor.unsqueeze(1);
+        Check.Rank(queryFactor, nameof(queryFactor), 3, "[B, Nq] or [B, R, Nq]");
+        Check.Rank(keyFactor, nameof(keyFactor), 3, "[B, Nk] or [B, R, Nk]");
+        if (queryFactor.shape[0] != keyFactor.shape[0] || queryFactor.shape[1] != keyFactor.shape[1])
+            throw new ArgumentException($"query factor {Check.Format(queryFactor.shape)} and key factor {Check.Format(keyFactor.shape)} must have the same batch and rank");
         QueryFactor = queryFactor;
         KeyFactor = keyFactor;
         Scale = scale;
     }
 
-    /// <summary>[B, Nq].</summary>
+    /// <summary>[B, R, Nq].</summary>
     public Tensor QueryFactor { get; }
 
-    /// <summary>[B, Nk].</summary>
+    /// <summary>[B, R, Nk].</summary>
     public Tensor KeyFactor { get; }
+
+    /// <summary>R: the number of outer products summed.</summary>
+    public long Rank => QueryFactor.shape[1];
 
     /// <summary>The scalar factor (a / sqrt(d) for Eq. 5).</summary>
     public double Scale { get; }
 
     /// <summary>The same bias times <paramref name="factor"/>.</summary>
-    public RankOneBias Scaled(double factor) => new(QueryFactor, KeyFactor, Scale * factor);
+    public LowRankBias Scaled(double factor) => new(QueryFactor, KeyFactor, Scale * factor);
 
     /// <summary>Query rows [start, end) as [B, 1, end - start, Nk] in <paramref name="dtype"/> on <paramref name="device"/>
-    /// (the product is formed in the factors' type, then converted).</summary>
+    /// (the products are formed in the factors' type, then converted; rank one is a broadcast product, as exact as its factors).</summary>
     public override Tensor Rows(long start, long end, ScalarType dtype, Device device)
     {
         using var scope = NewDisposeScope();
-        var q = QueryFactor.narrow(1, start, end - start).to(device);
-        var map = q.unsqueeze(2) * KeyFactor.to(device).unsqueeze(1);
+        var q = QueryFactor.narrow(2, start, end - start).to(device); // [B, R, rows]
+        var k = KeyFactor.to(device);                                  // [B, R, Nk]
+        var map = Rank == 1 ? q[.., 0].unsqueeze(2) * k[.., 0].unsqueeze(1) : q.transpose(1, 2).matmul(k);
         if (Scale != 1.0) map = map * Scale;
         return map.unsqueeze(1).to_type(dtype).MoveToOuterDisposeScope();
     }
 
     /// <summary>The whole map [B, 1, Nq, Nk] in the factors' type (for inspection and small sizes).</summary>
-    public Tensor Dense() => Rows(0, QueryFactor.shape[1], QueryFactor.dtype, QueryFactor.device);
+    public Tensor Dense() => Rows(0, QueryFactor.shape[2], QueryFactor.dtype, QueryFactor.device);
 }
 
 /// <summary>Query slicing of attention with a bias or explicit logits (diffusers' attention slicing, by memory).</summary>

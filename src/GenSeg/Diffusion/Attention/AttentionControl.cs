@@ -20,7 +20,7 @@ public sealed record AttentionControl
     public Func<AttentionSite, bool>? Sites { get; init; }
 
     /// <summary>Additive bias on the scaled self-attention logits, broadcastable to [B, heads, Nq, Nq] (a tensor, or a
-    /// <see cref="RankOneBias"/> that is never built whole); return null to skip a site.</summary>
+    /// <see cref="LowRankBias"/> that is never built whole); return null to skip a site.</summary>
     public Func<AttentionSite, AttentionBias?>? SelfBias { get; init; }
 
     /// <summary>Additive bias on the scaled cross-attention logits, broadcastable to [B, heads, Nq, tokens]; return null to skip a site.</summary>

@@ -51,13 +51,28 @@ public static class Correspondence
         long chunk = Math.Max(1, sliceBytes / (h * w * sizeof(float)));
         var result = window is { } win && (win < h || win < w) ? Windowed(g, o, win) : Global(g, o, queryMask, chunk);
         var (index, sim) = result;
-        if (queryMask is not null)
-        {
-            var q = queryMask.reshape(b, h * w).to_type(ScalarType.Bool);
-            var identity = arange(h * w, dtype: ScalarType.Int64, device: index.device).unsqueeze(0).expand(b, h * w);
-            index = where(q, index, identity);
-            sim = where(q, sim, full_like(sim, float.NaN));
-        }
+        if (queryMask is not null) (index, sim) = Restrict(new CorrespondenceResult(index, sim), queryMask);
+        return new CorrespondenceResult(index.MoveToOuterDisposeScope(), sim.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The matches of <paramref name="match"/> ([B, H*W]) kept only for the pixels of <paramref name="queryMask"/>
+    /// [B, H, W] (bool or 0/1): elsewhere d_j = j and similarity NaN, as <see cref="Match"/> leaves pixels outside its
+    /// query mask. A composed pass matches the union of its classes' confusion areas once; this gives each class its own.
+    /// </summary>
+    public static CorrespondenceResult Restrict(CorrespondenceResult match, Tensor queryMask)
+    {
+        ArgumentNullException.ThrowIfNull(match);
+        Check.Rank(match.Index, "match.Index", 2, "[B, H*W]");
+        Check.Rank(queryMask, nameof(queryMask), 3, "[B, H, W]");
+        long b = queryMask.shape[0], n = queryMask.shape[1] * queryMask.shape[2];
+        Check.Shape(match.Index, "match.Index", b, n);
+        Check.Shape(match.Similarity, "match.Similarity", b, n);
+        using var scope = NewDisposeScope();
+        var q = queryMask.reshape(b, n).to_type(ScalarType.Bool).to(match.Index.device);
+        var identity = arange(n, dtype: ScalarType.Int64, device: match.Index.device).unsqueeze(0).expand(b, n);
+        var index = where(q, match.Index, identity);
+        var sim = where(q, match.Similarity, full_like(match.Similarity, float.NaN));
         return new CorrespondenceResult(index.MoveToOuterDisposeScope(), sim.MoveToOuterDisposeScope());
     }
 

@@ -110,6 +110,18 @@ public sealed record G4SegOptions
     /// <summary>The prompt for a class; {0} is the class name (paper: "A photo of {class}").</summary>
     public string PromptTemplate { get; init; } = "a photo of a {0}";
 
+    /// <summary>
+    /// Composed injection: every present class of an image in one generation instead of one per class (the paper's
+    /// each-class-against-the-rest passes). The paper names composing the classes' masks into one generation as the way
+    /// to cut G4Seg's cost, which otherwise grows with the classes per image (issue #27). The prompt names all the
+    /// image's classes (<see cref="ComposedPromptFor"/>); each class's mask is injected on its own tokens' columns and on
+    /// the self-attention pairs within its segment (<see cref="G4SegStages.BuildInjection(GenSeg.Diffusion.Models.UNet2DConditionModel, TorchSharp.torch.Tensor, IReadOnlyList{IReadOnlyList{int[]}}, long, long, long, long, InjectionOptions)"/>);
+    /// one UNet pass, one decode and one set of features per image serve the per-class correspondence and mixing
+    /// (Eq. 8-9), each in its own confusion area. An image with one class gives exactly the per-class result.
+    /// Off (the paper's per-class passes) by default.
+    /// </summary>
+    public bool Compose { get; init; }
+
     /// <summary>The correspondence features E.</summary>
     public FeatureOptions Features { get; init; } = new();
 
@@ -154,6 +166,25 @@ public sealed record G4SegOptions
 
     /// <summary>The prompt of a class name.</summary>
     public string PromptFor(string className) => string.Format(System.Globalization.CultureInfo.InvariantCulture, PromptTemplate, className);
+
+    /// <summary>
+    /// The prompt naming several classes at once (<see cref="Compose"/>): the template with {0} filled by the names as
+    /// a list, "x", "x and y", "x, y and z", where an article just before {0} in the template ("a", "an" or "the") is
+    /// repeated before every further name, so "a photo of a {0}" gives "a photo of a circle, a square and a star",
+    /// ToyWorld's class-only caption form. One name gives <see cref="PromptFor"/>'s prompt exactly.
+    /// </summary>
+    public string ComposedPromptFor(IReadOnlyList<string> classNames)
+    {
+        ArgumentNullException.ThrowIfNull(classNames);
+        if (classNames.Count == 0) throw new ArgumentException("classNames: expected at least one class to name", nameof(classNames));
+        int at = PromptTemplate.IndexOf("{0}", StringComparison.Ordinal);
+        var before = at < 0 ? Array.Empty<string>() : PromptTemplate[..at].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        string article = before.Length > 0 && before[^1].ToLowerInvariant() is "a" or "an" or "the" ? before[^1] + " " : "";
+        var list = new System.Text.StringBuilder(classNames[0]);
+        for (int i = 1; i < classNames.Count; i++)
+            list.Append(i == classNames.Count - 1 ? " and " : ", ").Append(article).Append(classNames[i]);
+        return PromptFor(list.ToString());
+    }
 
     /// <summary>Checks every value; errors name the option.</summary>
     public void Validate(int numTrainTimesteps = 1000)

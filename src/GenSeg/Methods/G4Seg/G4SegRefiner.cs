@@ -198,20 +198,18 @@ public sealed class G4SegRefiner : IDisposable
         var isPresent = (present is null ? s.amax(new long[] { 2, 3 }) > 0 : present.to_type(ScalarType.Bool)).cpu();
         var presentFlags = isPresent.data<bool>().ToArray();
         var imageSeeds = seeds ?? Enumerable.Range(0, (int)b).Select(i => Pcg32.Derive(Options.Seed, (ulong)i)).ToArray();
-        // the prompts' encodings, made here (the cache is not shared with the workers)
-        var contexts = new Tensor?[k];
-        for (int c = 0; c < k; c++)
-            if (Enumerable.Range(0, (int)b).Any(i => presentFlags[i * k + c])) contexts[c] = PromptHidden(classNames[c]);
+        // the UNet passes with their prompts' encodings, made here (the cache is not shared with the workers)
+        var passes = Passes(presentFlags, (int)b, classNames, tokens);
 
         var groups = ImageGroups(presentFlags, (int)b, (int)k, Workers);
-        if (groups.Count == 1) return Keep(RefineImages(images, s, isPresent, presentFlags, tokens, contexts, imageSeeds));
+        if (groups.Count == 1) return Keep(RefineImages(images, s, isPresent, passes, imageSeeds));
         var parts = SideBySide.Run<G4SegResult>(groups, (start, end) =>
         {
             // sliced here, in this call's dispose scope (a worker's tensors are its own)
             var (gi, gs, gp) = (images[start..end], s[start..end], isPresent[start..end]);
-            var flags = presentFlags[(start * (int)k)..(end * (int)k)];
+            var groupPasses = passes.Where(p => p.Image >= start && p.Image < end).Select(p => p with { Image = p.Image - start }).ToArray();
             var groupSeeds = imageSeeds.Skip(start).Take(end - start).ToArray();
-            return () => RefineImages(gi, gs, gp, flags, tokens, contexts, groupSeeds);
+            return () => RefineImages(gi, gs, gp, groupPasses, groupSeeds);
         });
         try
         {
@@ -228,6 +226,41 @@ public sealed class G4SegRefiner : IDisposable
             scope.MoveToOuter(result.Tensors());
             return result;
         }
+    }
+
+    /// <summary>
+    /// One UNet item: image <paramref name="Image"/> under the prompt encoding <paramref name="Context"/> [1, L, D]
+    /// with the masks of <paramref name="Classes"/> injected, class <c>Classes[r]</c> on the token positions
+    /// <c>Tokens[r]</c> of the prompt.
+    /// </summary>
+    sealed record Pass(int Image, int[] Classes, Tensor Context, int[][] Tokens);
+
+    /// <summary>
+    /// The UNet passes of a batch in image order: one per present image-class (its class's prompt and tokens), or with
+    /// <see cref="G4SegOptions.Compose"/> one per image with any present class (the prompt naming them all).
+    /// </summary>
+    IReadOnlyList<Pass> Passes(IReadOnlyList<bool> presentFlags, int images, IReadOnlyList<string> classNames, int[][] classTokens)
+    {
+        int k = classNames.Count;
+        var passes = new List<Pass>();
+        for (int i = 0; i < images; i++)
+        {
+            var classes = Enumerable.Range(0, k).Where(c => presentFlags[i * k + c]).ToArray();
+            if (classes.Length == 0) continue;
+            if (!Options.Compose)
+            {
+                passes.AddRange(classes.Select(c => new Pass(i, new[] { c }, PromptHidden(Options.PromptFor(classNames[c])), new[] { classTokens[c] })));
+                continue;
+            }
+            var names = classes.Select(c => classNames[c]).ToArray();
+            var prompt = Options.ComposedPromptFor(names);
+            var tokens = names.Select(n => G4SegStages.ClassTokens(Pipeline.Tokenizer, prompt, n)).ToArray();
+            if (tokens.Any(t => t.Length == 0))
+                throw new ArgumentException($"compose: the prompt \"{prompt}\" is longer than the text encoder's {Pipeline.Tokenizer.ModelMaxLength} tokens; " +
+                                            $"{string.Join(", ", names.Where((_, r) => tokens[r].Length == 0))} fall outside it (refine per class: compose false)", nameof(classNames));
+            passes.Add(new Pass(i, classes, PromptHidden(prompt), tokens));
+        }
+        return passes;
     }
 
     /// <summary>
@@ -259,11 +292,10 @@ public sealed class G4SegRefiner : IDisposable
             Cat(parts.Select(p => p.Similarity))?.MoveToOuterDisposeScope(), Cat(parts.Select(p => p.Confusion))?.MoveToOuterDisposeScope(), seconds);
     }
 
-    /// <summary>Stages 1-8 for a batch of images (on the calling thread; the prompts' encodings are given).</summary>
-    G4SegResult RefineImages(Tensor images, Tensor s, Tensor isPresent, IReadOnlyList<bool> presentFlags, int[][] tokens, Tensor?[] contexts,
-        IReadOnlyList<ulong> imageSeeds)
+    /// <summary>Stages 1-8 for a batch of images (on the calling thread; the passes carry their prompts' encodings).</summary>
+    G4SegResult RefineImages(Tensor images, Tensor s, Tensor isPresent, IReadOnlyList<Pass> passes, IReadOnlyList<ulong> imageSeeds)
     {
-        long b = images.shape[0], k = s.shape[1], h = images.shape[2], w = images.shape[3];
+        long h = images.shape[2], w = images.shape[3];
         var o = Options;
         var seconds = new Dictionary<string, double>();
         var watch = Stopwatch.StartNew();
@@ -275,10 +307,8 @@ public sealed class G4SegRefiner : IDisposable
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var items = new List<G4SegItem>();
-        for (int i = 0; i < b; i++)
-            for (int c = 0; c < k; c++)
-                if (presentFlags[i * (int)k + c]) items.Add(new G4SegItem(i, c));
+        var items = passes.SelectMany(p => p.Classes.Select(c => new G4SegItem(p.Image, c))).ToList();
+        var itemPass = passes.SelectMany((p, n) => p.Classes.Select(_ => n)).ToArray();
 
         if (items.Count == 0)
         {
@@ -288,35 +318,36 @@ public sealed class G4SegRefiner : IDisposable
         }
 
         var imageIndex = tensor(items.Select(it => (long)it.Image).ToArray(), device: s.device);
+        var passImage = tensor(passes.Select(p => (long)p.Image).ToArray(), device: s.device);
         var sItems = stack(items.Select(it => s[it.Image, it.Class]).ToArray()); // [N, H, W]
 
-        // 1. x_t: latents of the images (once per image), noised per image (same noise for every class of an image)
+        // 1. x_t: latents of the images (once per image), noised per image (same noise for every pass of an image)
         var latents = Pipeline.EncodeImage(images);
         Lap("encode");
-        var itemLatents = latents.index_select(0, imageIndex.to(latents.device));
-        var context = cat(items.Select(it => contexts[it.Class]!).ToArray(), 0);
+        var context = cat(passes.Select(p => p.Context).ToArray(), 0);
         long timestep = o.Timestep;
         Tensor noisy;
         if (o.Inversion)
         {
-            (noisy, timestep) = G4SegStages.Invert(Pipeline, itemLatents, context, o.Timestep, o.InversionSteps);
+            (noisy, timestep) = G4SegStages.Invert(Pipeline, latents.index_select(0, passImage.to(latents.device)), context, o.Timestep, o.InversionSteps);
         }
         else
         {
             var (imageNoisy, _) = G4SegStages.NoiseAt(Pipeline.Scheduler, latents, o.Timestep, imageSeeds);
-            noisy = imageNoisy.index_select(0, imageIndex.to(imageNoisy.device));
+            noisy = imageNoisy.index_select(0, passImage.to(imageNoisy.device));
         }
         Lap("noise");
 
-        // 2-3. EMI and the one-step x0 prediction (Eq. 2), all items in one batch (chunked)
+        // 2-3. EMI and the one-step x0 prediction (Eq. 2), all passes in one batch (chunked)
         var binary = sItems / sItems.amax(new long[] { 1, 2 }, keepdim: true).clamp_min(1e-12); // >= 0.5 of the class maximum is the coarse mask
-        var positions = items.Select(it => tokens[it.Class]).ToArray();
+        var masks = G4SegStages.ComposeMasks(binary, itemPass, passes.Count); // [P, R, H, W]: each pass's classes
+        var segmentTokens = passes.Select(p => (IReadOnlyList<int[]>)p.Tokens).ToArray();
         var x0Parts = new List<Tensor>();
-        for (int start = 0; start < items.Count; start += MaxBatch)
+        for (int start = 0; start < passes.Count; start += MaxBatch)
         {
             using var chunkScope = NewDisposeScope();
-            int end = Math.Min(items.Count, start + MaxBatch);
-            var control = G4SegStages.BuildInjection(Pipeline.Unet, binary[start..end], positions[start..end], context.shape[1],
+            int end = Math.Min(passes.Count, start + MaxBatch);
+            var control = G4SegStages.BuildInjection(Pipeline.Unet, masks[start..end], segmentTokens[start..end], context.shape[1],
                 noisy.shape[2], noisy.shape[3], timestep, o.Injection);
             x0Parts.Add(G4SegStages.PredictX0(Pipeline, noisy[start..end], timestep, context[start..end], control).MoveToOuterDisposeScope());
         }
@@ -329,22 +360,23 @@ public sealed class G4SegRefiner : IDisposable
         Tensor refinedItems = sItems;
         if (o.Correspondence)
         {
-            // 4. features of x and x~
+            // 4. features of x and x~ (once per image and per pass)
             originalFeatures = Features.Extract(images.to(Pipeline.Device));
             generatedFeatures = Features.Extract(generated);
-            var fx = FeatureMaps.ToPixels(originalFeatures, h, w).index_select(0, imageIndex.to(originalFeatures.device));
+            var fx = FeatureMaps.ToPixels(originalFeatures, h, w).index_select(0, passImage.to(originalFeatures.device));
             var fg = FeatureMaps.ToPixels(generatedFeatures, h, w);
             Lap("features");
-            // 7. the confusion area
+            // 7. the confusion area of each image-class
             area = G4SegStages.ConfusionAreaOf(sItems, o.Confusion).to(fg.device);
             Lap("confusion");
-            // 5. d_j for the generated pixels in the area (Eq. 8)
+            // 5. d_j for the pixels in a pass's confusion areas (Eq. 8), then each image-class's own area
             int? window = o.CorrespondenceWindowAt512 is { } win ? Math.Max(1, (int)Math.Round(win * w / 512.0)) : null;
+            var queries = G4SegStages.UnionPerPass(area, itemPass, passes.Count);
             var match = o.Direction == CorrespondenceDirection.GeneratedToOriginal
-                ? G4SegStages.Correspond(fg, fx, area, window)
-                : G4SegStages.Correspond(fx, fg, area, window);
-            index = match.Index;
-            similarity = match.Similarity;
+                ? G4SegStages.Correspond(fg, fx, queries, window)
+                : G4SegStages.Correspond(fx, fg, queries, window);
+            var perItem = PerItem(itemPass, match.Index, match.Similarity);
+            (index, similarity) = G4SegStages.RestrictMatches(new CorrespondenceResult(perItem[0], perItem[1]), area);
             Lap("correspondence");
             // 6. Eq. 9 inside the area
             refinedItems = G4SegStages.Mix(sItems, index.to(sItems.device), area.to(sItems.device), o.B);
@@ -354,19 +386,29 @@ public sealed class G4SegRefiner : IDisposable
         var refined = s.clone();
         for (int n = 0; n < items.Count; n++) refined[items[n].Image, items[n].Class] = refinedItems[n];
         var combined = G4SegStages.Combine(refined, isPresent.to(refined.device));
+        // per-pass tensors as one row per image-class (a composed pass's row repeated for each of its classes)
+        var itemRows = PerItem(itemPass, noisy, x0, generated);
+        var itemFeatures = generatedFeatures is null ? null : PerItem(itemPass, generatedFeatures)[0];
         Lap("combine");
         return new G4SegResult(refined.MoveToOuterDisposeScope(), Move(combined), items, timestep,
-            noisy.MoveToOuterDisposeScope(), x0.MoveToOuterDisposeScope(), generated.MoveToOuterDisposeScope(),
-            originalFeatures?.MoveToOuterDisposeScope(), generatedFeatures?.MoveToOuterDisposeScope(),
+            itemRows[0].MoveToOuterDisposeScope(), itemRows[1].MoveToOuterDisposeScope(), itemRows[2].MoveToOuterDisposeScope(),
+            originalFeatures?.MoveToOuterDisposeScope(), itemFeatures?.MoveToOuterDisposeScope(),
             index?.MoveToOuterDisposeScope(), similarity?.MoveToOuterDisposeScope(), area?.MoveToOuterDisposeScope(), seconds);
+    }
+
+    /// <summary>Rows of per-pass tensors [P, ...] as rows per image-class [N, ...] (the tensors themselves when every pass has one class).</summary>
+    static Tensor[] PerItem(IReadOnlyList<int> itemPass, params Tensor[] perPass)
+    {
+        if (perPass.All(t => t.shape[0] == itemPass.Count)) return perPass;
+        var rows = itemPass.Select(p => (long)p).ToArray();
+        return perPass.Select(t => t.index_select(0, tensor(rows, device: t.device))).ToArray();
     }
 
     static CombinedLabels Move(CombinedLabels c) => new(c.Probabilities.MoveToOuterDisposeScope(), c.Labels.MoveToOuterDisposeScope());
 
-    /// <summary>The text encoder's hidden state [1, L, D] of the class's prompt (cached per prompt).</summary>
-    Tensor PromptHidden(string className)
+    /// <summary>The text encoder's hidden state [1, L, D] of a prompt (cached per prompt).</summary>
+    Tensor PromptHidden(string prompt)
     {
-        var prompt = Options.PromptFor(className);
         if (!prompts.TryGetValue(prompt, out var hidden))
         {
             using var scope = NewDisposeScope();

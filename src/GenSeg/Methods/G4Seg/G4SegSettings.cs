@@ -72,6 +72,7 @@ public static class G4SegSettings
             (o, v) => o with { CorrespondenceWindowAt512 = v.Equals("none", StringComparison.OrdinalIgnoreCase) ? null : Int(v) },
             o => o.CorrespondenceWindowAt512 is { } w ? Text(w) : "none"),
         new("prompt", "prompt template with {0} for the class name", (o, v) => o with { PromptTemplate = v }, o => o.PromptTemplate),
+        new("compose", "all classes of an image in one UNet pass, decode and correspondence (composed injection): true, or false (one pass per class)", (o, v) => o with { Compose = Bool(v) }, o => Text(o.Compose)),
         new("seed", "noise seed", (o, v) => o with { Seed = ULong(v) }, o => o.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture)),
     }).ToArray();
 

@@ -13,10 +13,12 @@ namespace GenSeg.Methods.G4Seg;
 
 /// <summary>
 /// G4Seg's stages as separate calls (each can be run and inspected on its own in a notebook):
-/// <see cref="NoiseAt(DDIMScheduler, Tensor, long, IReadOnlyList{ulong})"/> (x_t), <see cref="Invert"/> (the inversion alternative), <see cref="BuildInjection"/> (EMI,
+/// <see cref="NoiseAt(DDIMScheduler, Tensor, long, IReadOnlyList{ulong})"/> (x_t), <see cref="Invert"/> (the inversion alternative), <see cref="BuildInjection(UNet2DConditionModel, Tensor, IReadOnlyList{int[]}, long, long, long, long, InjectionOptions)"/> (EMI,
 /// Eq. 3-5), <see cref="PredictX0"/> (Eq. 2), <see cref="Decode"/>, <see cref="ExtractFeatures"/>,
-/// <see cref="Correspond"/> (Eq. 8), <see cref="ConfusionAreaOf"/> (Sec. 3.3), <see cref="Mix"/> (Eq. 9) and
-/// <see cref="Combine"/> (multi-class normalisation and argmax). <see cref="G4SegRefiner"/> chains them.
+/// <see cref="Correspond"/> (Eq. 8), <see cref="ConfusionAreaOf"/> (Sec. 3.3), <see cref="Mix"/> (Eq. 9),
+/// <see cref="Combine"/> (multi-class normalisation and argmax), and for the composed injection
+/// (<see cref="G4SegOptions.Compose"/>) <see cref="ComposeMasks"/>, <see cref="UnionPerPass"/> and <see cref="RestrictMatches"/>.
+/// <see cref="G4SegRefiner"/> chains them.
 /// </summary>
 public static class G4SegStages
 {
@@ -83,6 +85,31 @@ public static class G4SegStages
         long latentHeight, long latentWidth, long timestep, InjectionOptions options)
     {
         Check.Rank(masks, nameof(masks), 3, "[B, H, W]");
+        return BuildInjection(unet, masks.unsqueeze(1), MaskInjection.OneSegment(tokenPositions), tokens, latentHeight, latentWidth, timestep, options);
+    }
+
+    /// <summary>
+    /// The composed injection (<see cref="G4SegOptions.Compose"/>): every class of an item injected at once. From masks
+    /// [B, R, H, W] (segment r of item b: one class's binary coarse mask, values &gt; 0.5 foreground; an all-zero mask
+    /// with an empty token list pads an item with fewer classes) and, per item and segment, that class's token positions
+    /// in the item's prompt: the cross map A = sum_r m_r c_r^T (each class's mask on its own token columns, Eq. 3) and
+    /// the self map A = sum_r m_r m_r^T (pixel pairs within one class segment, Eq. 4), applied as in the single-class
+    /// overload, which is this with R = 1.
+    /// </summary>
+    /// <param name="unet">The UNet (its attention sites give the resolutions and head sizes).</param>
+    /// <param name="masks">[B, R, H, W] binary coarse masks, one per class of the item.</param>
+    /// <param name="segmentTokens">Per item, per segment, the class's token positions in the item's prompt.</param>
+    /// <param name="tokens">Prompt length (the text context's L).</param>
+    /// <param name="latentHeight">Latent height h.</param>
+    /// <param name="latentWidth">Latent width w.</param>
+    /// <param name="timestep">The UNet's timestep (for DenseDiffusion's time factor).</param>
+    /// <param name="options">The injection settings.</param>
+    public static AttentionControl? BuildInjection(UNet2DConditionModel unet, Tensor masks, IReadOnlyList<IReadOnlyList<int[]>> segmentTokens, long tokens,
+        long latentHeight, long latentWidth, long timestep, InjectionOptions options)
+    {
+        Check.Rank(masks, nameof(masks), 4, "[B, R, H, W] (one mask per class of each item)");
+        if (segmentTokens.Count != masks.shape[0])
+            throw new ArgumentException($"segmentTokens: {segmentTokens.Count} lists for the {masks.shape[0]} items of masks {Check.Format(masks.shape)}", nameof(segmentTokens));
         options.Validate();
         if (options.Mode == InjectionMode.None) return null;
         var sites = unet.AttentionSites(latentHeight, latentWidth).Where(options.Applies).ToList();
@@ -90,21 +117,21 @@ public static class G4SegStages
         // The maps are built on the UNet's device (the coarse masks may live elsewhere) and kept factored: each layer
         // forms only the query rows of one slice, in its own dtype.
         masks = masks.to(unet.parameters().First().device);
-        var selfMaps = new Dictionary<(long, long), RankOneBias>();
-        var crossMaps = new Dictionary<(long, long), RankOneBias>();
+        var selfMaps = new Dictionary<(long, long), LowRankBias>();
+        var crossMaps = new Dictionary<(long, long), LowRankBias>();
         var sizeRegs = new Dictionary<(long, long), Tensor>();
         foreach (var s in sites)
         {
             var key = (s.Height, s.Width);
             if (s.Kind == AttentionKind.Self && !selfMaps.ContainsKey(key)) selfMaps[key] = MaskInjection.SelfFactors(masks, s.Height, s.Width);
-            if (s.Kind == AttentionKind.Cross && !crossMaps.ContainsKey(key)) crossMaps[key] = MaskInjection.CrossFactors(masks, tokenPositions, tokens, s.Height, s.Width);
+            if (s.Kind == AttentionKind.Cross && !crossMaps.ContainsKey(key)) crossMaps[key] = MaskInjection.CrossFactors(masks, segmentTokens, tokens, s.Height, s.Width);
             if (options.Mode == InjectionMode.DenseDiffusion && !sizeRegs.ContainsKey(key))
                 sizeRegs[key] = MaskInjection.SizeRegulariser(masks, s.Height, s.Width, options.DenseDiffusionSizeReg);
         }
-        RankOneBias Map(AttentionSite s) => s.Kind == AttentionKind.Self ? selfMaps[(s.Height, s.Width)] : crossMaps[(s.Height, s.Width)];
+        LowRankBias Map(AttentionSite s) => s.Kind == AttentionKind.Self ? selfMaps[(s.Height, s.Width)] : crossMaps[(s.Height, s.Width)];
         if (options.Mode == InjectionMode.Additive)
         {
-            var biases = new Dictionary<(AttentionKind, long, long, int), RankOneBias>();
+            var biases = new Dictionary<(AttentionKind, long, long, int), LowRankBias>();
             foreach (var s in sites)
             {
                 var key = (s.Kind, s.Height, s.Width, s.HeadDim);
@@ -127,6 +154,55 @@ public static class G4SegStages
                     s.Kind == AttentionKind.Self ? options.DenseDiffusionSelfWeight : options.DenseDiffusionCrossWeight, treg).MoveToOuterDisposeScope();
             },
         };
+    }
+
+    /// <summary>
+    /// The masks of a composed injection: image-class masks [N, H, W] gathered per pass, [P, R, H, W], where
+    /// <paramref name="itemPass"/>[n] is the pass of image-class n (passes numbered 0..P-1, each class of a pass in
+    /// item order: segment r is its r-th class) and R the most classes of a pass; a pass with fewer has all-zero
+    /// segments after its own. With one class per pass this is the masks with a segment axis.
+    /// </summary>
+    public static Tensor ComposeMasks(Tensor masks, IReadOnlyList<int> itemPass, int passes)
+    {
+        Check.Rank(masks, nameof(masks), 3, "[N, H, W] (one mask per image-class)");
+        var slots = Slots(itemPass, passes, masks.shape[0], nameof(masks));
+        long r = Math.Max(1, slots.Max() + 1), h = masks.shape[1], w = masks.shape[2];
+        using var scope = NewDisposeScope();
+        var rows = tensor(itemPass.Select((p, n) => p * r + slots[n]).ToArray(), device: masks.device);
+        var composed = zeros(new[] { passes * r, h, w }, masks.dtype, masks.device).index_copy_(0, rows, masks);
+        return composed.reshape(passes, r, h, w).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Each pass's query pixels for one correspondence (Eq. 8): the union of its image-classes' confusion areas
+    /// <paramref name="areas"/> [N, H, W], as [P, H, W] bool (<paramref name="itemPass"/> as in <see cref="ComposeMasks"/>).
+    /// </summary>
+    public static Tensor UnionPerPass(Tensor areas, IReadOnlyList<int> itemPass, int passes)
+    {
+        Check.Rank(areas, nameof(areas), 3, "[N, H, W] (one confusion area per image-class)");
+        Slots(itemPass, passes, areas.shape[0], nameof(areas));
+        using var scope = NewDisposeScope();
+        var rows = tensor(itemPass.Select(p => (long)p).ToArray(), device: areas.device);
+        var counts = zeros(new[] { passes, areas.shape[1], areas.shape[2] }, ScalarType.Float32, areas.device)
+            .index_add_(0, rows, areas.to_type(ScalarType.Float32), 1);
+        return (counts > 0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Each image-class's segment in its pass; checks that every pass 0..P-1 has one.</summary>
+    static long[] Slots(IReadOnlyList<int> itemPass, int passes, long items, string name)
+    {
+        if (itemPass.Count != items)
+            throw new ArgumentException($"itemPass: {itemPass.Count} passes given for the {items} image-classes of {name}", nameof(itemPass));
+        var used = new long[passes];
+        var slots = new long[items];
+        for (int n = 0; n < items; n++)
+        {
+            int p = itemPass[n];
+            if (p < 0 || p >= passes) throw new ArgumentOutOfRangeException(nameof(itemPass), p, $"pass {p} of image-class {n}: expected 0..{passes - 1}");
+            slots[n] = used[p]++;
+        }
+        if (used.Any(u => u == 0)) throw new ArgumentException($"itemPass: pass {Array.IndexOf(used, 0L)} has no image-class", nameof(itemPass));
+        return slots;
     }
 
     /// <summary>
@@ -157,6 +233,10 @@ public static class G4SegStages
     /// </summary>
     public static CorrespondenceResult Correspond(Tensor generatedFeatures, Tensor originalFeatures, Tensor? area = null, int? window = null) =>
         Correspondence.Match(generatedFeatures, originalFeatures, area, window);
+
+    /// <summary>A correspondence kept only inside <paramref name="area"/> [B, H, W] (d_j = j and NaN similarity elsewhere):
+    /// each image-class's matches from its composed pass's one correspondence; see <see cref="Correspondence.Restrict"/>.</summary>
+    public static CorrespondenceResult RestrictMatches(CorrespondenceResult match, Tensor area) => Correspondence.Restrict(match, area);
 
     /// <summary>The confusion area [B, H, W] (bool) of foreground probabilities S [B, H, W] (Sec. 3.3).</summary>
     public static Tensor ConfusionAreaOf(Tensor probabilities, ConfusionAreaOptions options) => ConfusionArea.Of(probabilities, options);

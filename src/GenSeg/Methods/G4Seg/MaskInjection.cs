@@ -9,19 +9,23 @@ namespace GenSeg.Methods.G4Seg;
 /// <summary>
 /// Explicit mask injection (EMI, G4Seg Eq. 3-5): attention maps A built from a coarse mask, applied as
 /// softmax((QK^T + a*A)/sqrt(d)). The builders return A at one attention resolution, factored (<see cref="SelfFactors"/>,
-/// <see cref="CrossFactors"/>: A is an outer product, never built whole for the UNet) or whole (<see cref="SelfMap"/>,
+/// <see cref="CrossFactors(Tensor, IReadOnlyList{int[]}, long, long, long)"/>: A is an outer product, never built whole for the UNet) or whole (<see cref="SelfMap"/>,
 /// <see cref="CrossMap"/>); <c>Scaled</c> turns a*A into the bias that is added to the already scaled logits QK^T/sqrt(d).
 /// </summary>
 public static class MaskInjection
 {
     /// <summary>The coarse mask [B, H, W] (probabilities or 0/1) resized to an attention resolution with nearest
-    /// neighbour (as DenseDiffusion resizes its layouts), binarised at 0.5: [B, h*w] float 0/1.</summary>
+    /// neighbour (as DenseDiffusion resizes its layouts), binarised at 0.5: [B, h*w] float 0/1. Masks of several
+    /// segments per item, [B, R, H, W], give [B, R, h*w].</summary>
     public static Tensor MaskAt(Tensor mask, long height, long width)
     {
-        Check.Rank(mask, nameof(mask), 3, "[B, H, W]");
+        if (mask.dim() != 4) Check.Rank(mask, nameof(mask), 3, "[B, H, W] or [B, R, H, W]");
         using var scope = NewDisposeScope();
-        var m = F.interpolate(mask.to_type(ScalarType.Float32).unsqueeze(1), new[] { height, width }, mode: InterpolationMode.Nearest);
-        return (m.reshape(mask.shape[0], height * width) > 0.5).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        bool segments = mask.dim() == 4;
+        var input = mask.to_type(ScalarType.Float32);
+        var m = F.interpolate(segments ? input : input.unsqueeze(1), new[] { height, width }, mode: InterpolationMode.Nearest);
+        var shape = segments ? new[] { mask.shape[0], mask.shape[1], height * width } : new[] { mask.shape[0], height * width };
+        return (m.reshape(shape) > 0.5).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -31,30 +35,60 @@ public static class MaskInjection
     /// <param name="mask">[B, H, W] coarse mask.</param>
     /// <param name="tokenPositions">Per batch item, the positions of the class name's tokens in the prompt.</param>
     /// <param name="tokens">Prompt length (77 for SD).</param>
-    public static RankOneBias CrossFactors(Tensor mask, IReadOnlyList<int[]> tokenPositions, long tokens, long height, long width)
+    /// <param name="height">Attention height.</param>
+    /// <param name="width">Attention width.</param>
+    public static LowRankBias CrossFactors(Tensor mask, IReadOnlyList<int[]> tokenPositions, long tokens, long height, long width)
     {
-        long b = mask.shape[0];
-        if (tokenPositions.Count != b)
-            throw new ArgumentException($"tokenPositions: {tokenPositions.Count} lists for a batch of {b} masks");
-        var cols = new float[b * tokens];
-        for (int i = 0; i < b; i++)
-        {
-            foreach (var p in tokenPositions[i])
-            {
-                if (p < 0 || p >= tokens) throw new ArgumentOutOfRangeException(nameof(tokenPositions), p, $"token position {p} outside a prompt of {tokens} tokens");
-                cols[i * tokens + p] = 1;
-            }
-        }
-        var m = MaskAt(mask, height, width); // [B, N]
-        return new RankOneBias(m, tensor(cols, device: m.device).reshape(b, tokens)); // Eq. 3
+        Check.Rank(mask, nameof(mask), 3, "[B, H, W]");
+        return CrossFactors(mask.unsqueeze(1), OneSegment(tokenPositions), tokens, height, width);
     }
 
-    /// <summary>Self-attention map (Eq. 4) in factored form: A[q, k] = m[q] m[k], 1 where both pixels are foreground.</summary>
-    public static RankOneBias SelfFactors(Tensor mask, long height, long width)
+    /// <summary>
+    /// The composed cross-attention map: Eq. 3 summed over each item's segments (classes),
+    /// A[q, k] = sum_r m_r[q] c_r[k], each class's mask on its own token columns only (factors [B, R, h*w] and
+    /// [B, R, tokens]). An empty token list, with an empty mask, pads an item with fewer segments.
+    /// </summary>
+    /// <param name="masks">[B, R, H, W] coarse masks, one per segment.</param>
+    /// <param name="segmentTokens">Per batch item, per segment, the positions of that class name's tokens in the item's prompt.</param>
+    /// <param name="tokens">Prompt length (77 for SD).</param>
+    /// <param name="height">Attention height.</param>
+    /// <param name="width">Attention width.</param>
+    public static LowRankBias CrossFactors(Tensor masks, IReadOnlyList<IReadOnlyList<int[]>> segmentTokens, long tokens, long height, long width)
+    {
+        Check.Rank(masks, nameof(masks), 4, "[B, R, H, W]");
+        long b = masks.shape[0], r = masks.shape[1];
+        if (segmentTokens.Count != b)
+            throw new ArgumentException($"tokenPositions: {segmentTokens.Count} lists for a batch of {b} masks");
+        var cols = new float[b * r * tokens];
+        for (int i = 0; i < b; i++)
+        {
+            if (segmentTokens[i].Count > r)
+                throw new ArgumentException($"tokenPositions: item {i} has {segmentTokens[i].Count} token lists for the {r} segments of masks {Check.Format(masks.shape)}");
+            for (int j = 0; j < segmentTokens[i].Count; j++)
+            {
+                foreach (var p in segmentTokens[i][j])
+                {
+                    if (p < 0 || p >= tokens) throw new ArgumentOutOfRangeException(nameof(segmentTokens), p, $"token position {p} outside a prompt of {tokens} tokens");
+                    cols[(i * r + j) * tokens + p] = 1;
+                }
+            }
+        }
+        var m = MaskAt(masks, height, width); // [B, R, N]
+        return new LowRankBias(m, tensor(cols, device: m.device).reshape(b, r, tokens)); // Eq. 3, summed over segments
+    }
+
+    /// <summary>Self-attention map (Eq. 4) in factored form: A[q, k] = m[q] m[k], 1 where both pixels are foreground.
+    /// With masks [B, R, H, W] (a composed injection) A = sum_r m_r m_r^T: the pairs within one segment (a pair inside
+    /// two overlapping segments counts twice).</summary>
+    public static LowRankBias SelfFactors(Tensor mask, long height, long width)
     {
         var m = MaskAt(mask, height, width);
-        return new RankOneBias(m, m); // Eq. 4: m m^T
+        return new LowRankBias(m, m); // Eq. 4: m m^T (per segment, summed)
     }
+
+    /// <summary>Each item's token list as the only segment's.</summary>
+    internal static IReadOnlyList<IReadOnlyList<int[]>> OneSegment(IReadOnlyList<int[]> tokenPositions) =>
+        tokenPositions.Select(p => (IReadOnlyList<int[]>)new[] { p }).ToArray();
 
     /// <summary>Cross-attention map (Eq. 3) built whole: [B, 1, h*w, tokens] (broadcast over heads).</summary>
     public static Tensor CrossMap(Tensor mask, IReadOnlyList<int[]> tokenPositions, long tokens, long height, long width)
@@ -76,7 +110,7 @@ public static class MaskInjection
     public static Tensor Scaled(Tensor map, double a, long headDim) => map * (a / Math.Sqrt(headDim));
 
     /// <summary>Eq. 5's bias a/sqrt(d) * A for a factored map.</summary>
-    public static RankOneBias Scaled(RankOneBias map, double a, long headDim) => map.Scaled(a / Math.Sqrt(headDim));
+    public static LowRankBias Scaled(LowRankBias map, double a, long headDim) => map.Scaled(a / Math.Sqrt(headDim));
 
     /// <summary>
     /// DenseDiffusion's modulation of scaled logits (the alternative the paper's "following DenseDiffusion" points to):
@@ -101,14 +135,19 @@ public static class MaskInjection
 
     /// <summary>
     /// DenseDiffusion's size regulariser per query pixel: 1 - sizereg * (foreground area / pixels) for foreground pixels
-    /// and 1 - sizereg * (background area / pixels) for background pixels: [B, 1, h*w, 1].
+    /// and 1 - sizereg * (background area / pixels) for background pixels: [B, 1, h*w, 1]. With masks [B, R, H, W] a
+    /// pixel's area is its segment's (the mean over the segments it lies in) and the background is what no segment covers.
     /// </summary>
     public static Tensor SizeRegulariser(Tensor mask, long height, long width, double sizereg = 1.0)
     {
+        if (mask.dim() != 4) Check.Rank(mask, nameof(mask), 3, "[B, H, W] or [B, R, H, W]");
         using var scope = NewDisposeScope();
-        var m = MaskAt(mask, height, width);                               // [B, N]
-        var fgShare = m.mean(new long[] { 1 }, keepdim: true);            // [B, 1]
-        var share = m * fgShare + (1 - m) * (1 - fgShare);
+        var m = MaskAt(mask.dim() == 3 ? mask.unsqueeze(1) : mask, height, width); // [B, R, N]
+        var segmentShare = m.mean(new long[] { 2 }, keepdim: true);              // [B, R, 1]
+        var covered = m.amax(1);                                                  // [B, N]
+        var backgroundShare = 1 - covered.mean(new long[] { 1 }, keepdim: true);  // [B, 1]
+        var fgShare = (m * segmentShare).sum(1) / m.sum(1).clamp_min(1);
+        var share = fgShare + (1 - covered) * backgroundShare;
         return (1 - share * sizereg).unsqueeze(1).unsqueeze(3).MoveToOuterDisposeScope();
     }
 
