@@ -34,6 +34,9 @@ public static class CoarseMaskFiles
         throw new FileNotFoundException($"coarse mask of image '{id}': neither '{labelFile}' (a label map) nor '{mapFolder}{Path.DirectorySeparatorChar}CLASS.png' (probability maps) exists", labelFile);
     }
 
+    /// <summary>Whether image <paramref name="id"/>'s coarse mask is a label map (<c>DIR/ID.png</c>: hard) rather than probability maps.</summary>
+    public static bool IsLabelMap(string folder, string id) => File.Exists(Path.Combine(folder, id + ".png"));
+
     /// <summary>
     /// One object's coarse map [H, W] from a file: a palette PNG is a label map (0 background, 255 unknown at
     /// <see cref="IgnoreProbability"/>, any other label the object), and so is a greyscale PNG of 0s and 1s; any other

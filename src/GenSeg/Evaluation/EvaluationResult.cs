@@ -9,13 +9,13 @@ namespace GenSeg.Evaluation;
 /// <param name="Value">The estimate.</param>
 /// <param name="Lower">Lower end of the 95% interval.</param>
 /// <param name="Upper">Upper end of the 95% interval.</param>
-public sealed record Figure(double Value, double Lower, double Upper)
+public sealed record Estimate(double Value, double Lower, double Upper)
 {
     /// <summary>A figure without an interval.</summary>
-    public static Figure Plain(double value) => new(value, double.NaN, double.NaN);
+    public static Estimate Plain(double value) => new(value, double.NaN, double.NaN);
 
     /// <summary>An interval of fractions in [0, 1] as points.</summary>
-    public static Figure Points(ConfidenceInterval ci)
+    public static Estimate Points(ConfidenceInterval ci)
     {
         ArgumentNullException.ThrowIfNull(ci);
         return new(100 * ci.Estimate, 100 * ci.Lower, 100 * ci.Upper);
@@ -43,7 +43,7 @@ public sealed record ClassFigure(string Name, int? Count, double Before, double 
 /// The figures of one initial-IoU stratum (&lt;40, 40-80, 80-100: G4Seg's Appendix I), in points: the mean IoU before
 /// and after over its targets (image-classes or objects) and the mean gain with its 95% interval.
 /// </summary>
-public sealed record StratumFigure(string Stratum, int Count, double Before, double After, Figure Gain);
+public sealed record StratumFigure(string Stratum, int Count, double Before, double After, Estimate Gain);
 
 /// <summary>
 /// One evaluated setting: IoU before and after with 95% intervals and the paired gain, per class, by initial-IoU
@@ -59,7 +59,7 @@ public sealed record StratumFigure(string Stratum, int Count, double Before, dou
 /// <param name="PerStep">PaintSeg: the mean IoU after each step; empty for one-pass methods.</param>
 /// <param name="Seconds">Seconds this row's method took over all targets.</param>
 /// <param name="StageSeconds">Seconds by stage (G4Seg).</param>
-public sealed record EvaluationRow(string Label, IReadOnlyDictionary<string, string> Settings, Figure Before, Figure After, Figure Gain,
+public sealed record EvaluationRow(string Label, IReadOnlyDictionary<string, string> Settings, Estimate Before, Estimate After, Estimate Gain,
     IReadOnlyList<ClassFigure> PerClass, IReadOnlyList<StratumFigure> Strata, IReadOnlyList<double> PerStep, double Seconds,
     IReadOnlyDictionary<string, double> StageSeconds);
 
@@ -213,13 +213,13 @@ public sealed record EvaluationResult(string Method, string Metric, string Datas
 
     static EvaluationRow RowFromJson(JsonObject r)
     {
-        Figure Fig(string key) => new(D(r[key]), D(r[key + "_ci95"]?[0]), D(r[key + "_ci95"]?[1]));
+        Estimate Fig(string key) => new(D(r[key]), D(r[key + "_ci95"]?[0]), D(r[key + "_ci95"]?[1]));
         return new EvaluationRow((string)r["label"]!,
             r["settings"]!.AsObject().ToDictionary(kv => kv.Key, kv => (string)kv.Value!),
             Fig("before"), Fig("after"), Fig("gain"),
             r["per_class"]!.AsObject().Select(kv => new ClassFigure(kv.Key, (int?)kv.Value!["count"], D(kv.Value["before"]), D(kv.Value["after"]))).ToArray(),
             r["strata"]!.AsArray().Select(s => new StratumFigure((string)s!["stratum"]!, (int)s["count"]!, D(s["before"]), D(s["after"]),
-                new Figure(D(s["gain"]), D(s["gain_ci95"]?[0]), D(s["gain_ci95"]?[1])))).ToArray(),
+                new Estimate(D(s["gain"]), D(s["gain_ci95"]?[0]), D(s["gain_ci95"]?[1])))).ToArray(),
             r["per_step"]!.AsArray().Select(D).ToArray(),
             D(r["timing"]?["seconds"]),
             (r["timing"]?["stage_seconds"]?.AsObject() ?? new JsonObject()).ToDictionary(kv => kv.Key, kv => D(kv.Value)));
@@ -228,14 +228,14 @@ public sealed record EvaluationResult(string Method, string Metric, string Datas
     /// <summary>A number rounded to 4 decimals, null for NaN or infinity.</summary>
     public static JsonNode? N(double v) => double.IsFinite(v) ? JsonValue.Create(Math.Round(v, 4)) : null;
 
-    static JsonNode? Ci(Figure f) => double.IsNaN(f.Lower) ? null : new JsonArray(N(f.Lower), N(f.Upper));
+    static JsonNode? Ci(Estimate f) => double.IsNaN(f.Lower) ? null : new JsonArray(N(f.Lower), N(f.Upper));
 
     static double D(JsonNode? n) => n is null ? double.NaN : (double)n;
 }
 
 /// <summary>What an evaluation refines: where the inputs come from and their kind.</summary>
 /// <param name="Source">perturb:SEVERITY, attention, files:DIR (G4Seg); prompt:KIND (PaintSeg); coarse:SEVERITY (DenseCRF).</param>
-/// <param name="Kind">soft (probability maps), hard (label maps: 0/1 per class) or prompt.</param>
+/// <param name="Kind">soft (probability maps), hard (label maps: 0/1 per class), mixed or prompt.</param>
 /// <param name="Note">What the kind means for the method, when it matters (null otherwise).</param>
 public sealed record InputDescription(string Source, string Kind, string? Note = null)
 {
@@ -244,6 +244,9 @@ public sealed record InputDescription(string Source, string Kind, string? Note =
 
     /// <summary>Hard label maps.</summary>
     public const string Hard = "hard";
+
+    /// <summary>Some images' inputs soft, some hard.</summary>
+    public const string Mixed = "mixed";
 
     /// <summary>A prompt (box, point, scribble or a coarse mask).</summary>
     public const string Prompt = "prompt";

@@ -97,7 +97,7 @@ public static class G4SegEvaluation
         return tensor(flags, new long[] { scenes.Count, k });
     }
 
-    static readonly string[] HeaderKeys = { "kind", "dataset", "split", "flags", "coarse", "coarse_kind", "model", "resamples", "classes", "rows", "compare" };
+    static readonly string[] HeaderKeys = { "kind", "dataset", "split", "flags", "coarse", "model", "resamples", "classes", "rows", "compare" };
 
     /// <summary>Runs the evaluation over the shard's images not already in <paramref name="log"/>; <paramref name="progress"/> gets (images done, images).</summary>
     public static EvaluationResult Run(StableDiffusionPipeline pipeline, G4SegEvaluationOptions options, ResultsLog? log = null, Action<int, int>? progress = null)
@@ -153,24 +153,21 @@ public static class G4SegEvaluation
         var flags = new JsonObject { ["dataset"] = dataset.Spec, ["split"] = dataset.Split };
         if (toy is not null) flags["first-seed"] = toy.Seeds[0];
         if (options.Requested is { } n) flags["count"] = n;
-        string coarse, kind;
+        string coarse;
         switch (options.Source)
         {
             case CoarseSource.Perturb:
                 coarse = $"perturb:{options.Severity}";
-                kind = InputDescription.Soft;
                 flags["coarse"] = "perturb";
                 flags["severity"] = options.Severity.ToString();
                 break;
             case CoarseSource.Attention:
                 coarse = "attention";
-                kind = InputDescription.Soft;
                 flags["coarse"] = "attention";
                 foreach (var (k, v) in CrossAttentionSettings.Table.Values(options.Attention)) flags["attention-" + k] = v;
                 break;
             default:
                 coarse = $"files:{options.CoarseFolder}";
-                kind = CoarseKind(options.CoarseFolder!, dataset);
                 flags["coarse-dir"] = options.CoarseFolder;
                 break;
         }
@@ -184,7 +181,6 @@ public static class G4SegEvaluation
             ["split"] = dataset.Split,
             ["flags"] = flags,
             ["coarse"] = coarse,
-            ["coarse_kind"] = kind,
             ["model"] = pipeline.Folder,
             ["resamples"] = options.Resamples,
             ["classes"] = new JsonArray(dataset.ClassNames.Select(c => (JsonNode)c).ToArray()),
@@ -197,12 +193,8 @@ public static class G4SegEvaluation
         };
     }
 
-    /// <summary>hard when the folder's masks are label maps (<c>ID.png</c>), soft when probability maps (<c>ID/CLASS.png</c>), judged by the first image.</summary>
-    static string CoarseKind(string folder, ISegmentationDataset dataset) =>
-        dataset.Ids.Count > 0 && File.Exists(Path.Combine(folder, dataset.Ids[0] + ".png")) ? InputDescription.Hard : InputDescription.Soft;
-
     /// <summary>One image loaded: its sample, coarse maps [K, H, W] and present classes [K] at its own size.</summary>
-    sealed record Loaded(int Index, string Id, Sample Sample, Tensor Truth, Tensor? Coarse, Tensor Present, ulong Seed, int ModelWidth, int ModelHeight);
+    sealed record Loaded(int Index, string Id, Sample Sample, Tensor Truth, Tensor? Coarse, Tensor Present, ulong Seed, int ModelWidth, int ModelHeight, string CoarseKind);
 
     static IEnumerable<JsonObject> EvaluateChunk(StableDiffusionPipeline pipeline, G4SegEvaluationOptions options, List<G4SegRefiner?> refiners,
         JsonObject header, int[] chunk, IReadOnlyList<string> ids)
@@ -243,6 +235,7 @@ public static class G4SegEvaluation
                 perImage[i]["model_height"] = h;
                 perImage[i]["image_classes"] = g[i].Present.sum().item<long>();
                 perImage[i]["coarse_seconds"] = coarseSeconds;
+                perImage[i]["coarse_kind"] = g[i].CoarseKind;
                 perImage[i]["before"] = Scores(Labels(coarseAtImage[i], g[i].Present), g[i].Truth, n);
                 perImage[i]["after"] = new JsonArray();
             }
@@ -311,6 +304,7 @@ public static class G4SegEvaluation
         foreach (var b in sample.Labels) if (b >= 1 && b <= k) inTruth[b - 1] = true;
         Tensor? coarse = null;
         Tensor present = tensor(inTruth);
+        string kind = InputDescription.Soft;
         ulong seed;
         var toy = options.Dataset as ToyWorldDataset;
         if (toy is not null) seed = (ulong)int.Parse(id, System.Globalization.CultureInfo.InvariantCulture);
@@ -322,10 +316,11 @@ public static class G4SegEvaluation
                 break;
             case CoarseSource.Files:
                 coarse = CoarseMaskFiles.Load(options.CoarseFolder!, id, options.Dataset.ClassNames, sample.Width, sample.Height);
+                if (CoarseMaskFiles.IsLabelMap(options.CoarseFolder!, id)) kind = InputDescription.Hard;
                 present = coarse.amax(new long[] { 1, 2 }).gt(0);
                 break;
         }
-        return new Loaded(index, id, sample, truth, coarse, present, seed, w, h);
+        return new Loaded(index, id, sample, truth, coarse, present, seed, w, h, kind);
     }
 
     /// <summary>Each class's coarse map [K, H, W] of a scene: the maximum of its objects' perturbed masks at <paramref name="severity"/>.</summary>
@@ -400,12 +395,15 @@ public static class G4SegEvaluation
                     m.Sum(x => (double)x["seconds"]!), none));
             }
         }
-        var kind = (string)header["coarse_kind"]!;
+        var kinds = ordered.Select(r => (string)r["coarse_kind"]!).ToArray();
+        int hard = kinds.Count(k => k == InputDescription.Hard);
+        var kind = hard == 0 ? InputDescription.Soft : hard == kinds.Length ? InputDescription.Hard : InputDescription.Mixed;
+        string? note = hard == 0 ? null : hard == kinds.Length ? HardMaskNote : $"{hard} of {kinds.Length} images have {HardMaskNote}";
         var flags = header["flags"]!.AsObject();
         var firstSeed = flags["first-seed"] is { } f ? (int?)f : null;
         return new EvaluationResult("g4seg", EvaluationResult.MetricMiou, (string)header["dataset"]!, (string)header["split"]!, firstSeed,
             ordered.Length, (int)ordered.Sum(r => (long)r["image_classes"]!),
-            new InputDescription((string)header["coarse"]!, kind, kind == InputDescription.Hard ? HardMaskNote : null), (string)header["model"]!,
+            new InputDescription((string)header["coarse"]!, kind, note), (string)header["model"]!,
             RerunCommand.For("g4seg", flags, Settings(rowHeaders[0]!)), rows, comparison, Array.Empty<TargetResult>());
     }
 
@@ -429,7 +427,7 @@ public static class G4SegEvaluation
         var aCi = SegmentationScores.MeanIouCi(after, resamples, 2);
         var perClass = Enumerable.Range(0, names.Count)
             .Select(k => new ClassFigure(names[k], before.ImagesHolding(k), 100 * b.PerClass[k], 100 * a.PerClass[k])).ToArray();
-        return new EvaluationRow(label, settings, Figure.Points(bCi), Figure.Points(aCi), Figure.Points(gain), perClass,
+        return new EvaluationRow(label, settings, Estimate.Points(bCi), Estimate.Points(aCi), Estimate.Points(gain), perClass,
             TargetSummary.StrataOf(SegmentationScores.StrataItems(before, after), resamples), Array.Empty<double>(), seconds, stages);
     }
 }

@@ -41,11 +41,11 @@ public static class ResultMigration
     static EvaluationResult G4Seg(JsonObject v1)
     {
         EvaluationRow Row(JsonObject r, IReadOnlyDictionary<string, string> settings) => new((string)r["setting"]!, settings,
-            Figure.Plain(D(r["miou_before"])), Figure.Plain(D(r["miou_after"])),
-            new Figure(D(r["gain"]), D(r["gain_ci95"]?[0]), D(r["gain_ci95"]?[1])),
+            Estimate.Plain(D(r["miou_before"])), Estimate.Plain(D(r["miou_after"])),
+            new Estimate(D(r["gain"]), D(r["gain_ci95"]?[0]), D(r["gain_ci95"]?[1])),
             r["per_class"]!.AsObject().Select(kv => new ClassFigure(kv.Key, null, D(kv.Value!["before"]), D(kv.Value["after"]))).ToArray(),
             r["strata"]!.AsArray().Select(s => new StratumFigure((string)s!["stratum"]!, (int)s["count"]!, D(s["iou_before"]), D(s["iou_after"]),
-                Figure.Plain(D(s["gain"])))).ToArray(),
+                Estimate.Plain(D(s["gain"])))).ToArray(),
             Array.Empty<double>(), D(r["seconds"]),
             (r["stage_seconds"]?.AsObject() ?? new JsonObject()).ToDictionary(kv => kv.Key, kv => D(kv.Value)));
         var settings = Strings(v1["options"]!);
@@ -81,7 +81,7 @@ public static class ResultMigration
         var objects = v1["objects"]!.AsArray().Select(o => new TargetResult($"{ToyWorldDataset.IdOf((int)o!["seed"]!)}/{(int)o["object"]!}", (string)o["class"]!,
             100 * D(o["iou_before"]), 100 * D(o["iou_after"]), o["per_step"]!.AsArray().Select(v => 100 * D(v)).ToArray(), D(o["seconds"]),
             (o["notes"]?.AsArray() ?? new JsonArray()).Select(n => (string?)n).ToArray())).ToArray();
-        Figure Fig(string key) => new(100 * D(v1[key]), 100 * D(v1[key + "_ci95"]?[0]), 100 * D(v1[key + "_ci95"]?[1]));
+        Estimate Fig(string key) => new(100 * D(v1[key]), 100 * D(v1[key + "_ci95"]?[0]), 100 * D(v1[key + "_ci95"]?[1]));
         var perClass = v1["per_class"]!.AsObject().Select(kv => new ClassFigure(kv.Key, (int?)kv.Value!["count"], 100 * D(kv.Value["iou_before"]), 100 * D(kv.Value["iou_after"]))).ToArray();
         var row = new EvaluationRow("paintseg", settings, Fig("iou_before"), Fig("iou_after"), Fig("gain"), perClass,
             TargetSummary.StrataOf(objects.Select(o => (o.Before / 100, o.After / 100)).ToArray(), Bootstrap.DefaultResamples),

@@ -20,7 +20,7 @@ public static class TargetSummary
         var perClass = summary.PerClass.Select(kv => new ClassFigure(kv.Key, kv.Value.Count, 100 * kv.Value.IouBefore, 100 * kv.Value.IouAfter)).ToArray();
         int steps = targets.Max(t => t.PerStep.Count);
         var perStep = Enumerable.Range(0, steps).Select(s => targets.Where(t => t.PerStep.Count > s).Average(t => t.PerStep[s])).ToArray();
-        return new EvaluationRow(label, settings, Figure.Points(summary.IouBefore), Figure.Points(summary.IouAfter), Figure.Points(summary.Gain),
+        return new EvaluationRow(label, settings, Estimate.Points(summary.IouBefore), Estimate.Points(summary.IouAfter), Estimate.Points(summary.Gain),
             perClass, StrataOf(targets.Select(t => (t.Before / 100, t.After / 100)).ToArray(), resamples), perStep, seconds, new Dictionary<string, double>());
     }
 
@@ -35,9 +35,9 @@ public static class TargetSummary
         return Strata.All.Select(s =>
         {
             var g = groups[s];
-            if (g.Count == 0) return new StratumFigure(Strata.Label(s), 0, double.NaN, double.NaN, Figure.Plain(double.NaN));
+            if (g.Count == 0) return new StratumFigure(Strata.Label(s), 0, double.NaN, double.NaN, Estimate.Plain(double.NaN));
             var gain = Bootstrap.PairedDifferenceCi(g.Select(x => x.After).ToArray(), g.Select(x => x.Before).ToArray(), 4, resamples);
-            return new StratumFigure(Strata.Label(s), g.Count, 100 * g.Average(x => x.Before), 100 * g.Average(x => x.After), Figure.Points(gain));
+            return new StratumFigure(Strata.Label(s), g.Count, 100 * g.Average(x => x.Before), 100 * g.Average(x => x.After), Estimate.Points(gain));
         }).ToArray();
     }
 }
