@@ -22,6 +22,20 @@ public static class KitPaths
         return dir?.FullName;
     }
 
+    /// <summary>
+    /// <paramref name="path"/> as results record it: relative to the repository root (with '/') when it lies inside the
+    /// clone, so results and their commands read the same on every machine; as given otherwise.
+    /// </summary>
+    public static string Portable(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var root = RepositoryRoot();
+        if (root is null) return path;
+        var full = Path.GetFullPath(path, Path.IsPathRooted(path) ? "/" : Environment.CurrentDirectory);
+        var relative = Path.GetRelativePath(root, full);
+        return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative.Replace(Path.DirectorySeparatorChar, '/');
+    }
+
     /// <summary>The full path of <paramref name="path"/>: itself when absolute (a leading <c>~/</c> is the home
     /// folder), else under the repository root (or the current directory outside a clone).</summary>
     public static string Resolve(string path)

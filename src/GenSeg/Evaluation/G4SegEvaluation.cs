@@ -173,7 +173,7 @@ public static class G4SegEvaluation
         }
         if (options.CompareCrf) flags["compare"] = "crf";
         flags["batch"] = options.ImagesPerBatch;
-        flags["model"] = pipeline.Folder;
+        flags["model"] = KitPaths.Portable(pipeline.Folder);
         return new JsonObject
         {
             ["kind"] = Kind,
@@ -181,7 +181,7 @@ public static class G4SegEvaluation
             ["split"] = dataset.Split,
             ["flags"] = flags,
             ["coarse"] = coarse,
-            ["model"] = pipeline.Folder,
+            ["model"] = KitPaths.Portable(pipeline.Folder),
             ["resamples"] = options.Resamples,
             ["classes"] = new JsonArray(dataset.ClassNames.Select(c => (JsonNode)c).ToArray()),
             ["rows"] = new JsonArray(options.Settings.Select(s => (JsonNode)new JsonObject

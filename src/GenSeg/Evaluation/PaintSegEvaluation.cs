@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using GenSeg.Common;
 using GenSeg.Diffusion;
 using GenSeg.Features;
 using GenSeg.Methods.PaintSeg;
@@ -118,7 +119,7 @@ public static class PaintSegEvaluation
         try
         {
             foreach (var (_, s) in rows) extractors.Add(FeatureExtractors.Create(s.Features, pipeline));
-            var header = Header(targets, rows, choices, extractors, pipeline?.Folder ?? "");
+            var header = Header(targets, rows, choices, extractors, pipeline is null ? "" : KitPaths.Portable(pipeline.Folder));
             var done = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
             foreach (var r in log?.Existing ?? Array.Empty<JsonObject>())
             {
