@@ -85,6 +85,27 @@ IReadOnlyList<AblationPoint> Points(EvaluationResult r, Func<string, double?> pa
     r.Rows.Select(row => new AblationPoint(row.Label[(row.Label.IndexOf('=') + 1)..], paper(row.Label[(row.Label.IndexOf('=') + 1)..]), row.Gain, r.Targets)).ToList();
 
 string Title(string what, EvaluationResult r) => $"{what} (n = {r.Targets} image-classes, {r.Images} val scenes; 95% intervals)";
+
+// A sweep under both presets: its chart (a numeric axis for numeric settings, markers for categories; a zero line),
+// and per preset the table beside the paper's gains and the verdict computed from them.
+Dictionary<string, EvaluationResult> ShowSweep(string what, string setting, string[] values, Func<string, double?> paper, string axis,
+    bool numeric = false, string? paperBestClaim = null)
+{
+    var runs = presets.ToDictionary(p => p, p => Sweep(setting, values, p));
+    var x = values.Select(v => double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) ? d : 0).ToArray();
+    var series = presets.Select(p => numeric
+        ? ResearchFigures.Numeric($"{p} preset", x, runs[p].Rows.Select(r => r.Gain).ToArray())
+        : ResearchFigures.Categories($"{p} preset", values, runs[p].Rows.Select(r => r.Gain).ToArray()));
+    display(Chart.Combine(series.Append(numeric ? ResearchFigures.ZeroLine(x[0], x[^1]) : ResearchFigures.ZeroLine(values)))
+        .WithTitle(Title(what, runs[preset])).WithAxisTitles(axis, "mIoU gain, points").WithSize(760, 420));
+    foreach (var p in presets)
+    {
+        var points = Points(runs[p], paper);
+        display(ResearchFigures.Table(points, "paper gain (VOC)", $"kit gain, {p} preset"));
+        Console.WriteLine($"{p} preset: {PaperComparison.Verdict(points, paperBestClaim)}");
+    }
+    return runs;
+}
 Console.WriteLine($"scale {scale}: {scenes} val scenes per setting, {resamples} bootstrap resamples" + (cache is null ? "" : $", cache {cache}"));
 """))
 
@@ -100,17 +121,8 @@ baseline of 70.8 mIoU. The kit has no separate SCA switch: its `modules` setting
 """))
 cells.append(code(r"""
 var paperModules = new Dictionary<string, double?> { ["baseline"] = 0.0, ["correspondence"] = null, ["emi"] = 0.9, ["full"] = 1.2 };
-string[] moduleValues = { "baseline", "correspondence", "emi", "full" };
-var modules = presets.ToDictionary(p => p, p => Sweep("modules", moduleValues, p));
-display(Chart.Combine(presets.Select(p => ResearchFigures.Categories($"{p} preset", moduleValues, modules[p].Rows.Select(r => r.Gain).ToArray()))
-        .Append(ResearchFigures.ZeroLine(moduleValues)))
-    .WithTitle(Title("Gain by module", modules[preset])).WithAxisTitles("modules", "mIoU gain, points").WithSize(760, 420));
-foreach (var p in presets)
-{
-    var points = Points(modules[p], v => paperModules[v]);
-    display(ResearchFigures.Table(points, "paper gain (VOC)", $"kit gain, {p} preset"));
-    Console.WriteLine($"{p} preset: {PaperComparison.Verdict(points)}; full: {PaperComparison.GainVerdict(modules[p].Rows[^1].Gain)}");
-}
+var modules = ShowSweep("Gain by module", "modules", new[] { "baseline", "correspondence", "emi", "full" }, v => paperModules[v], "modules");
+foreach (var p in presets) Console.WriteLine($"{p} preset, full: {PaperComparison.GainVerdict(modules[p].Rows[^1].Gain)}");
 """))
 cells.append(md(r"""
 ### Confusion range (Table 4's CF rows)
@@ -120,17 +132,7 @@ everywhere. The paper: [0.2, 0.6] +1.2, [0.1, 0.7] +0.8, no filter (EMI + SCA) +
 """))
 cells.append(code(r"""
 var paperConfusion = new Dictionary<string, double?> { ["none"] = 0.9, ["0.1-0.7"] = 0.8, ["0.2-0.6"] = 1.2, ["0.3-0.5"] = null };
-string[] ranges = { "none", "0.1-0.7", "0.2-0.6", "0.3-0.5" };
-var confusion = presets.ToDictionary(p => p, p => Sweep("confusion", ranges, p));
-display(Chart.Combine(presets.Select(p => ResearchFigures.Categories($"{p} preset", ranges, confusion[p].Rows.Select(r => r.Gain).ToArray()))
-        .Append(ResearchFigures.ZeroLine(ranges)))
-    .WithTitle(Title("Gain by confusion range", confusion[preset])).WithAxisTitles("range of S / max S", "mIoU gain, points").WithSize(760, 420));
-foreach (var p in presets)
-{
-    var points = Points(confusion[p], v => paperConfusion[v]);
-    display(ResearchFigures.Table(points, "paper gain (VOC)", $"kit gain, {p} preset"));
-    Console.WriteLine($"{p} preset: {PaperComparison.Verdict(points)}");
-}
+ShowSweep("Gain by confusion range", "confusion", new[] { "none", "0.1-0.7", "0.2-0.6", "0.3-0.5" }, v => paperConfusion[v], "range of S / max S");
 """))
 # t_s
 cells.append(md(r"""
@@ -140,17 +142,8 @@ The paper calls G4Seg "overall robust" to t_s in {100, ..., 500}, best at 400 an
 figure gives no numbers). Too small a t_s and x~ is x; too large and x~ forgets the image. Swept here from 100 to 700.
 """))
 cells.append(code(r"""
-double[] timesteps = { 100, 200, 300, 400, 500, 600, 700 };
-var byT = presets.ToDictionary(p => p, p => Sweep("timestep", timesteps.Select(t => t.ToString()).ToArray(), p));
-display(Chart.Combine(presets.Select(p => ResearchFigures.Numeric($"{p} preset", timesteps, byT[p].Rows.Select(r => r.Gain).ToArray()))
-        .Append(ResearchFigures.ZeroLine(timesteps[0], timesteps[^1])))
-    .WithTitle(Title("Gain by timestep t_s", byT[preset])).WithAxisTitles("t_s (of 1000)", "mIoU gain, points").WithSize(760, 420));
-foreach (var p in presets)
-{
-    var points = Points(byT[p], _ => null);
-    display(ResearchFigures.Table(points, "paper", $"kit gain, {p} preset"));
-    Console.WriteLine($"{p} preset: {PaperComparison.Verdict(points, paperBestClaim: "400")}");
-}
+ShowSweep("Gain by timestep t_s", "timestep", new[] { "100", "200", "300", "400", "500", "600", "700" }, _ => null, "t_s (of 1000)",
+    numeric: true, paperBestClaim: "400");
 """))
 # b
 cells.append(md(r"""
@@ -160,17 +153,9 @@ S*[j] = b S[j] + (1 - b) S[d_j]: b = 1 keeps the coarse mask. The paper uses 0.8
 supervised) and reports no sweep; swept here from 0.1 to 1.0.
 """))
 cells.append(code(r"""
-double[] bs = { 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0 };
-var byB = presets.ToDictionary(p => p, p => Sweep("b", bs.Select(b => b.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)).ToArray(), p));
-display(Chart.Combine(presets.Select(p => ResearchFigures.Numeric($"{p} preset", bs, byB[p].Rows.Select(r => r.Gain).ToArray()))
-        .Append(ResearchFigures.ZeroLine(bs[0], bs[^1])))
-    .WithTitle(Title("Gain by b (Eq. 9)", byB[preset])).WithAxisTitles("b", "mIoU gain, points").WithSize(760, 420));
-foreach (var p in presets)
-{
-    var points = Points(byB[p], _ => null);
-    display(ResearchFigures.Table(points, "paper", $"kit gain, {p} preset"));
-    Console.WriteLine($"{p} preset: {PaperComparison.Verdict(points, paperBestClaim: "0.8")} (the paper's own choice, not a sweep)");
-}
+ShowSweep("Gain by b (Eq. 9)", "b", new[] { "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1.0" }, _ => null, "b",
+    numeric: true, paperBestClaim: "0.8");
+Console.WriteLine("(0.8 is the paper's own choice for open-vocabulary refinement, not the best of a sweep)");
 """))
 # a
 cells.append(md(r"""
@@ -180,12 +165,8 @@ a scales the mask maps added to the attention logits; the paper gives no value (
 is a regeneration without injection.
 """))
 cells.append(code(r"""
-double[] weights = { 0, 5, 10, 20, 30, 40 };
-var byA = presets.ToDictionary(p => p, p => Sweep("a", weights.Select(a => a.ToString()).ToArray(), p));
-display(Chart.Combine(presets.Select(p => ResearchFigures.Numeric($"{p} preset", weights, byA[p].Rows.Select(r => r.Gain).ToArray()))
-        .Append(ResearchFigures.ZeroLine(weights[0], weights[^1])))
-    .WithTitle(Title("Gain by injection weight a", byA[preset])).WithAxisTitles("a", "mIoU gain, points").WithSize(760, 420));
-foreach (var p in presets) Console.WriteLine($"{p} preset: {PaperComparison.Verdict(Points(byA[p], _ => null))}; a = 0: {PaperComparison.GainVerdict(byA[p].Rows[0].Gain)}");
+var byA = ShowSweep("Gain by injection weight a", "a", new[] { "0", "5", "10", "20", "30", "40" }, _ => null, "a", numeric: true);
+foreach (var p in presets) Console.WriteLine($"{p} preset, a = 0 (no injection): {PaperComparison.GainVerdict(byA[p].Rows[0].Gain)}");
 """))
 # features
 cells.append(md(r"""
@@ -196,11 +177,7 @@ diffusion features from the model's own UNet (DIFT), and CLIP or DINO given a mo
 `feature-model` set to run them).
 """))
 cells.append(code(r"""
-string[] featureKinds = { "colour-position", "diffusion" };
-var byFeatures = presets.ToDictionary(p => p, p => Sweep("features", featureKinds, p));
-display(Chart.Combine(presets.Select(p => ResearchFigures.Categories($"{p} preset", featureKinds, byFeatures[p].Rows.Select(r => r.Gain).ToArray()))
-        .Append(ResearchFigures.ZeroLine(featureKinds)))
-    .WithTitle(Title("Gain by feature extractor", byFeatures[preset])).WithAxisTitles("E", "mIoU gain, points").WithSize(640, 420));
+var byFeatures = ShowSweep("Gain by feature extractor", "features", new[] { "colour-position", "diffusion" }, _ => null, "E");
 foreach (var p in presets)
     Console.WriteLine($"{p} preset: " + string.Join("; ", byFeatures[p].Rows.Select(r => $"{r.Label}: {PaperComparison.GainVerdict(r.Gain)}")));
 """))

@@ -55,8 +55,10 @@ public static class DemoCommand
                 RenderContactSheet(outDir, scenes, severity);
                 PrintCoarseMaskStatistics(objects, severity);
             }
-            if (!parse.GetValue(SkipNotebook) && await RunQuickstartAsync(outDir, ct) != 0) return 1;
-            RunBothMethods(outDir, g4Scenes, paintObjects);
+            var root = KitPaths.RepositoryRoot() ?? KitPaths.RepositoryRoot(AppContext.BaseDirectory)
+                ?? throw new InvalidOperationException($"no repository (a folder with {KitPaths.RootMarker}) above the current directory; run the demo from the clone");
+            if (!parse.GetValue(SkipNotebook) && await RunQuickstartAsync(root, outDir, ct) != 0) return 1;
+            RunBothMethods(Path.Combine(root, KitPaths.EmbeddedModel), outDir, g4Scenes, paintObjects);
             return 0;
         });
         return cmd;
@@ -67,10 +69,8 @@ public static class DemoCommand
 
     /// <summary>Runs the quickstart notebook through the runner into <paramref name="outDir"/> (its executed copy and
     /// HTML report); 1 when a cell fails.</summary>
-    static async Task<int> RunQuickstartAsync(string outDir, CancellationToken ct)
+    static async Task<int> RunQuickstartAsync(string root, string outDir, CancellationToken ct)
     {
-        var root = KitPaths.RepositoryRoot() ?? KitPaths.RepositoryRoot(AppContext.BaseDirectory)
-            ?? throw new InvalidOperationException($"{Quickstart}: no repository (a folder with {KitPaths.RootMarker}) above the current directory; run the demo from the clone");
         // The notebook resolves its paths from the repository root, so the process keeps its current directory (other
         // work in the process, e.g. parallel tests, may rely on it).
         var options = new RunOptions { WorkingDirectory = Environment.CurrentDirectory };
@@ -111,10 +111,10 @@ public static class DemoCommand
     /// PaintSeg (toyworld preset, box prompts, 20 painting iterations) on the first test objects; prints both results
     /// and writes them as g4seg.json and paintseg.json.
     /// </summary>
-    static void RunBothMethods(string outDir, int scenes, int objects)
+    static void RunBothMethods(string model, string outDir, int scenes, int objects)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        using var pipeline = StableDiffusionPipeline.Load(KitPaths.EmbeddedModel);
+        using var pipeline = StableDiffusionPipeline.Load(model);
         var g4 = CliProgress.Run("g4seg", report => G4SegEvaluation.Run(pipeline, new G4SegEvaluationOptions
         {
             Dataset = new ToyWorldDataset(Split.Test, null, scenes),

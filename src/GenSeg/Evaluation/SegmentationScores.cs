@@ -118,19 +118,8 @@ public sealed class SegmentationScores
             throw new ArgumentException($"before ({before.Count} images) and after ({after.Count} images): a paired bootstrap needs the same images");
         if (before.Count == 0) throw new ArgumentException("before: no images", nameof(before));
         if (resamples < 1) throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "resamples: expected >= 1");
-        double estimate = after.MeanIou().Mean - before.MeanIou().Mean;
-        var rng = new Pcg32(seed, stream: 0x6A1C);
-        int n = before.Count;
-        var gains = new double[resamples];
-        var pick = new int[n];
-        for (int r = 0; r < resamples; r++)
-        {
-            for (int i = 0; i < n; i++) pick[i] = rng.NextInt(n);
-            gains[r] = FromCounts(after.Sum(pick), after.NumClasses).Mean - FromCounts(before.Sum(pick), before.NumClasses).Mean;
-        }
-        Array.Sort(gains);
-        double alpha = 1 - confidence;
-        return new ConfidenceInterval(estimate, Bootstrap.Quantile(gains, alpha / 2), Bootstrap.Quantile(gains, 1 - alpha / 2), n, confidence);
+        return ResampleImages(before.Count, resamples, new Pcg32(seed, stream: 0x6A1C), confidence, after.MeanIou().Mean - before.MeanIou().Mean,
+            pick => FromCounts(after.Sum(pick), after.NumClasses).Mean - FromCounts(before.Sum(pick), before.NumClasses).Mean);
     }
 
     /// <summary>
@@ -142,18 +131,23 @@ public sealed class SegmentationScores
         ArgumentNullException.ThrowIfNull(scores);
         if (scores.Count == 0) throw new ArgumentException("scores: no images", nameof(scores));
         if (resamples < 1) throw new ArgumentOutOfRangeException(nameof(resamples), resamples, "resamples: expected >= 1");
-        var rng = new Pcg32(seed, stream: 0x6A1D);
-        int n = scores.Count;
+        return ResampleImages(scores.Count, resamples, new Pcg32(seed, stream: 0x6A1D), confidence, scores.MeanIou().Mean,
+            pick => FromCounts(scores.Sum(pick), scores.NumClasses).Mean);
+    }
+
+    /// <summary>A percentile bootstrap over <paramref name="n"/> images: <paramref name="statistic"/> of each resample's image indices.</summary>
+    static ConfidenceInterval ResampleImages(int n, int resamples, Pcg32 rng, double confidence, double estimate, Func<int[], double> statistic)
+    {
         var values = new double[resamples];
         var pick = new int[n];
         for (int r = 0; r < resamples; r++)
         {
             for (int i = 0; i < n; i++) pick[i] = rng.NextInt(n);
-            values[r] = FromCounts(scores.Sum(pick), scores.NumClasses).Mean;
+            values[r] = statistic(pick);
         }
         Array.Sort(values);
         double alpha = 1 - confidence;
-        return new ConfidenceInterval(scores.MeanIou().Mean, Bootstrap.Quantile(values, alpha / 2), Bootstrap.Quantile(values, 1 - alpha / 2), n, confidence);
+        return new ConfidenceInterval(estimate, Bootstrap.Quantile(values, alpha / 2), Bootstrap.Quantile(values, 1 - alpha / 2), n, confidence);
     }
 
     /// <summary>How many images hold class <paramref name="k"/> in their truth.</summary>

@@ -3,12 +3,16 @@ using GenSeg.Tests.Support;
 
 namespace GenSeg.Tests.Cli;
 
+/// <summary>
+/// <c>genseg eval</c> over a dataset written to disk: shards merge to the unsharded result, a finished results file
+/// resumes to the same result, and bad dataset input is one line naming the input.
+/// </summary>
 [Collection(CliCollection.Name)]
 [Trait(Categories.Name, Categories.Integration)]
 public sealed class EvalDatasetCommandTests : IClassFixture<TinyPipeline>, IDisposable
 {
-    readonly TinyPipeline tiny;
     readonly string dir = Directory.CreateTempSubdirectory("genseg-eval-data-").FullName;
+    readonly TinyPipeline tiny;
 
     public EvalDatasetCommandTests(TinyPipeline tiny) => this.tiny = tiny;
 

@@ -117,7 +117,7 @@ public sealed class ToyWorldCommandTests : IDisposable
     public void DemoWritesAContactSheet()
     {
         var outDir = Path.Combine(_dir, "demo");
-        Assert.Equal(0, Run("demo", "--out", outDir, "--scenes", "3", "--objects", "20"));
+        Assert.Equal(0, Run("demo", "--out", outDir, "--scenes", "3", "--objects", "20", "--g4seg-scenes", "2", "--paintseg-objects", "1"));
         var (_, width, height) = ImageIO.LoadRgb(Path.Combine(outDir, "toyworld-sheet.png"));
         int maxObjects = Enumerable.Range(100_000, 3).Max(s => SceneGenerator.Generate(s).Objects.Count);
         Assert.Equal((3 + maxObjects) * (128 + 4) + 4, width);
@@ -127,5 +127,12 @@ public sealed class ToyWorldCommandTests : IDisposable
         Assert.DoesNotContain(executed.Cells.SelectMany(c => c.Outputs), o => o is GenSeg.Notebooks.ErrorOutput);
         Assert.Contains(executed.Cells.SelectMany(c => c.Outputs).OfType<GenSeg.Notebooks.DisplayDataOutput>(), o => o.Data.ContainsKey("image/png"));
         Assert.True(File.Exists(Path.Combine(outDir, "01-quickstart.html")));
+        // and ends with the main job: both methods' before and after, as result JSONs
+        var g4 = GenSeg.Evaluation.EvaluationResult.Read(Path.Combine(outDir, "g4seg.json"));
+        var paint = GenSeg.Evaluation.EvaluationResult.Read(Path.Combine(outDir, "paintseg.json"));
+        Assert.Equal(("g4seg", 2, "test"), (g4.Method, g4.Images, g4.Split));
+        Assert.Equal(("paintseg", 1, "toyworld"), (paint.Method, paint.Targets, paint.Main.Settings["painter"] == "diffusion" ? "toyworld" : "?"));
+        Assert.InRange(g4.Main.After.Value, 0, 100);
+        Assert.InRange(paint.Main.After.Value, 0, 100);
     }
 }
