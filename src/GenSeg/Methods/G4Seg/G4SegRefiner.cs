@@ -310,7 +310,7 @@ public sealed class G4SegRefiner : IDisposable
         Tensor noisy;
         if (o.Inversion)
         {
-            (noisy, timestep) = G4SegStages.Invert(Pipeline, itemLatents, context, o.Timestep, o.InversionSteps);
+            (noisy, timestep) = G4SegStages.Invert(Pipeline, itemLatents, context, o.Timestep, o.InversionSteps, Pipeline.SchedulerOf(o.InversionScheduler));
         }
         else
         {

@@ -1,0 +1,177 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using GenSeg.Diffusion.Checkpoints;
+
+namespace GenSeg.Diffusion.Schedulers;
+
+/// <summary>
+/// The <c>scheduler_config.json</c> keys every scheduler of the kit shares: the training noise schedule, what the model
+/// predicts and how inference timesteps are spread. <see cref="SchedulerConfigs.Convert{T}"/> carries them from one
+/// scheduler's config to another's, as diffusers' <c>from_config</c> does.
+/// </summary>
+public interface ISchedulerConfig
+{
+    /// <summary><c>num_train_timesteps</c>: T.</summary>
+    int NumTrainTimesteps { get; }
+
+    /// <summary><c>beta_start</c>: beta_1.</summary>
+    double BetaStart { get; }
+
+    /// <summary><c>beta_end</c>: beta_T.</summary>
+    double BetaEnd { get; }
+
+    /// <summary><c>beta_schedule</c>: linear, scaled_linear or squaredcos_cap_v2.</summary>
+    string BetaSchedule { get; }
+
+    /// <summary><c>trained_betas</c>: explicit betas (length T), overriding the schedule.</summary>
+    double[]? TrainedBetas { get; }
+
+    /// <summary><c>rescale_betas_zero_snr</c>: rescale betas so the last timestep has zero SNR (Lin et al. 2023).</summary>
+    bool RescaleBetasZeroSnr { get; }
+
+    /// <summary><c>prediction_type</c>: epsilon, v_prediction or sample.</summary>
+    string PredictionType { get; }
+
+    /// <summary><c>timestep_spacing</c>: leading, trailing or linspace.</summary>
+    string TimestepSpacing { get; }
+
+    /// <summary><c>steps_offset</c>: added to leading-spaced inference timesteps.</summary>
+    int StepsOffset { get; }
+}
+
+/// <summary>
+/// A config's validation: every error names the source (a file or "X config"), the key, the value and what is accepted.
+/// </summary>
+public sealed class ConfigCheck(string source)
+{
+    /// <summary>Throws an <see cref="InvalidDataException"/> "source: key message".</summary>
+    public void Fail(string key, string message) => throw new InvalidDataException($"{source}: {key} {message}");
+
+    /// <summary>Fails unless <paramref name="ok"/>: "key = value: expected ...".</summary>
+    public void Require(bool ok, string key, object? value, string expected)
+    {
+        if (!ok) Fail(key, $"= {Show(value)}: expected {expected}");
+    }
+
+    /// <summary>Fails unless <paramref name="value"/> is one of <paramref name="accepted"/>.</summary>
+    public void OneOf(string key, string? value, IReadOnlyList<string> accepted, string? why = null)
+    {
+        if (value is null || !accepted.Contains(value))
+            Fail(key, $"'{value}' is not supported; expected one of {string.Join(", ", accepted)}{(why is null ? "" : $" ({why})")}");
+    }
+
+    static string Show(object? value) => value switch
+    {
+        null => "null",
+        bool b => b ? "true" : "false",
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+}
+
+/// <summary>
+/// What the scheduler configs share: the accepted names, the validation of the shared keys, reading a
+/// <c>scheduler_config.json</c> (diffusers writes <c>-Infinity</c> for <c>lambda_min_clipped</c>), finding it in a
+/// folder, writing it and converting one scheduler's config into another's.
+/// </summary>
+public static class SchedulerConfigs
+{
+    /// <summary>diffusers' file name for a scheduler config.</summary>
+    public const string FileName = "scheduler_config.json";
+
+    /// <summary>Beta schedules diffusers implements.</summary>
+    public static readonly IReadOnlyList<string> BetaSchedules = new[] { "linear", "scaled_linear", "squaredcos_cap_v2" };
+
+    /// <summary>What a model may predict.</summary>
+    public static readonly IReadOnlyList<string> PredictionTypes = new[] { "epsilon", "v_prediction", "sample" };
+
+    /// <summary>How inference timesteps are spread over the training timesteps.</summary>
+    public static readonly IReadOnlyList<string> TimestepSpacings = new[] { "leading", "trailing", "linspace" };
+
+    /// <summary>The final sigma of DPM-Solver and Euler: zero, or sigma_min (the first training timestep's).</summary>
+    public static readonly IReadOnlyList<string> FinalSigmasTypes = new[] { "zero", "sigma_min" };
+
+    /// <summary><see cref="ConfigJson.Options"/>, with non-finite numbers read and written as diffusers' names.</summary>
+    public static readonly JsonSerializerOptions Options = new(ConfigJson.Options)
+    {
+        NumberHandling = JsonNumberHandling.AllowReadingFromString | JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Checks the shared keys of <paramref name="config"/>.</summary>
+    public static void ValidateShared(ISchedulerConfig config, ConfigCheck check)
+    {
+        check.Require(config.NumTrainTimesteps >= 1, "num_train_timesteps", config.NumTrainTimesteps, "a positive count");
+        if (config.TrainedBetas is null) check.OneOf("beta_schedule", config.BetaSchedule, BetaSchedules);
+        else check.Require(config.TrainedBetas.Length == config.NumTrainTimesteps, "trained_betas", $"{config.TrainedBetas.Length} values",
+            $"num_train_timesteps = {config.NumTrainTimesteps} values");
+        if (config.TrainedBetas is null && config.BetaSchedule is "linear" or "scaled_linear")
+            check.Require(config.BetaStart > 0 && config.BetaEnd > 0 && config.BetaEnd < 1, "beta_start", $"{config.BetaStart} with beta_end {config.BetaEnd}",
+                "0 < beta_start and 0 < beta_end < 1");
+        check.OneOf("prediction_type", config.PredictionType, PredictionTypes);
+        check.OneOf("timestep_spacing", config.TimestepSpacing, TimestepSpacings);
+        check.Require(config.StepsOffset >= 0 && config.StepsOffset < config.NumTrainTimesteps, "steps_offset", config.StepsOffset,
+            "a value in [0, num_train_timesteps)");
+    }
+
+    // A bare NaN / Infinity / -Infinity value (Python's json.dumps writes them), quoted so System.Text.Json reads it.
+    static readonly Regex NonFinite = new(@"(?<=[:\[,]\s*)(-?Infinity|NaN)(?=\s*[,\]}])", RegexOptions.CultureInvariant);
+
+    /// <summary>Reads a scheduler config file into <typeparamref name="T"/>; errors name the file.</summary>
+    public static T Read<T>(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: scheduler config not found", path);
+        var text = NonFinite.Replace(File.ReadAllText(path), "\"$1\"");
+        try
+        {
+            return JsonSerializer.Deserialize<T>(text, Options) ?? throw new InvalidDataException($"{path}: config is null");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: cannot read {typeof(T).Name} ({e.Message})", e);
+        }
+    }
+
+    /// <summary>
+    /// The <c>scheduler_config.json</c> of a diffusers scheduler folder, or of its <c>scheduler</c> subfolder when given a
+    /// pipeline folder; errors name the folder.
+    /// </summary>
+    public static string FindFile(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: scheduler folder not found");
+        var path = Path.Combine(folder, FileName);
+        var nested = Path.Combine(folder, "scheduler", FileName);
+        if (!File.Exists(path) && File.Exists(nested)) path = nested;
+        if (!File.Exists(path)) throw new FileNotFoundException($"{folder}: no {FileName} in this scheduler folder", path);
+        return path;
+    }
+
+    /// <summary>The <c>_class_name</c> a scheduler config file names, or null.</summary>
+    public static string? ClassName(string path)
+    {
+        using var doc = ConfigJson.ReadDocument(path);
+        return doc.RootElement.TryGetProperty("_class_name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
+    }
+
+    /// <summary>Writes <paramref name="config"/> to <c>scheduler_config.json</c> in <paramref name="folder"/> with its class name.</summary>
+    public static void Write<T>(string folder, T config, string className)
+    {
+        Directory.CreateDirectory(folder);
+        var node = JsonSerializer.SerializeToNode(config, Options)!.AsObject();
+        node.Insert(0, "_class_name", className);
+        Common.AtomicFile.WriteAllText(Path.Combine(folder, FileName), node.ToJsonString(Options) + "\n");
+    }
+
+    /// <summary>
+    /// diffusers' <c>Target.from_config(source.config)</c>: every key of <paramref name="source"/> that
+    /// <typeparamref name="T"/> has keeps its value, the target's other keys take its defaults, the rest is dropped
+    /// (e.g. DDIM's <c>clip_sample</c> for DPM-Solver; DPM-Solver's <c>solver_order</c> for DDIM).
+    /// </summary>
+    public static T Convert<T>(ISchedulerConfig source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source is T same) return same;
+        var node = JsonSerializer.SerializeToNode(source, source.GetType(), Options);
+        return node.Deserialize<T>(Options) ?? throw new InvalidDataException($"{source.GetType().Name}: cannot convert to {typeof(T).Name}");
+    }
+}
