@@ -117,11 +117,17 @@ public static class SchedulerConfigs
     // A bare NaN / Infinity / -Infinity value (Python's json.dumps writes them), quoted so System.Text.Json reads it.
     static readonly Regex NonFinite = new(@"(?<=[:\[,]\s*)(-?Infinity|NaN)(?=\s*[,\]}])", RegexOptions.CultureInvariant);
 
+    // The file's text with non-finite numbers quoted.
+    static string ReadText(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: scheduler config not found", path);
+        return NonFinite.Replace(File.ReadAllText(path), "\"$1\"");
+    }
+
     /// <summary>Reads a scheduler config file into <typeparamref name="T"/>; errors name the file.</summary>
     public static T Read<T>(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: scheduler config not found", path);
-        var text = NonFinite.Replace(File.ReadAllText(path), "\"$1\"");
+        var text = ReadText(path);
         try
         {
             return JsonSerializer.Deserialize<T>(text, Options) ?? throw new InvalidDataException($"{path}: config is null");
@@ -149,8 +155,15 @@ public static class SchedulerConfigs
     /// <summary>The <c>_class_name</c> a scheduler config file names, or null.</summary>
     public static string? ClassName(string path)
     {
-        using var doc = ConfigJson.ReadDocument(path);
-        return doc.RootElement.TryGetProperty("_class_name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
+        try
+        {
+            using var doc = JsonDocument.Parse(ReadText(path), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            return doc.RootElement.TryGetProperty("_class_name", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not valid JSON ({e.Message})", e);
+        }
     }
 
     /// <summary>Writes <paramref name="config"/> to <c>scheduler_config.json</c> in <paramref name="folder"/> with its class name.</summary>
