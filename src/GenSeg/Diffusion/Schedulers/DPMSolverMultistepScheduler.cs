@@ -131,8 +131,8 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
         float floor = (float)config.LambdaMinClipped;
         int idx = Array.FindIndex(lambdas, l => l >= floor);
         clippedIndex = idx < 0 ? lambdas.Length : idx;
-        if (clippedIndex >= NumTrainTimesteps - 1)
-            new ConfigCheck(source).Fail("lambda_min_clipped", $"= {config.LambdaMinClipped} clips every timestep (the largest lambda is {lambdas[^1]})");
+        new ConfigCheck(source).Require(clippedIndex < NumTrainTimesteps - 1, "lambda_min_clipped", config.LambdaMinClipped,
+            $"a log-SNR floor that leaves timesteps to sample (the largest lambda is {lambdas[^1].ToString(System.Globalization.CultureInfo.InvariantCulture)})");
     }
 
     /// <summary>Reads a scheduler config file (any diffusers scheduler's; keys it lacks take DPM-Solver's defaults).</summary>

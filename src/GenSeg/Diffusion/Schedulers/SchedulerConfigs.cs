@@ -166,13 +166,19 @@ public static class SchedulerConfigs
         }
     }
 
-    /// <summary>Writes <paramref name="config"/> to <c>scheduler_config.json</c> in <paramref name="folder"/> with its class name.</summary>
+    // A non-finite number as System.Text.Json writes it (a string), to be written bare as Python's json.dumps does.
+    static readonly Regex QuotedNonFinite = new(@"(?<=:\s*)""(-?Infinity|NaN)""", RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// Writes <paramref name="config"/> to <c>scheduler_config.json</c> in <paramref name="folder"/> with its class name;
+    /// non-finite numbers are written bare (<c>-Infinity</c>), as diffusers writes and reads them.
+    /// </summary>
     public static void Write<T>(string folder, T config, string className)
     {
         Directory.CreateDirectory(folder);
         var node = JsonSerializer.SerializeToNode(config, Options)!.AsObject();
         node.Insert(0, "_class_name", className);
-        Common.AtomicFile.WriteAllText(Path.Combine(folder, FileName), node.ToJsonString(Options) + "\n");
+        Common.AtomicFile.WriteAllText(Path.Combine(folder, FileName), QuotedNonFinite.Replace(node.ToJsonString(Options), "$1") + "\n");
     }
 
     /// <summary>

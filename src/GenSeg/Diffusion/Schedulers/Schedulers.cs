@@ -19,12 +19,14 @@ public static class Schedulers
     /// <summary>Every kind's name.</summary>
     public static readonly IReadOnlyList<string> Kinds = new[] { Ddim, DpmSolver2M, Euler };
 
+    /// <summary>Whether <paramref name="kind"/> names a kind (trimmed, any case).</summary>
+    public static bool IsKind(string? kind) => kind is not null && Kinds.Contains(kind.Trim().ToLowerInvariant());
+
     /// <summary>The canonical name of <paramref name="kind"/> (trimmed, any case); an error names the value and lists the kinds.</summary>
     public static string Parse(string kind)
     {
         ArgumentNullException.ThrowIfNull(kind);
-        var k = kind.Trim().ToLowerInvariant();
-        return Kinds.Contains(k) ? k : throw new ArgumentException($"scheduler '{kind}': expected one of {string.Join(", ", Kinds)}", nameof(kind));
+        return IsKind(kind) ? kind.Trim().ToLowerInvariant() : throw new ArgumentException($"scheduler '{kind}': expected one of {string.Join(", ", Kinds)}", nameof(kind));
     }
 
     /// <summary>diffusers' class name of a kind.</summary>

@@ -232,7 +232,7 @@ public sealed record G4SegOptions
         Injection.Validate();
         if (InversionSteps < 1 || InversionSteps > numTrainTimesteps)
             throw new ArgumentOutOfRangeException(nameof(InversionSteps), InversionSteps, $"inversion steps must lie in [1, {numTrainTimesteps}]");
-        if (!GenSeg.Diffusion.Schedulers.Schedulers.Kinds.Contains(InversionScheduler?.Trim().ToLowerInvariant()))
+        if (!GenSeg.Diffusion.Schedulers.Schedulers.IsKind(InversionScheduler))
             throw new ArgumentException($"inversion scheduler '{InversionScheduler}': expected one of {string.Join(", ", GenSeg.Diffusion.Schedulers.Schedulers.Kinds)}", nameof(InversionScheduler));
         if (CorrespondenceWindowAt512 is < 0)
             throw new ArgumentOutOfRangeException(nameof(CorrespondenceWindowAt512), CorrespondenceWindowAt512, "correspondence window: expected a half-width >= 0");

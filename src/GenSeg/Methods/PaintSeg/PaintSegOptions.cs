@@ -242,7 +242,7 @@ public sealed record PaintSegOptions
         Require(Steps >= 1 && Steps <= 100, nameof(Steps), Steps, "1..100");
         Require(Paints >= 1 && Paints <= 64, nameof(Paints), Paints, "1..64");
         Require(PaintIterations >= 1 && PaintIterations <= 1000, nameof(PaintIterations), PaintIterations, "1..1000");
-        Require(GenSeg.Diffusion.Schedulers.Schedulers.Kinds.Contains(Scheduler?.Trim().ToLowerInvariant()), nameof(Scheduler), Scheduler ?? "null",
+        Require(GenSeg.Diffusion.Schedulers.Schedulers.IsKind(Scheduler), nameof(Scheduler), Scheduler ?? "null",
             "one of " + string.Join(", ", GenSeg.Diffusion.Schedulers.Schedulers.Kinds));
         Require(double.IsFinite(Guidance) && Guidance >= 0, nameof(Guidance), Guidance, "a finite value >= 0");
         Require(double.IsFinite(InpaintDilationAt512) && InpaintDilationAt512 >= 0, nameof(InpaintDilationAt512), InpaintDilationAt512, ">= 0");
