@@ -86,14 +86,14 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <see cref="Scheduler"/> itself for ddim, else one built from its config's shared keys (diffusers'
     /// <c>Kind.from_config(pipe.scheduler.config)</c>). An unknown kind throws an error listing the kinds.
     /// </summary>
-    public IScheduler SchedulerOf(string kind) => Convert(Scheduler, kind, "scheduler");
+    public IScheduler SchedulerOf(string kind) => OfKind(Scheduler, kind, "scheduler");
 
     /// <summary>The scheduler of <paramref name="kind"/> for <see cref="InpaintUnet"/>, built from <see cref="InpaintScheduler"/> as <see cref="SchedulerOf"/> does.</summary>
-    public IScheduler InpaintSchedulerOf(string kind) => Convert(InpaintScheduler, kind, InpaintScheduler == Scheduler ? "scheduler" : InpaintSchedulerFolder);
+    public IScheduler InpaintSchedulerOf(string kind) => OfKind(InpaintScheduler, kind, InpaintScheduler == Scheduler ? "scheduler" : InpaintSchedulerFolder);
 
-    IScheduler Convert(DDIMScheduler scheduler, string kind, string folder) =>
+    IScheduler OfKind(DDIMScheduler scheduler, string kind, string folder) =>
         Schedulers.Schedulers.Parse(kind) == Schedulers.Schedulers.Ddim ? scheduler
-            : Schedulers.Schedulers.Create(kind, scheduler.Config, $"{Path.Combine(Folder, folder, SchedulerConfigs.FileName)} as {Schedulers.Schedulers.ClassNameOf(kind)}");
+            : Schedulers.Schedulers.Create(kind, scheduler.Config, $"{Path.Combine(Folder, folder, SchedulerConfig.FileName)} as {Schedulers.Schedulers.ClassNameOf(kind)}");
 
     /// <summary>The latent size of an image side: image side / the VAE's downsampling factor.</summary>
     public int LatentSide(int imageSide) => imageSide / Vae.DownsampleFactor;

@@ -38,7 +38,7 @@ public class SchedulerParityTests(ITestOutputHelper output)
     static string WriteConfig(string json, string className)
     {
         var dir = Directory.CreateTempSubdirectory("genseg-sched-parity").FullName;
-        File.WriteAllText(Path.Combine(dir, SchedulerConfigs.FileName), $"{{\"_class_name\": \"{className}\", {json.TrimStart()[1..]}");
+        File.WriteAllText(Path.Combine(dir, SchedulerConfig.FileName), $"{{\"_class_name\": \"{className}\", {json.TrimStart()[1..]}");
         return dir;
     }
 

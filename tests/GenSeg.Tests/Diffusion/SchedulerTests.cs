@@ -17,33 +17,27 @@ public class SchedulerTests(TinyPipelineFixture tiny, ITestOutputHelper output) 
     static string WriteConfig(string json)
     {
         var dir = Directory.CreateTempSubdirectory("genseg-sched").FullName;
-        File.WriteAllText(Path.Combine(dir, SchedulerConfigs.FileName), json);
+        File.WriteAllText(Path.Combine(dir, SchedulerConfig.FileName), json);
         return dir;
     }
 
+    // Per kind: its class and bad "key": value entries, '|'-separated; each must be named with its file, key and value.
     [Theory]
-    [InlineData("dpm++2m", "DPMSolverMultistepScheduler", "\"solver_order\": 3", "solver_order", "3")]
-    [InlineData("dpm++2m", "DPMSolverMultistepScheduler", "\"algorithm_type\": \"sde-dpmsolver++\"", "algorithm_type", "sde-dpmsolver++")]
-    [InlineData("dpm++2m", "DPMSolverMultistepScheduler", "\"solver_type\": \"bh2\"", "solver_type", "bh2")]
-    [InlineData("dpm++2m", "DPMSolverMultistepScheduler", "\"use_karras_sigmas\": true", "use_karras_sigmas", "true")]
-    [InlineData("dpm++2m", "DPMSolverMultistepScheduler", "\"final_sigmas_type\": \"sigma_max\"", "final_sigmas_type", "sigma_max")]
-    [InlineData("dpm++2m", "DPMSolverMultistepScheduler", "\"prediction_type\": \"flow_prediction\"", "prediction_type", "flow_prediction")]
-    [InlineData("dpm++2m", "DPMSolverMultistepScheduler", "\"lambda_min_clipped\": Infinity", "lambda_min_clipped", "Infinity")]
-    [InlineData("euler", "EulerDiscreteScheduler", "\"timestep_spacing\": \"uniform\"", "timestep_spacing", "uniform")]
-    [InlineData("euler", "EulerDiscreteScheduler", "\"interpolation_type\": \"log_linear\"", "interpolation_type", "log_linear")]
-    [InlineData("euler", "EulerDiscreteScheduler", "\"timestep_type\": \"continuous\"", "timestep_type", "continuous")]
-    [InlineData("euler", "EulerDiscreteScheduler", "\"beta_schedule\": \"cosine\"", "beta_schedule", "cosine")]
-    [InlineData("ddim", "DDIMScheduler", "\"steps_offset\": 1000", "steps_offset", "1000")]
-    public void ABadConfigValueIsNamedWithItsFileAndKey(string kind, string className, string entry, string key, string value)
+    [InlineData("dpm++2m", "DPMSolverMultistepScheduler", """ "solver_order": 3|"algorithm_type": "sde-dpmsolver++"|"solver_type": "bh2"|"use_karras_sigmas": true|"final_sigmas_type": "sigma_max"|"prediction_type": "flow_prediction"|"lambda_min_clipped": Infinity""")]
+    [InlineData("euler", "EulerDiscreteScheduler", """ "timestep_spacing": "uniform"|"interpolation_type": "log_linear"|"timestep_type": "continuous"|"beta_schedule": "cosine"|"use_beta_sigmas": true""")]
+    [InlineData("ddim", "DDIMScheduler", """ "prediction_type": "x0"|"num_train_timesteps": 0|"steps_offset": 1000""")]
+    public void ABadConfigValueIsNamedWithItsFileAndKey(string kind, string className, string entries)
     {
-        var dir = WriteConfig($$"""{"_class_name": "{{className}}", "lambda_min_clipped": -Infinity, {{entry}}}""");
-        var path = Path.Combine(dir, SchedulerConfigs.FileName);
-        var e = Assert.Throws<InvalidDataException>(() => Schedulers.FromFolder(kind, dir));
-        output.WriteLine(e.Message);
-        Assert.Contains(path, e.Message);
-        Assert.Contains(key, e.Message);
-        Assert.Contains(value, e.Message);
-        Assert.Contains("expected", e.Message);
+        foreach (var entry in entries.Split('|'))
+        {
+            var dir = WriteConfig($$"""{"_class_name": "{{className}}", "lambda_min_clipped": -Infinity, {{entry}}}""");
+            var path = Path.Combine(dir, SchedulerConfig.FileName);
+            var e = Assert.Throws<InvalidDataException>(() => Schedulers.FromFolder(kind, dir));
+            output.WriteLine(e.Message);
+            var key = entry.Split('"')[1];
+            var value = entry[(entry.IndexOf(':') + 1)..].Trim().Trim('"');
+            foreach (var part in new[] { path, key, value, "expected" }) Assert.Contains(part, e.Message);
+        }
     }
 
     [Fact]
@@ -77,7 +71,7 @@ public class SchedulerTests(TinyPipelineFixture tiny, ITestOutputHelper output) 
         Assert.Equal((1, "linspace", double.NegativeInfinity), (own.Config.SolverOrder, own.Config.TimestepSpacing, own.Config.LambdaMinClipped));
         // ... and saved the way diffusers writes it (a bare -Infinity), which reads back equal.
         own.Save(dir);
-        Assert.Contains("\"lambda_min_clipped\": -Infinity", File.ReadAllText(Path.Combine(dir, SchedulerConfigs.FileName)));
+        Assert.Contains("\"lambda_min_clipped\": -Infinity", File.ReadAllText(Path.Combine(dir, SchedulerConfig.FileName)));
         Assert.Equal(own.Config, DPMSolverMultistepScheduler.FromFolder(dir).Config);
         // ... while another kind converts from it (from_config of the file's class).
         Assert.Equal(("linspace", 0), (((EulerDiscreteScheduler)Schedulers.FromFolder("euler", dir)).Config.TimestepSpacing, own.Config.StepsOffset));

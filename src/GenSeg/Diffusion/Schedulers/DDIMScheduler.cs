@@ -7,45 +7,17 @@ namespace GenSeg.Diffusion.Schedulers;
 /// The <c>scheduler_config.json</c> of a diffusers <c>DDIMScheduler</c> (0.21.4). Defaults are diffusers' constructor
 /// defaults, which apply to every key a file leaves out; <see cref="StableDiffusion"/> holds SD's values.
 /// </summary>
-public sealed record DDIMSchedulerConfig : ISchedulerConfig
+public sealed record DDIMSchedulerConfig : ThresholdedSchedulerConfig
 {
-    /// <summary>Beta schedules diffusers implements.</summary>
-    public static IReadOnlyList<string> BetaSchedules => SchedulerConfigs.BetaSchedules;
-    /// <summary>What a model may predict.</summary>
-    public static IReadOnlyList<string> PredictionTypes => SchedulerConfigs.PredictionTypes;
-    /// <summary>How inference timesteps are spread over the training timesteps.</summary>
-    public static IReadOnlyList<string> TimestepSpacings => SchedulerConfigs.TimestepSpacings;
+    /// <summary>diffusers' DDIM defaults: <c>timestep_spacing</c> leading (the others' are in <see cref="SchedulerConfig"/>).</summary>
+    public DDIMSchedulerConfig() => TimestepSpacing = "leading";
 
-    /// <summary><c>num_train_timesteps</c>: T.</summary>
-    public int NumTrainTimesteps { get; init; } = 1000;
-    /// <summary><c>beta_start</c>: beta_1.</summary>
-    public double BetaStart { get; init; } = 0.0001;
-    /// <summary><c>beta_end</c>: beta_T.</summary>
-    public double BetaEnd { get; init; } = 0.02;
-    /// <summary><c>beta_schedule</c>: linear, scaled_linear (linear in sqrt(beta), SD) or squaredcos_cap_v2 (cosine).</summary>
-    public string BetaSchedule { get; init; } = "linear";
-    /// <summary><c>trained_betas</c>: explicit betas (length T), overriding the schedule.</summary>
-    public double[]? TrainedBetas { get; init; }
     /// <summary><c>clip_sample</c>: clamp predicted x0 to +-<see cref="ClipSampleRange"/>.</summary>
     public bool ClipSample { get; init; } = true;
     /// <summary><c>clip_sample_range</c>.</summary>
     public double ClipSampleRange { get; init; } = 1.0;
     /// <summary><c>set_alpha_to_one</c>: the alpha-bar "before" the last step is 1 (else alpha-bar_0).</summary>
     public bool SetAlphaToOne { get; init; } = true;
-    /// <summary><c>steps_offset</c>: added to the leading-spaced inference timesteps (SD: 1).</summary>
-    public int StepsOffset { get; init; }
-    /// <summary><c>prediction_type</c>: epsilon, v_prediction or sample.</summary>
-    public string PredictionType { get; init; } = "epsilon";
-    /// <summary><c>thresholding</c>: dynamic thresholding of predicted x0 (Imagen).</summary>
-    public bool Thresholding { get; init; }
-    /// <summary><c>dynamic_thresholding_ratio</c>: the quantile of |x0| used as threshold.</summary>
-    public double DynamicThresholdingRatio { get; init; } = 0.995;
-    /// <summary><c>sample_max_value</c>: upper bound of the dynamic threshold.</summary>
-    public double SampleMaxValue { get; init; } = 1.0;
-    /// <summary><c>timestep_spacing</c>: leading, trailing or linspace.</summary>
-    public string TimestepSpacing { get; init; } = "leading";
-    /// <summary><c>rescale_betas_zero_snr</c>: rescale betas so the last timestep has zero SNR (Lin et al. 2023).</summary>
-    public bool RescaleBetasZeroSnr { get; init; }
 
     /// <summary>Stable Diffusion's scheduler: scaled_linear 0.00085..0.012, no clipping, alpha-bar_0 at the end, offset 1.</summary>
     public static DDIMSchedulerConfig StableDiffusion(string predictionType = "epsilon") => new()
@@ -54,14 +26,8 @@ public sealed record DDIMSchedulerConfig : ISchedulerConfig
         StepsOffset = 1, PredictionType = predictionType,
     };
 
-    /// <summary>Checks every value; errors name <paramref name="source"/>, the key, the value and what is accepted.</summary>
-    public void Validate(string source = "DDIMScheduler config")
-    {
-        var check = new ConfigCheck(source);
-        SchedulerConfigs.ValidateShared(this, check);
-        check.Require(!Thresholding || (DynamicThresholdingRatio > 0 && DynamicThresholdingRatio <= 1), "dynamic_thresholding_ratio",
-            DynamicThresholdingRatio, "a value in (0, 1]");
-    }
+    /// <inheritdoc />
+    protected override void CheckSchedulerKeys(ConfigCheck check) { }
 }
 
 /// <summary>One DDIM update: x_{t-Δ} and the x0 it was computed from.</summary>
@@ -80,7 +46,7 @@ public sealed record DdimStepOutput(Tensor PrevSample, Tensor PredOriginalSample
 public sealed class DDIMScheduler : IScheduler
 {
     /// <summary>diffusers' file name for a scheduler config.</summary>
-    public const string ConfigFileName = SchedulerConfigs.FileName;
+    public const string ConfigFileName = SchedulerConfig.FileName;
 
     /// <summary>diffusers' class name, written to <c>_class_name</c>.</summary>
     public const string ClassName = nameof(DDIMScheduler);
@@ -92,7 +58,7 @@ public sealed class DDIMScheduler : IScheduler
     public DDIMSchedulerConfig Config { get; }
 
     /// <inheritdoc />
-    ISchedulerConfig IScheduler.Config => Config;
+    SchedulerConfig IScheduler.Config => Config;
 
     /// <inheritdoc />
     public string Kind => Schedulers.Ddim;
@@ -121,16 +87,16 @@ public sealed class DDIMScheduler : IScheduler
     }
 
     /// <summary>Reads a scheduler config file (any diffusers scheduler's file with these keys, e.g. SD's PNDM config).</summary>
-    public static DDIMScheduler FromFile(string path) => new(SchedulerConfigs.Read<DDIMSchedulerConfig>(path), path);
+    public static DDIMScheduler FromFile(string path) => new(SchedulerConfig.Read<DDIMSchedulerConfig>(path), path);
 
     /// <summary>
     /// Reads <c>scheduler_config.json</c> from a diffusers scheduler folder (or from its <c>scheduler</c> subfolder when
     /// given a pipeline folder).
     /// </summary>
-    public static DDIMScheduler FromFolder(string schedulerFolder) => FromFile(SchedulerConfigs.FindFile(schedulerFolder));
+    public static DDIMScheduler FromFolder(string schedulerFolder) => FromFile(SchedulerConfig.FindFile(schedulerFolder));
 
     /// <summary>Writes <c>scheduler_config.json</c> (class name DDIMScheduler) into <paramref name="folder"/>.</summary>
-    public void Save(string folder) => SchedulerConfigs.Write(folder, Config, ClassName);
+    public void Save(string folder) => SchedulerConfig.Write(folder, Config, ClassName);
 
     /// <summary>alpha-bar_t for t = 0..T-1 as a float32 tensor.</summary>
     public Tensor AlphasCumprodTensor(Device? device = null) => torch.tensor(alphasCumprod, dtype: ScalarType.Float32, device: device);

@@ -8,28 +8,10 @@ namespace GenSeg.Diffusion.Schedulers;
 /// defaults (DPM-Solver++ 2M: <c>dpmsolver++</c>, order 2, midpoint, lower-order final steps, final sigma zero,
 /// linspace spacing). Keys the kit does not implement are kept so that a non-default value is rejected by name.
 /// </summary>
-public sealed record DPMSolverMultistepSchedulerConfig : ISchedulerConfig
+public sealed record DPMSolverMultistepSchedulerConfig : ThresholdedSchedulerConfig
 {
-    /// <inheritdoc />
-    public int NumTrainTimesteps { get; init; } = 1000;
-    /// <inheritdoc />
-    public double BetaStart { get; init; } = 0.0001;
-    /// <inheritdoc />
-    public double BetaEnd { get; init; } = 0.02;
-    /// <inheritdoc />
-    public string BetaSchedule { get; init; } = "linear";
-    /// <inheritdoc />
-    public double[]? TrainedBetas { get; init; }
     /// <summary><c>solver_order</c>: 2 (DPM-Solver++ 2M) or 1 (first order, DDIM's step).</summary>
     public int SolverOrder { get; init; } = 2;
-    /// <inheritdoc />
-    public string PredictionType { get; init; } = "epsilon";
-    /// <summary><c>thresholding</c>: dynamic thresholding of the predicted x0 (Imagen).</summary>
-    public bool Thresholding { get; init; }
-    /// <summary><c>dynamic_thresholding_ratio</c>: the quantile of |x0| used as threshold.</summary>
-    public double DynamicThresholdingRatio { get; init; } = 0.995;
-    /// <summary><c>sample_max_value</c>: upper bound of the dynamic threshold.</summary>
-    public double SampleMaxValue { get; init; } = 1.0;
     /// <summary><c>algorithm_type</c>: dpmsolver++ (the data-prediction solver of Lu et al. 2022b).</summary>
     public string AlgorithmType { get; init; } = "dpmsolver++";
     /// <summary><c>solver_type</c>: midpoint or heun, the second-order update's form.</summary>
@@ -56,28 +38,18 @@ public sealed record DPMSolverMultistepSchedulerConfig : ISchedulerConfig
     public double LambdaMinClipped { get; init; } = double.NegativeInfinity;
     /// <summary><c>variance_type</c>: learned variances are not implemented (null only).</summary>
     public string? VarianceType { get; init; }
-    /// <inheritdoc />
-    public string TimestepSpacing { get; init; } = "linspace";
-    /// <inheritdoc />
-    public int StepsOffset { get; init; }
-    /// <inheritdoc />
-    public bool RescaleBetasZeroSnr { get; init; }
     /// <summary><c>use_dynamic_shifting</c>: flow matching only (false only).</summary>
     public bool UseDynamicShifting { get; init; }
     /// <summary><c>time_shift_type</c>: flow matching only; read and ignored.</summary>
     public string TimeShiftType { get; init; } = "exponential";
 
-    /// <summary>Checks every value; errors name <paramref name="source"/>, the key, the value and what is accepted.</summary>
-    public void Validate(string source = "DPMSolverMultistepScheduler config")
+    /// <inheritdoc />
+    protected override void CheckSchedulerKeys(ConfigCheck check)
     {
-        var check = new ConfigCheck(source);
-        SchedulerConfigs.ValidateShared(this, check);
         check.Require(SolverOrder is 1 or 2, "solver_order", SolverOrder, "1 or 2 (order 3 is not implemented)");
         check.OneOf("algorithm_type", AlgorithmType, new[] { "dpmsolver++" }, "the other DPM-Solver variants are not implemented");
         check.OneOf("solver_type", SolverType, new[] { "midpoint", "heun" });
-        check.OneOf("final_sigmas_type", FinalSigmasType, SchedulerConfigs.FinalSigmasTypes);
-        check.Require(!Thresholding || (DynamicThresholdingRatio > 0 && DynamicThresholdingRatio <= 1), "dynamic_thresholding_ratio",
-            DynamicThresholdingRatio, "a value in (0, 1]");
+        check.OneOf("final_sigmas_type", FinalSigmasType, SchedulerConfig.FinalSigmasTypes);
         check.Require(!double.IsNaN(LambdaMinClipped), "lambda_min_clipped", LambdaMinClipped, "a number or -Infinity");
         check.Require(VarianceType is null, "variance_type", VarianceType, "null (learned variances are not implemented)");
         foreach (var (key, on) in new[] { ("use_karras_sigmas", UseKarrasSigmas), ("use_exponential_sigmas", UseExponentialSigmas),
@@ -95,39 +67,22 @@ public sealed record DPMSolverMultistepSchedulerConfig : ISchedulerConfig
 /// (x_t = alpha_t x0 + sigma_t eps, initial noise sigma 1); sigma below is diffusers' sigma = sigma_t / alpha_t.
 /// <see cref="Invert"/> follows diffusers' <c>DPMSolverMultistepInverseScheduler</c>.
 /// </summary>
-public sealed class DPMSolverMultistepScheduler : IScheduler
+public sealed class DPMSolverMultistepScheduler : SigmaScheduler<DPMSolverMultistepSchedulerConfig>
 {
     /// <summary>diffusers' class name, written to <c>_class_name</c>.</summary>
     public const string ClassName = nameof(DPMSolverMultistepScheduler);
 
-    readonly NoiseSchedule schedule;
-    readonly float[] trainSigmas;
     readonly int clippedIndex;
 
-    /// <summary>The validated config.</summary>
-    public DPMSolverMultistepSchedulerConfig Config { get; }
-
     /// <inheritdoc />
-    ISchedulerConfig IScheduler.Config => Config;
-
-    /// <inheritdoc />
-    public string Kind => Schedulers.DpmSolver2M;
-
-    /// <inheritdoc />
-    public int NumTrainTimesteps => Config.NumTrainTimesteps;
-
-    /// <inheritdoc />
-    public IReadOnlyList<float> AlphasCumprod => schedule.AlphasCumprod;
+    public override string Kind => Schedulers.DpmSolver2M;
 
     /// <summary>Builds the schedule; an invalid config throws an error naming the key.</summary>
     public DPMSolverMultistepScheduler(DPMSolverMultistepSchedulerConfig config, string source = "DPMSolverMultistepScheduler config")
+        : base(config, source)
     {
-        config.Validate(source);
-        Config = config;
-        schedule = NoiseSchedule.Of(config, floorZeroSnr: true);
-        trainSigmas = schedule.Sigmas();
         // diffusers: clipped_idx = searchsorted(flip(lambda_t), lambda_min_clipped), lambda_t = log(alpha_t) - log(sigma_t).
-        var lambdas = schedule.AlphasCumprod.Select(a => MathF.Log(MathF.Sqrt(a)) - MathF.Log(MathF.Sqrt(1f - a))).Reverse().ToArray();
+        var lambdas = AlphasCumprod.Select(a => MathF.Log(MathF.Sqrt(a)) - MathF.Log(MathF.Sqrt(1f - a))).Reverse().ToArray();
         float floor = (float)config.LambdaMinClipped;
         int idx = Array.FindIndex(lambdas, l => l >= floor);
         clippedIndex = idx < 0 ? lambdas.Length : idx;
@@ -136,22 +91,16 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
     }
 
     /// <summary>Reads a scheduler config file (any diffusers scheduler's; keys it lacks take DPM-Solver's defaults).</summary>
-    public static DPMSolverMultistepScheduler FromFile(string path) => new(SchedulerConfigs.Read<DPMSolverMultistepSchedulerConfig>(path), path);
+    public static DPMSolverMultistepScheduler FromFile(string path) => new(SchedulerConfig.Read<DPMSolverMultistepSchedulerConfig>(path), path);
 
     /// <summary>Reads <c>scheduler_config.json</c> from a scheduler folder (or the <c>scheduler</c> subfolder of a pipeline folder).</summary>
-    public static DPMSolverMultistepScheduler FromFolder(string folder) => FromFile(SchedulerConfigs.FindFile(folder));
+    public static DPMSolverMultistepScheduler FromFolder(string folder) => FromFile(SchedulerConfig.FindFile(folder));
 
     /// <summary>Writes <c>scheduler_config.json</c> (class name DPMSolverMultistepScheduler) into <paramref name="folder"/>.</summary>
-    public void Save(string folder) => SchedulerConfigs.Write(folder, Config, ClassName);
+    public void Save(string folder) => SchedulerConfig.Write(folder, Config, ClassName);
 
     /// <summary>The noisiest timestep sampled: T - 1 less the timesteps <c>lambda_min_clipped</c> removes.</summary>
     public long NoisiestTimestep => NumTrainTimesteps - 1 - clippedIndex;
-
-    void CheckSteps(int steps)
-    {
-        if (steps < 1 || steps > NumTrainTimesteps)
-            throw new ArgumentOutOfRangeException(nameof(steps), steps, $"steps must lie in [1, num_train_timesteps = {NumTrainTimesteps}]");
-    }
 
     /// <summary>
     /// The inference timesteps, descending (diffusers' <c>set_timesteps</c>; L = T - clipped): linspace:
@@ -171,7 +120,7 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
     }
 
     /// <summary>The sigma at each of <see cref="Timesteps"/> and after the last step (0, or sigma_0 for sigma_min): N + 1 values.</summary>
-    public float[] Sigmas(int steps) => SigmasAt(Timesteps(steps), Config.FinalSigmasType == "zero" ? 0f : trainSigmas[0]);
+    public float[] Sigmas(int steps) => SigmasAt(Timesteps(steps).Select(t => (double)t), Config.FinalSigmasType == "zero" ? 0f : TrainSigmas[0]);
 
     /// <summary>
     /// The inversion's timesteps, ascending (diffusers' <c>DPMSolverMultistepInverseScheduler.set_timesteps</c>; L =
@@ -195,17 +144,13 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
     }
 
     /// <summary>The sigma at each of <see cref="InverseTimesteps"/> and the noisiest timestep's: N + 1 values, ascending.</summary>
-    public float[] InverseSigmas(int steps) => SigmasAt(InverseTimesteps(steps), trainSigmas[NoisiestTimestep]);
-
-    // numpy.interp of the training sigmas at the timesteps, then the final sigma; float32.
-    float[] SigmasAt(long[] timesteps, float final) =>
-        timesteps.Select(t => (float)SchedulerMath.Interp(t, trainSigmas)).Append(final).ToArray();
+    public float[] InverseSigmas(int steps) => SigmasAt(InverseTimesteps(steps).Select(t => (double)t), TrainSigmas[NoisiestTimestep]);
 
     /// <inheritdoc />
-    IReadOnlyList<double> IScheduler.Timesteps(int steps) => Timesteps(steps).Select(t => (double)t).ToArray();
+    protected override IReadOnlyList<double> ModelTimesteps(int steps) => Timesteps(steps).Select(t => (double)t).ToArray();
 
     /// <inheritdoc />
-    public ISampler Sampler(int steps)
+    public override ISampler Sampler(int steps)
     {
         var ts = Timesteps(steps);
         // diffusers' step: the last step is first order with euler_at_final, lower_order_final under 15 steps, or a zero final sigma.
@@ -227,7 +172,7 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
     /// and moves the latent to the next timestep (the noisiest after the last step). Stops after the last latent whose
     /// timestep is &lt;= <paramref name="stopAt"/>.
     /// </summary>
-    public InversionTrajectory Invert(Func<Tensor, long, Tensor> model, Tensor x0Latent, int steps, long? stopAt = null)
+    public override InversionTrajectory Invert(Func<Tensor, long, Tensor> model, Tensor x0Latent, int steps, long? stopAt = null)
     {
         using var noGrad = torch.no_grad();
         using var sampler = InverseSampler(steps);

@@ -8,20 +8,8 @@ namespace GenSeg.Diffusion.Schedulers;
 /// defaults (linear interpolation of the training sigmas, linspace spacing, final sigma zero). Keys the kit does not
 /// implement are kept so that a non-default value is rejected by name.
 /// </summary>
-public sealed record EulerDiscreteSchedulerConfig : ISchedulerConfig
+public sealed record EulerDiscreteSchedulerConfig : SchedulerConfig
 {
-    /// <inheritdoc />
-    public int NumTrainTimesteps { get; init; } = 1000;
-    /// <inheritdoc />
-    public double BetaStart { get; init; } = 0.0001;
-    /// <inheritdoc />
-    public double BetaEnd { get; init; } = 0.02;
-    /// <inheritdoc />
-    public string BetaSchedule { get; init; } = "linear";
-    /// <inheritdoc />
-    public double[]? TrainedBetas { get; init; }
-    /// <inheritdoc />
-    public string PredictionType { get; init; } = "epsilon";
     /// <summary><c>interpolation_type</c>: linear (log_linear is not implemented).</summary>
     public string InterpolationType { get; init; } = "linear";
     /// <summary><c>use_karras_sigmas</c>: not implemented (false or null only).</summary>
@@ -34,25 +22,17 @@ public sealed record EulerDiscreteSchedulerConfig : ISchedulerConfig
     public double? SigmaMin { get; init; }
     /// <summary><c>sigma_max</c>: used by the Karras-type sigmas only; read and ignored.</summary>
     public double? SigmaMax { get; init; }
-    /// <inheritdoc />
-    public string TimestepSpacing { get; init; } = "linspace";
     /// <summary><c>timestep_type</c>: discrete (continuous, EDM's, is not implemented).</summary>
     public string TimestepType { get; init; } = "discrete";
-    /// <inheritdoc />
-    public int StepsOffset { get; init; }
-    /// <inheritdoc />
-    public bool RescaleBetasZeroSnr { get; init; }
     /// <summary><c>final_sigmas_type</c>: zero or sigma_min, the sigma after the last step.</summary>
     public string FinalSigmasType { get; init; } = "zero";
 
-    /// <summary>Checks every value; errors name <paramref name="source"/>, the key, the value and what is accepted.</summary>
-    public void Validate(string source = "EulerDiscreteScheduler config")
+    /// <inheritdoc />
+    protected override void CheckOwnKeys(ConfigCheck check)
     {
-        var check = new ConfigCheck(source);
-        SchedulerConfigs.ValidateShared(this, check);
         check.OneOf("interpolation_type", InterpolationType, new[] { "linear" }, "log_linear is not implemented");
         check.OneOf("timestep_type", TimestepType, new[] { "discrete" }, "continuous is not implemented");
-        check.OneOf("final_sigmas_type", FinalSigmasType, SchedulerConfigs.FinalSigmasTypes);
+        check.OneOf("final_sigmas_type", FinalSigmasType, SchedulerConfig.FinalSigmasTypes);
         foreach (var (key, on) in new[] { ("use_karras_sigmas", UseKarrasSigmas), ("use_exponential_sigmas", UseExponentialSigmas), ("use_beta_sigmas", UseBetaSigmas) })
             check.Require(on != true, key, on, "false (only diffusers' default sigmas are implemented)");
     }
@@ -65,46 +45,25 @@ public sealed record EulerDiscreteSchedulerConfig : ISchedulerConfig
 /// <c>scale_model_input</c>'s sample / sqrt(sigma^2 + 1). Its sampler keeps no state between steps. Its inversion is
 /// the first-order DPM-Solver++ inversion (<see cref="Invert"/>), the same Euler step run up the sigmas.
 /// </summary>
-public sealed class EulerDiscreteScheduler : IScheduler
+public sealed class EulerDiscreteScheduler : SigmaScheduler<EulerDiscreteSchedulerConfig>
 {
     /// <summary>diffusers' class name, written to <c>_class_name</c>.</summary>
     public const string ClassName = nameof(EulerDiscreteScheduler);
 
-    readonly NoiseSchedule schedule;
-    readonly float[] trainSigmas;
-
-    /// <summary>The validated config.</summary>
-    public EulerDiscreteSchedulerConfig Config { get; }
-
     /// <inheritdoc />
-    ISchedulerConfig IScheduler.Config => Config;
-
-    /// <inheritdoc />
-    public string Kind => Schedulers.Euler;
-
-    /// <inheritdoc />
-    public int NumTrainTimesteps => Config.NumTrainTimesteps;
-
-    /// <inheritdoc />
-    public IReadOnlyList<float> AlphasCumprod => schedule.AlphasCumprod;
+    public override string Kind => Schedulers.Euler;
 
     /// <summary>Builds the schedule; an invalid config throws an error naming the key.</summary>
-    public EulerDiscreteScheduler(EulerDiscreteSchedulerConfig config, string source = "EulerDiscreteScheduler config")
-    {
-        config.Validate(source);
-        Config = config;
-        schedule = NoiseSchedule.Of(config, floorZeroSnr: true);
-        trainSigmas = schedule.Sigmas();
-    }
+    public EulerDiscreteScheduler(EulerDiscreteSchedulerConfig config, string source = "EulerDiscreteScheduler config") : base(config, source) { }
 
     /// <summary>Reads a scheduler config file (any diffusers scheduler's; keys it lacks take Euler's defaults).</summary>
-    public static EulerDiscreteScheduler FromFile(string path) => new(SchedulerConfigs.Read<EulerDiscreteSchedulerConfig>(path), path);
+    public static EulerDiscreteScheduler FromFile(string path) => new(SchedulerConfig.Read<EulerDiscreteSchedulerConfig>(path), path);
 
     /// <summary>Reads <c>scheduler_config.json</c> from a scheduler folder (or the <c>scheduler</c> subfolder of a pipeline folder).</summary>
-    public static EulerDiscreteScheduler FromFolder(string folder) => FromFile(SchedulerConfigs.FindFile(folder));
+    public static EulerDiscreteScheduler FromFolder(string folder) => FromFile(SchedulerConfig.FindFile(folder));
 
     /// <summary>Writes <c>scheduler_config.json</c> (class name EulerDiscreteScheduler) into <paramref name="folder"/>.</summary>
-    public void Save(string folder) => SchedulerConfigs.Write(folder, Config, ClassName);
+    public void Save(string folder) => SchedulerConfig.Write(folder, Config, ClassName);
 
     /// <summary>
     /// The inference timesteps, descending, as float32 values (diffusers' <c>set_timesteps</c>): linspace:
@@ -113,8 +72,7 @@ public sealed class EulerDiscreteScheduler : IScheduler
     /// </summary>
     public double[] Timesteps(int steps)
     {
-        if (steps < 1 || steps > NumTrainTimesteps)
-            throw new ArgumentOutOfRangeException(nameof(steps), steps, $"steps must lie in [1, num_train_timesteps = {NumTrainTimesteps}]");
+        CheckSteps(steps);
         int T = NumTrainTimesteps;
         var ts = Config.TimestepSpacing switch
         {
@@ -126,10 +84,9 @@ public sealed class EulerDiscreteScheduler : IScheduler
     }
 
     /// <summary>The sigma at each of <see cref="Timesteps"/> (numpy.interp of the training sigmas) and after the last step: N + 1 values.</summary>
-    public float[] Sigmas(int steps) =>
-        Timesteps(steps).Select(t => (float)SchedulerMath.Interp(t, trainSigmas)).Append(Config.FinalSigmasType == "zero" ? 0f : trainSigmas[0]).ToArray();
+    public float[] Sigmas(int steps) => SigmasAt(Timesteps(steps), Config.FinalSigmasType == "zero" ? 0f : TrainSigmas[0]);
 
-    /// <summary>diffusers' <c>init_noise_sigma</c>: the largest sigma, times sqrt(1 + 1/sigma^2) (i.e. sqrt(sigma^2 + 1)) for leading spacing.</summary>
+    /// <summary>diffusers' <c>init_noise_sigma</c>: the largest sigma (linspace and trailing spacing) or sqrt(sigma_max^2 + 1) (leading).</summary>
     public float InitNoiseSigma(int steps)
     {
         float max = Sigmas(steps).Max();
@@ -137,19 +94,19 @@ public sealed class EulerDiscreteScheduler : IScheduler
     }
 
     /// <inheritdoc />
-    IReadOnlyList<double> IScheduler.Timesteps(int steps) => Timesteps(steps);
+    protected override IReadOnlyList<double> ModelTimesteps(int steps) => Timesteps(steps);
 
     /// <inheritdoc />
-    public ISampler Sampler(int steps) => new EulerSampler(Config.PredictionType, Timesteps(steps), Sigmas(steps), InitNoiseSigma(steps));
+    public override ISampler Sampler(int steps) => new EulerSampler(Config.PredictionType, Timesteps(steps), Sigmas(steps), InitNoiseSigma(steps));
 
     /// <summary>
     /// Inversion by the Euler step run up the sigmas: in sigma space Euler's step is DPM-Solver++'s first-order step
     /// (both are DDIM's), so this is <see cref="DPMSolverMultistepScheduler.Invert"/> with <c>solver_order</c> 1 on this
     /// config's shared keys (diffusers has no Euler inverse scheduler). Latents come back in the model's space.
     /// </summary>
-    public InversionTrajectory Invert(Func<Tensor, long, Tensor> model, Tensor x0Latent, int steps, long? stopAt = null)
+    public override InversionTrajectory Invert(Func<Tensor, long, Tensor> model, Tensor x0Latent, int steps, long? stopAt = null)
     {
-        var dpm = SchedulerConfigs.Convert<DPMSolverMultistepSchedulerConfig>(Config) with { SolverOrder = 1 };
+        var dpm = SchedulerConfig.Convert<DPMSolverMultistepSchedulerConfig>(Config) with { SolverOrder = 1 };
         return new DPMSolverMultistepScheduler(dpm, "EulerDiscreteScheduler config as DPM-Solver++ (order 1)").Invert(model, x0Latent, steps, stopAt);
     }
 

@@ -13,7 +13,7 @@ public interface IScheduler
     string Kind { get; }
 
     /// <summary>The validated config (its shared keys; the concrete scheduler exposes its own record).</summary>
-    ISchedulerConfig Config { get; }
+    SchedulerConfig Config { get; }
 
     /// <summary>Number of training timesteps T.</summary>
     int NumTrainTimesteps { get; }
@@ -50,7 +50,7 @@ public interface ISampler : IDisposable
     /// <summary>The model timesteps, in sampling order.</summary>
     IReadOnlyList<double> Timesteps { get; }
 
-    /// <summary>The standard deviation of the starting noise (1, or Euler's largest sigma (times sqrt(1 + 1/sigma^2) for leading spacing)).</summary>
+    /// <summary>The standard deviation of the starting noise: 1 for DDIM and DPM-Solver; Euler's largest sigma, or sqrt(sigma_max^2 + 1) for leading spacing.</summary>
     float InitNoiseSigma { get; }
 
     /// <summary>The model's input at step <paramref name="index"/> (Euler: sample / sqrt(sigma^2 + 1); others: the sample itself, not a copy).</summary>

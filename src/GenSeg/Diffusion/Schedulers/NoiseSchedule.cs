@@ -25,7 +25,7 @@ public sealed class NoiseSchedule
     /// The schedule of a (validated) config. <paramref name="floorZeroSnr"/>: with <c>rescale_betas_zero_snr</c> set the
     /// last alpha-bar to 2^-24 so its sigma is finite (DPM-Solver's and Euler's constructors; DDIM keeps 0).
     /// </summary>
-    public static NoiseSchedule Of(ISchedulerConfig config, bool floorZeroSnr = false)
+    public static NoiseSchedule Of(SchedulerConfig config, bool floorZeroSnr = false)
     {
         using var scope = torch.NewDisposeScope();
         int n = config.NumTrainTimesteps;
@@ -64,6 +64,66 @@ public sealed class NoiseSchedule
         var alphas = torch.cat(new[] { abar[..1], abar[1..] / abar[..^1] });
         return torch.ones_like(alphas) - alphas;
     }
+}
+
+/// <summary>
+/// What DPM-Solver and Euler share: the validated config, the training noise schedule (with diffusers' zero-SNR floor)
+/// and the sigma of each training timestep, sigma_t = sqrt((1 - alpha-bar_t) / alpha-bar_t), from which their
+/// inference sigmas are interpolated.
+/// </summary>
+public abstract class SigmaScheduler<TConfig> : IScheduler where TConfig : SchedulerConfig
+{
+    readonly NoiseSchedule schedule;
+
+    /// <summary>Validates <paramref name="config"/> (errors name <paramref name="source"/>) and builds the schedule.</summary>
+    protected SigmaScheduler(TConfig config, string source)
+    {
+        config.Validate(source);
+        Config = config;
+        schedule = NoiseSchedule.Of(config, floorZeroSnr: true);
+        TrainSigmas = schedule.Sigmas();
+    }
+
+    /// <summary>The validated config.</summary>
+    public TConfig Config { get; }
+
+    /// <inheritdoc />
+    SchedulerConfig IScheduler.Config => Config;
+
+    /// <inheritdoc />
+    public abstract string Kind { get; }
+
+    /// <inheritdoc />
+    public int NumTrainTimesteps => Config.NumTrainTimesteps;
+
+    /// <inheritdoc />
+    public IReadOnlyList<float> AlphasCumprod => schedule.AlphasCumprod;
+
+    /// <summary>sigma_t of each training timestep t = 0..T-1 (float32).</summary>
+    protected float[] TrainSigmas { get; }
+
+    /// <summary>Throws unless <paramref name="steps"/> lies in [1, T].</summary>
+    protected void CheckSteps(int steps)
+    {
+        if (steps < 1 || steps > NumTrainTimesteps)
+            throw new ArgumentOutOfRangeException(nameof(steps), steps, $"steps must lie in [1, num_train_timesteps = {NumTrainTimesteps}]");
+    }
+
+    /// <summary>numpy.interp of the training sigmas at <paramref name="timesteps"/>, then <paramref name="final"/>: float32, one more than timesteps.</summary>
+    protected float[] SigmasAt(IEnumerable<double> timesteps, float final) =>
+        timesteps.Select(t => (float)SchedulerMath.Interp(t, TrainSigmas)).Append(final).ToArray();
+
+    /// <summary>The model timesteps of a run as <see cref="IScheduler.Timesteps"/> gives them.</summary>
+    protected abstract IReadOnlyList<double> ModelTimesteps(int steps);
+
+    /// <inheritdoc />
+    IReadOnlyList<double> IScheduler.Timesteps(int steps) => ModelTimesteps(steps);
+
+    /// <inheritdoc />
+    public abstract ISampler Sampler(int steps);
+
+    /// <inheritdoc />
+    public abstract InversionTrajectory Invert(Func<Tensor, long, Tensor> model, Tensor x0Latent, int steps, long? stopAt = null);
 }
 
 /// <summary>Small pure helpers the schedulers share: numpy's spacing and interpolation, 0-d constants, thresholding.</summary>

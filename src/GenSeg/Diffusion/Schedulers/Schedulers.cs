@@ -42,14 +42,14 @@ public static class Schedulers
     /// kind's config has keep their values, the others take the kind's defaults (diffusers' <c>from_config</c>).
     /// <paramref name="source"/> names the config in errors.
     /// </summary>
-    public static IScheduler Create(string kind, ISchedulerConfig config, string source = "scheduler config")
+    public static IScheduler Create(string kind, SchedulerConfig config, string source = "scheduler config")
     {
         ArgumentNullException.ThrowIfNull(config);
         return Parse(kind) switch
         {
-            Ddim => new DDIMScheduler(SchedulerConfigs.Convert<DDIMSchedulerConfig>(config), source),
-            DpmSolver2M => new DPMSolverMultistepScheduler(SchedulerConfigs.Convert<DPMSolverMultistepSchedulerConfig>(config), source),
-            _ => new EulerDiscreteScheduler(SchedulerConfigs.Convert<EulerDiscreteSchedulerConfig>(config), source),
+            Ddim => new DDIMScheduler(SchedulerConfig.Convert<DDIMSchedulerConfig>(config), source),
+            DpmSolver2M => new DPMSolverMultistepScheduler(SchedulerConfig.Convert<DPMSolverMultistepSchedulerConfig>(config), source),
+            _ => new EulerDiscreteScheduler(SchedulerConfig.Convert<EulerDiscreteSchedulerConfig>(config), source),
         };
     }
 
@@ -61,8 +61,8 @@ public static class Schedulers
     public static IScheduler FromFolder(string kind, string folder)
     {
         var k = Parse(kind);
-        var path = SchedulerConfigs.FindFile(folder);
-        var named = SchedulerConfigs.ClassName(path);
+        var path = SchedulerConfig.FindFile(folder);
+        var named = SchedulerConfig.ClassName(path);
         if (named == ClassNameOf(k)) return k switch
         {
             Ddim => DDIMScheduler.FromFile(path),

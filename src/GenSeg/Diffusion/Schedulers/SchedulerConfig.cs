@@ -6,77 +6,53 @@ using GenSeg.Diffusion.Checkpoints;
 namespace GenSeg.Diffusion.Schedulers;
 
 /// <summary>
-/// The <c>scheduler_config.json</c> keys every scheduler of the kit shares: the training noise schedule, what the model
-/// predicts and how inference timesteps are spread. <see cref="SchedulerConfigs.Convert{T}"/> carries them from one
-/// scheduler's config to another's, as diffusers' <c>from_config</c> does.
+/// A <c>scheduler_config.json</c>: the keys every scheduler of the kit shares (the training noise schedule, what the
+/// model predicts, how inference timesteps are spread) with diffusers' common defaults, and the helpers every
+/// scheduler reads, finds, writes and converts its config with. <see cref="Convert{T}"/> carries the shared keys from
+/// one scheduler's config to another's, as diffusers' <c>from_config</c> does.
 /// </summary>
-public interface ISchedulerConfig
+public abstract record SchedulerConfig
 {
     /// <summary><c>num_train_timesteps</c>: T.</summary>
-    int NumTrainTimesteps { get; }
-
+    public int NumTrainTimesteps { get; init; } = 1000;
     /// <summary><c>beta_start</c>: beta_1.</summary>
-    double BetaStart { get; }
-
+    public double BetaStart { get; init; } = 0.0001;
     /// <summary><c>beta_end</c>: beta_T.</summary>
-    double BetaEnd { get; }
-
-    /// <summary><c>beta_schedule</c>: linear, scaled_linear or squaredcos_cap_v2.</summary>
-    string BetaSchedule { get; }
-
+    public double BetaEnd { get; init; } = 0.02;
+    /// <summary><c>beta_schedule</c>: linear, scaled_linear (linear in sqrt(beta), SD) or squaredcos_cap_v2 (cosine).</summary>
+    public string BetaSchedule { get; init; } = "linear";
     /// <summary><c>trained_betas</c>: explicit betas (length T), overriding the schedule.</summary>
-    double[]? TrainedBetas { get; }
-
-    /// <summary><c>rescale_betas_zero_snr</c>: rescale betas so the last timestep has zero SNR (Lin et al. 2023).</summary>
-    bool RescaleBetasZeroSnr { get; }
-
+    public double[]? TrainedBetas { get; init; }
     /// <summary><c>prediction_type</c>: epsilon, v_prediction or sample.</summary>
-    string PredictionType { get; }
+    public string PredictionType { get; init; } = "epsilon";
+    /// <summary><c>timestep_spacing</c>: leading, trailing or linspace (DDIM's default: leading; the others': linspace).</summary>
+    public string TimestepSpacing { get; init; } = "linspace";
+    /// <summary><c>steps_offset</c>: added to leading-spaced inference timesteps (SD: 1).</summary>
+    public int StepsOffset { get; init; }
+    /// <summary><c>rescale_betas_zero_snr</c>: rescale betas so the last timestep has zero SNR (Lin et al. 2023).</summary>
+    public bool RescaleBetasZeroSnr { get; init; }
 
-    /// <summary><c>timestep_spacing</c>: leading, trailing or linspace.</summary>
-    string TimestepSpacing { get; }
-
-    /// <summary><c>steps_offset</c>: added to leading-spaced inference timesteps.</summary>
-    int StepsOffset { get; }
-}
-
-/// <summary>
-/// A config's validation: every error names the source (a file or "X config"), the key, the value and what is accepted.
-/// </summary>
-public sealed class ConfigCheck(string source)
-{
-    /// <summary>Throws an <see cref="InvalidDataException"/> "source: key message".</summary>
-    public void Fail(string key, string message) => throw new InvalidDataException($"{source}: {key} {message}");
-
-    /// <summary>Fails unless <paramref name="ok"/>: "key = value: expected ...".</summary>
-    public void Require(bool ok, string key, object? value, string expected)
+    /// <summary>
+    /// Checks every value; errors name <paramref name="source"/> (default "ClassName config"), the key, the value and
+    /// what is accepted.
+    /// </summary>
+    public void Validate(string? source = null)
     {
-        if (!ok) Fail(key, $"= {Show(value)}: expected {expected}");
+        var check = new ConfigCheck(source ?? GetType().Name[..^"Config".Length] + " config");
+        check.Require(NumTrainTimesteps >= 1, "num_train_timesteps", NumTrainTimesteps, "a positive count");
+        if (TrainedBetas is null) check.OneOf("beta_schedule", BetaSchedule, BetaSchedules);
+        else check.Require(TrainedBetas.Length == NumTrainTimesteps, "trained_betas", $"{TrainedBetas.Length} values", $"num_train_timesteps = {NumTrainTimesteps} values");
+        if (TrainedBetas is null && BetaSchedule is "linear" or "scaled_linear")
+            check.Require(BetaStart > 0 && BetaEnd > 0 && BetaEnd < 1, "beta_start", $"{BetaStart} with beta_end {BetaEnd}", "0 < beta_start and 0 < beta_end < 1");
+        check.OneOf("prediction_type", PredictionType, PredictionTypes);
+        check.OneOf("timestep_spacing", TimestepSpacing, TimestepSpacings);
+        check.Require(StepsOffset >= 0 && StepsOffset < NumTrainTimesteps, "steps_offset", StepsOffset, "a value in [0, num_train_timesteps)");
+        CheckOwnKeys(check);
     }
 
-    /// <summary>Fails unless <paramref name="value"/> is one of <paramref name="accepted"/>.</summary>
-    public void OneOf(string key, string? value, IReadOnlyList<string> accepted, string? why = null)
-    {
-        if (value is null || !accepted.Contains(value))
-            Fail(key, $"'{value}' is not supported; expected one of {string.Join(", ", accepted)}{(why is null ? "" : $" ({why})")}");
-    }
+    /// <summary>Checks the keys of the concrete scheduler's config.</summary>
+    protected abstract void CheckOwnKeys(ConfigCheck check);
 
-    static string Show(object? value) => value switch
-    {
-        null => "null",
-        bool b => b ? "true" : "false",
-        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
-        _ => value.ToString() ?? "",
-    };
-}
-
-/// <summary>
-/// What the scheduler configs share: the accepted names, the validation of the shared keys, reading a
-/// <c>scheduler_config.json</c> (diffusers writes <c>-Infinity</c> for <c>lambda_min_clipped</c>), finding it in a
-/// folder, writing it and converting one scheduler's config into another's.
-/// </summary>
-public static class SchedulerConfigs
-{
     /// <summary>diffusers' file name for a scheduler config.</summary>
     public const string FileName = "scheduler_config.json";
 
@@ -97,22 +73,6 @@ public static class SchedulerConfigs
     {
         NumberHandling = JsonNumberHandling.AllowReadingFromString | JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
-
-    /// <summary>Checks the shared keys of <paramref name="config"/>.</summary>
-    public static void ValidateShared(ISchedulerConfig config, ConfigCheck check)
-    {
-        check.Require(config.NumTrainTimesteps >= 1, "num_train_timesteps", config.NumTrainTimesteps, "a positive count");
-        if (config.TrainedBetas is null) check.OneOf("beta_schedule", config.BetaSchedule, BetaSchedules);
-        else check.Require(config.TrainedBetas.Length == config.NumTrainTimesteps, "trained_betas", $"{config.TrainedBetas.Length} values",
-            $"num_train_timesteps = {config.NumTrainTimesteps} values");
-        if (config.TrainedBetas is null && config.BetaSchedule is "linear" or "scaled_linear")
-            check.Require(config.BetaStart > 0 && config.BetaEnd > 0 && config.BetaEnd < 1, "beta_start", $"{config.BetaStart} with beta_end {config.BetaEnd}",
-                "0 < beta_start and 0 < beta_end < 1");
-        check.OneOf("prediction_type", config.PredictionType, PredictionTypes);
-        check.OneOf("timestep_spacing", config.TimestepSpacing, TimestepSpacings);
-        check.Require(config.StepsOffset >= 0 && config.StepsOffset < config.NumTrainTimesteps, "steps_offset", config.StepsOffset,
-            "a value in [0, num_train_timesteps)");
-    }
 
     // A bare NaN / Infinity / -Infinity value (Python's json.dumps writes them), quoted so System.Text.Json reads it.
     static readonly Regex NonFinite = new(@"(?<=[:\[,]\s*)(-?Infinity|NaN)(?=\s*[,\]}])", RegexOptions.CultureInvariant);
@@ -186,11 +146,63 @@ public static class SchedulerConfigs
     /// <typeparamref name="T"/> has keeps its value, the target's other keys take its defaults, the rest is dropped
     /// (e.g. DDIM's <c>clip_sample</c> for DPM-Solver; DPM-Solver's <c>solver_order</c> for DDIM).
     /// </summary>
-    public static T Convert<T>(ISchedulerConfig source)
+    public static T Convert<T>(SchedulerConfig source) where T : SchedulerConfig
     {
         ArgumentNullException.ThrowIfNull(source);
         if (source is T same) return same;
         var node = JsonSerializer.SerializeToNode(source, source.GetType(), Options);
         return node.Deserialize<T>(Options) ?? throw new InvalidDataException($"{source.GetType().Name}: cannot convert to {typeof(T).Name}");
     }
+}
+
+/// <summary>The config of a scheduler with diffusers' dynamic thresholding of the predicted x0 (DDIM, DPM-Solver).</summary>
+public abstract record ThresholdedSchedulerConfig : SchedulerConfig
+{
+    /// <summary><c>thresholding</c>: dynamic thresholding of the predicted x0 (Imagen).</summary>
+    public bool Thresholding { get; init; }
+    /// <summary><c>dynamic_thresholding_ratio</c>: the quantile of |x0| used as threshold.</summary>
+    public double DynamicThresholdingRatio { get; init; } = 0.995;
+    /// <summary><c>sample_max_value</c>: upper bound of the dynamic threshold.</summary>
+    public double SampleMaxValue { get; init; } = 1.0;
+
+    /// <summary>Checks the thresholding keys, then the concrete scheduler's (<see cref="CheckSchedulerKeys"/>).</summary>
+    protected sealed override void CheckOwnKeys(ConfigCheck check)
+    {
+        check.Require(!Thresholding || (DynamicThresholdingRatio > 0 && DynamicThresholdingRatio <= 1), "dynamic_thresholding_ratio",
+            DynamicThresholdingRatio, "a value in (0, 1]");
+        CheckSchedulerKeys(check);
+    }
+
+    /// <summary>Checks the keys of the concrete scheduler's config.</summary>
+    protected abstract void CheckSchedulerKeys(ConfigCheck check);
+}
+
+/// <summary>
+/// A config's validation: every error names the source (a file or "X config"), the key, the value and what is accepted.
+/// </summary>
+public sealed class ConfigCheck(string source)
+{
+    /// <summary>Throws an <see cref="InvalidDataException"/> "source: key message".</summary>
+    public void Fail(string key, string message) => throw new InvalidDataException($"{source}: {key} {message}");
+
+    /// <summary>Fails unless <paramref name="ok"/>: "key = value: expected ...".</summary>
+    public void Require(bool ok, string key, object? value, string expected)
+    {
+        if (!ok) Fail(key, $"= {Show(value)}: expected {expected}");
+    }
+
+    /// <summary>Fails unless <paramref name="value"/> is one of <paramref name="accepted"/>.</summary>
+    public void OneOf(string key, string? value, IReadOnlyList<string> accepted, string? why = null)
+    {
+        if (value is null || !accepted.Contains(value))
+            Fail(key, $"'{value}' is not supported; expected one of {string.Join(", ", accepted)}{(why is null ? "" : $" ({why})")}");
+    }
+
+    static string Show(object? value) => value switch
+    {
+        null => "null",
+        bool b => b ? "true" : "false",
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
 }
