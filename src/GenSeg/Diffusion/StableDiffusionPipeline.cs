@@ -55,7 +55,8 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <summary>The CLIP tokenizer.</summary>
     public ClipTokenizer Tokenizer { get; }
 
-    /// <summary>The DDIM scheduler (built from the folder's scheduler config, whatever scheduler class it names).</summary>
+    /// <summary>The DDIM scheduler (built from the folder's scheduler config, whatever scheduler class it names).
+    /// <see cref="SchedulerOf"/> gives the other kinds.</summary>
     public DDIMScheduler Scheduler { get; }
 
     /// <summary>The 9-channel inpainting UNet, when the folder has one.</summary>
@@ -79,6 +80,20 @@ public sealed class StableDiffusionPipeline : IDisposable
         InpaintUnet = inpaint;
         InpaintScheduler = inpaintScheduler ?? scheduler;
     }
+
+    /// <summary>
+    /// The scheduler of <paramref name="kind"/> (<see cref="Schedulers.Schedulers.Kinds"/>) for <see cref="Unet"/>:
+    /// <see cref="Scheduler"/> itself for ddim, else one built from its config's shared keys (diffusers'
+    /// <c>Kind.from_config(pipe.scheduler.config)</c>). An unknown kind throws an error listing the kinds.
+    /// </summary>
+    public IScheduler SchedulerOf(string kind) => OfKind(Scheduler, kind, "scheduler");
+
+    /// <summary>The scheduler of <paramref name="kind"/> for <see cref="InpaintUnet"/>, built from <see cref="InpaintScheduler"/> as <see cref="SchedulerOf"/> does.</summary>
+    public IScheduler InpaintSchedulerOf(string kind) => OfKind(InpaintScheduler, kind, InpaintScheduler == Scheduler ? "scheduler" : InpaintSchedulerFolder);
+
+    IScheduler OfKind(DDIMScheduler scheduler, string kind, string folder) =>
+        Schedulers.Schedulers.Parse(kind) == Schedulers.Schedulers.Ddim ? scheduler
+            : Schedulers.Schedulers.Create(kind, scheduler.Config, $"{Path.Combine(Folder, folder, SchedulerConfig.FileName)} as {Schedulers.Schedulers.ClassNameOf(kind)}");
 
     /// <summary>The latent size of an image side: image side / the VAE's downsampling factor.</summary>
     public int LatentSide(int imageSide) => imageSide / Vae.DownsampleFactor;
@@ -267,10 +282,23 @@ public sealed class StableDiffusionPipeline : IDisposable
     public Tensor PredictModelOutput(Tensor noisy, long t, Tensor context, AttentionControl? control = null, UNetFeatureTaps? taps = null, UNet2DConditionModel? unet = null)
     {
         using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var model = unet ?? Unet;
         var ts = tensor(new[] { t }, device: Device).expand(noisy.shape[0]);
-        return model.Forward(noisy.to(DType, Device), ts, context.to(DType, Device), control, taps).MoveToOuterDisposeScope();
+        return ModelOutput(unet ?? Unet, noisy, ts, context, control, taps).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The UNet's output at a sampler's timestep <paramref name="t"/> (fractional for Euler's linspace spacing).</summary>
+    public Tensor PredictModelOutput(Tensor noisy, double t, Tensor context, UNet2DConditionModel? unet = null)
+    {
+        if (t == Math.Floor(t)) return PredictModelOutput(noisy, (long)t, context, unet: unet); // integer timesteps as before
+        using var scope = NewDisposeScope();
+        var ts = tensor(new[] { (float)t }, device: Device).expand(noisy.shape[0]);
+        return ModelOutput(unet ?? Unet, noisy, ts, context, null, null).MoveToOuterDisposeScope();
+    }
+
+    Tensor ModelOutput(UNet2DConditionModel model, Tensor noisy, Tensor timesteps, Tensor context, AttentionControl? control, UNetFeatureTaps? taps)
+    {
+        using var noGrad = no_grad();
+        return model.Forward(noisy.to(DType, Device), timesteps, context.to(DType, Device), control, taps);
     }
 
     /// <summary>x0 predicted in one UNet step from x_t (Eq. 2 of G4Seg; epsilon or v-prediction as the scheduler says).</summary>
@@ -282,7 +310,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     }
 
     /// <summary>Classifier-free guided model output: uncond + w (cond - uncond).</summary>
-    Tensor Guided(UNet2DConditionModel unet, Tensor input, long t, Tensor cond, Tensor? uncond, double guidance)
+    Tensor Guided(UNet2DConditionModel unet, Tensor input, double t, Tensor cond, Tensor? uncond, double guidance)
     {
         if (uncond is null || guidance == 1.0) return PredictModelOutput(input, t, cond, unet: unet);
         var both = PredictModelOutput(cat(new[] { input, input }, 0), t, cat(new[] { uncond, cond }, 0), unet: unet);
@@ -291,8 +319,31 @@ public sealed class StableDiffusionPipeline : IDisposable
         return parts[0] + (parts[1] - parts[0]).mul(w);
     }
 
-    /// <summary>Samples images for prompts with DDIM (eta 0) and classifier-free guidance: [B, 3, H, W] in [-1, 1].</summary>
-    public Tensor Generate(IReadOnlyList<string> prompts, int steps = 25, double guidance = 7.5, int imageSide = 0, Generator? generator = null)
+    /// <summary>
+    /// diffusers' sampling loop over <paramref name="scheduler"/>'s <paramref name="steps"/>-step run from
+    /// <paramref name="noise"/>: x = noise * init_noise_sigma, then x = step(model(scale_model_input(x), t), x) per
+    /// timestep. <paramref name="model"/> maps (model input, t) to the model's output. Returns the final x.
+    /// </summary>
+    static Tensor Sample(IScheduler scheduler, int steps, Tensor noise, Func<Tensor, double, Tensor> model)
+    {
+        using var scope = NewDisposeScope();
+        using var sampler = scheduler.Sampler(steps);
+        var x = sampler.InitNoiseSigma == 1f ? noise : noise * Schedulers.SchedulerMath.Const(sampler.InitNoiseSigma, noise);
+        for (int i = 0; i < sampler.Timesteps.Count; i++)
+        {
+            using var inner = NewDisposeScope();
+            var output = model(sampler.ScaleModelInput(x, i), sampler.Timesteps[i]);
+            x = sampler.Step(output, i, x).MoveToOuterDisposeScope();
+        }
+        return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Samples images for prompts with <paramref name="scheduler"/> (default <see cref="Scheduler"/>, DDIM with eta 0; see
+    /// <see cref="SchedulerOf"/>) and classifier-free guidance: [B, 3, H, W] in [-1, 1].
+    /// </summary>
+    public Tensor Generate(IReadOnlyList<string> prompts, int steps = 25, double guidance = 7.5, int imageSide = 0, Generator? generator = null,
+        IScheduler? scheduler = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -300,24 +351,20 @@ public sealed class StableDiffusionPipeline : IDisposable
         int ls = LatentSide(side);
         var cond = EncodePrompt(prompts).Hidden;
         var uncond = guidance == 1.0 ? null : EncodePrompt(prompts.Select(_ => "").ToArray()).Hidden;
-        var x = randn(new long[] { prompts.Count, Unet.Config.OutChannels, ls, ls }, generator: generator).to(DType, Device);
-        foreach (var t in Scheduler.Timesteps(steps))
-        {
-            using var inner = NewDisposeScope();
-            var output = Guided(Unet, x, t, cond, uncond, guidance);
-            x = Scheduler.Step(output, t, x, steps).PrevSample.MoveToOuterDisposeScope();
-        }
+        var noise = randn(new long[] { prompts.Count, Unet.Config.OutChannels, ls, ls }, generator: generator).to(DType, Device);
+        var x = Sample(scheduler ?? Scheduler, steps, noise, (input, t) => Guided(Unet, input, t, cond, uncond, guidance));
         return Decode(x).MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// Inpaints: repaints where <paramref name="masks"/> [B, 1, H, W] is 1 and keeps the rest, from the masked image
-    /// (SD-inpainting's 9-channel conditioning), with DDIM and classifier-free guidance. Returns [B, 3, H, W] in [-1, 1].
-    /// The starting noise is <paramref name="latents"/> when given (as diffusers' pipelines take it), else drawn from
-    /// <paramref name="generator"/>: <see cref="InpaintNoiseShape"/>.
+    /// (SD-inpainting's 9-channel conditioning), with <paramref name="scheduler"/> (default <see cref="InpaintScheduler"/>,
+    /// DDIM with eta 0; see <see cref="InpaintSchedulerOf"/>) and classifier-free guidance. Returns [B, 3, H, W] in [-1, 1].
+    /// The starting noise is <paramref name="latents"/> when given (as diffusers' pipelines take it, scaled by the
+    /// scheduler's initial noise sigma), else drawn from <paramref name="generator"/>: <see cref="InpaintNoiseShape"/>.
     /// </summary>
     public Tensor Inpaint(Tensor images, Tensor masks, IReadOnlyList<string> prompts, int steps = 50, double guidance = 7.5, Generator? generator = null,
-        Tensor? latents = null)
+        Tensor? latents = null, IScheduler? scheduler = null)
     {
         var unet = InpaintUnet ?? throw new InvalidOperationException($"{Folder}: no inpainting UNet (expected {InpaintFolder}/ or a 9-channel unet)");
         Check.Shape(images, nameof(images), -1, 3, -1, -1);
@@ -336,14 +383,10 @@ public sealed class StableDiffusionPipeline : IDisposable
         var uncond = guidance == 1.0 ? null : EncodePrompt(prompts.Select(_ => "").ToArray()).Hidden;
         var shape = new[] { ls[0], unet.Config.OutChannels, ls[2], ls[3] };
         if (latents is not null) Check.Shape(latents, nameof(latents), shape);
-        var x = (latents ?? randn(shape, generator: generator)).to(DType, Device);
-        foreach (var t in InpaintScheduler.Timesteps(steps))
-        {
-            using var inner = NewDisposeScope();
-            var input = cat(new[] { x, maskLatent, maskedLatents }, 1);
-            var output = Guided(unet, input, t, cond, uncond, guidance);
-            x = InpaintScheduler.Step(output, t, x, steps).PrevSample.MoveToOuterDisposeScope();
-        }
+        var noise = (latents ?? randn(shape, generator: generator)).to(DType, Device);
+        // diffusers' inpainting pipeline scales the latent part of the input only, then appends the mask and masked image.
+        var x = Sample(scheduler ?? InpaintScheduler, steps, noise,
+            (input, t) => Guided(unet, cat(new[] { input, maskLatent, maskedLatents }, 1), t, cond, uncond, guidance));
         var painted = Decode(x);
         // keep the unmasked pixels exactly
         return (img * keep + painted * m).MoveToOuterDisposeScope();

@@ -161,6 +161,7 @@ public sealed class SettingTableTests
             ulong n => n + 1,
             float f => f + 1,
             double d => d + 0.25,
+            "ddim" => "euler", // a scheduler's name: another scheduler
             string s => s + "x",
             Enum e => NextEnum(e),
             IReadOnlyList<int> => new[] { 3 },

@@ -1,4 +1,3 @@
-using GenSeg.Diffusion.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,45 +7,17 @@ namespace GenSeg.Diffusion.Schedulers;
 /// The <c>scheduler_config.json</c> of a diffusers <c>DDIMScheduler</c> (0.21.4). Defaults are diffusers' constructor
 /// defaults, which apply to every key a file leaves out; <see cref="StableDiffusion"/> holds SD's values.
 /// </summary>
-public sealed record DDIMSchedulerConfig
+public sealed record DDIMSchedulerConfig : ThresholdedSchedulerConfig
 {
-    /// <summary>Beta schedules diffusers implements.</summary>
-    public static readonly IReadOnlyList<string> BetaSchedules = new[] { "linear", "scaled_linear", "squaredcos_cap_v2" };
-    /// <summary>What a model may predict.</summary>
-    public static readonly IReadOnlyList<string> PredictionTypes = new[] { "epsilon", "v_prediction", "sample" };
-    /// <summary>How inference timesteps are spread over the training timesteps.</summary>
-    public static readonly IReadOnlyList<string> TimestepSpacings = new[] { "leading", "trailing", "linspace" };
+    /// <summary>diffusers' DDIM defaults: <c>timestep_spacing</c> leading (the others' are in <see cref="SchedulerConfig"/>).</summary>
+    public DDIMSchedulerConfig() => TimestepSpacing = "leading";
 
-    /// <summary><c>num_train_timesteps</c>: T.</summary>
-    public int NumTrainTimesteps { get; init; } = 1000;
-    /// <summary><c>beta_start</c>: beta_1.</summary>
-    public double BetaStart { get; init; } = 0.0001;
-    /// <summary><c>beta_end</c>: beta_T.</summary>
-    public double BetaEnd { get; init; } = 0.02;
-    /// <summary><c>beta_schedule</c>: linear, scaled_linear (linear in sqrt(beta), SD) or squaredcos_cap_v2 (cosine).</summary>
-    public string BetaSchedule { get; init; } = "linear";
-    /// <summary><c>trained_betas</c>: explicit betas (length T), overriding the schedule.</summary>
-    public double[]? TrainedBetas { get; init; }
     /// <summary><c>clip_sample</c>: clamp predicted x0 to +-<see cref="ClipSampleRange"/>.</summary>
     public bool ClipSample { get; init; } = true;
     /// <summary><c>clip_sample_range</c>.</summary>
     public double ClipSampleRange { get; init; } = 1.0;
     /// <summary><c>set_alpha_to_one</c>: the alpha-bar "before" the last step is 1 (else alpha-bar_0).</summary>
     public bool SetAlphaToOne { get; init; } = true;
-    /// <summary><c>steps_offset</c>: added to the leading-spaced inference timesteps (SD: 1).</summary>
-    public int StepsOffset { get; init; }
-    /// <summary><c>prediction_type</c>: epsilon, v_prediction or sample.</summary>
-    public string PredictionType { get; init; } = "epsilon";
-    /// <summary><c>thresholding</c>: dynamic thresholding of predicted x0 (Imagen).</summary>
-    public bool Thresholding { get; init; }
-    /// <summary><c>dynamic_thresholding_ratio</c>: the quantile of |x0| used as threshold.</summary>
-    public double DynamicThresholdingRatio { get; init; } = 0.995;
-    /// <summary><c>sample_max_value</c>: upper bound of the dynamic threshold.</summary>
-    public double SampleMaxValue { get; init; } = 1.0;
-    /// <summary><c>timestep_spacing</c>: leading, trailing or linspace.</summary>
-    public string TimestepSpacing { get; init; } = "leading";
-    /// <summary><c>rescale_betas_zero_snr</c>: rescale betas so the last timestep has zero SNR (Lin et al. 2023).</summary>
-    public bool RescaleBetasZeroSnr { get; init; }
 
     /// <summary>Stable Diffusion's scheduler: scaled_linear 0.00085..0.012, no clipping, alpha-bar_0 at the end, offset 1.</summary>
     public static DDIMSchedulerConfig StableDiffusion(string predictionType = "epsilon") => new()
@@ -55,22 +26,8 @@ public sealed record DDIMSchedulerConfig
         StepsOffset = 1, PredictionType = predictionType,
     };
 
-    /// <summary>Checks every value; errors name <paramref name="source"/>, the key, the value and what is accepted.</summary>
-    public void Validate(string source = "DDIMScheduler config")
-    {
-        void Fail(string key, string msg) => throw new InvalidDataException($"{source}: {key} {msg}");
-        static string OneOf(IReadOnlyList<string> names) => "expected one of " + string.Join(", ", names);
-        if (NumTrainTimesteps < 1) Fail("num_train_timesteps", $"must be positive, got {NumTrainTimesteps}");
-        if (TrainedBetas is null && !BetaSchedules.Contains(BetaSchedule))
-            Fail("beta_schedule", $"'{BetaSchedule}' is not supported; {OneOf(BetaSchedules)}");
-        if (TrainedBetas is not null && TrainedBetas.Length != NumTrainTimesteps)
-            Fail("trained_betas", $"has {TrainedBetas.Length} values, expected num_train_timesteps = {NumTrainTimesteps}");
-        if (!PredictionTypes.Contains(PredictionType)) Fail("prediction_type", $"'{PredictionType}' is not supported; {OneOf(PredictionTypes)}");
-        if (!TimestepSpacings.Contains(TimestepSpacing)) Fail("timestep_spacing", $"'{TimestepSpacing}' is not supported; {OneOf(TimestepSpacings)}");
-        if (StepsOffset < 0 || StepsOffset >= NumTrainTimesteps) Fail("steps_offset", $"= {StepsOffset} must lie in [0, num_train_timesteps)");
-        if (Thresholding && !(DynamicThresholdingRatio > 0 && DynamicThresholdingRatio <= 1))
-            Fail("dynamic_thresholding_ratio", $"= {DynamicThresholdingRatio} must lie in (0, 1]");
-    }
+    /// <inheritdoc />
+    protected override void CheckSchedulerKeys(ConfigCheck check) { }
 }
 
 /// <summary>One DDIM update: x_{t-Δ} and the x0 it was computed from.</summary>
@@ -78,32 +35,33 @@ public sealed record DDIMSchedulerConfig
 /// <param name="PredOriginalSample">predicted x0 (<c>pred_original_sample</c>), after clipping/thresholding.</param>
 public sealed record DdimStepOutput(Tensor PrevSample, Tensor PredOriginalSample);
 
-/// <summary>A DDIM inversion trajectory.</summary>
-/// <param name="Timesteps">The timesteps reached, ascending.</param>
-/// <param name="Latents">x0 first, then the latent at each of <paramref name="Timesteps"/> (one more than timesteps).</param>
-public sealed record DdimInversion(IReadOnlyList<long> Timesteps, IReadOnlyList<Tensor> Latents)
-{
-    /// <summary>The last (noisiest) latent.</summary>
-    public Tensor Last => Latents[^1];
-}
-
 /// <summary>
 /// diffusers' <c>DDIMScheduler</c> (0.21.4) as pure functions of (config, number of inference steps): no mutable state,
 /// so one instance serves any number of samplers. The schedule is held as float32 values exactly as diffusers computes
 /// it; every tensor method works in the dtype and on the device of its inputs. DDIM inversion
 /// (<see cref="InvertStep"/>, <see cref="Invert"/>) follows diffusers' <c>DDIMInverseScheduler</c> and the null-text
-/// inversion code: it is the exact inverse of <see cref="Step"/> at the same timestep.
+/// inversion code: it is the exact inverse of <see cref="Step"/> at the same timestep. As an <see cref="IScheduler"/>
+/// (kind <c>ddim</c>, eta 0) its sampler calls <see cref="Step"/> and its inversion is <see cref="Invert"/>.
 /// </summary>
-public sealed class DDIMScheduler
+public sealed class DDIMScheduler : IScheduler
 {
     /// <summary>diffusers' file name for a scheduler config.</summary>
-    public const string ConfigFileName = "scheduler_config.json";
+    public const string ConfigFileName = SchedulerConfig.FileName;
+
+    /// <summary>diffusers' class name, written to <c>_class_name</c>.</summary>
+    public const string ClassName = nameof(DDIMScheduler);
 
     readonly float[] betas;
     readonly float[] alphasCumprod;
 
     /// <summary>The validated config.</summary>
     public DDIMSchedulerConfig Config { get; }
+
+    /// <inheritdoc />
+    SchedulerConfig IScheduler.Config => Config;
+
+    /// <inheritdoc />
+    public string Kind => Schedulers.Ddim;
 
     /// <summary>beta_t for t = 0..T-1 (float32, as diffusers).</summary>
     public IReadOnlyList<float> Betas => betas;
@@ -122,68 +80,26 @@ public sealed class DDIMScheduler
     {
         config.Validate(source);
         Config = config;
-        using var scope = torch.NewDisposeScope();
-        int n = config.NumTrainTimesteps;
-        Tensor b;
-        if (config.TrainedBetas is not null) b = torch.tensor(config.TrainedBetas, dtype: ScalarType.Float32);
-        else if (config.BetaSchedule == "linear") b = torch.linspace(config.BetaStart, config.BetaEnd, n, dtype: ScalarType.Float32);
-        else if (config.BetaSchedule == "scaled_linear")
-            b = torch.linspace(Math.Pow(config.BetaStart, 0.5), Math.Pow(config.BetaEnd, 0.5), n, dtype: ScalarType.Float32).square();
-        else b = torch.tensor(CosineBetas(n), dtype: ScalarType.Float32);
-        if (config.RescaleBetasZeroSnr) b = RescaleZeroTerminalSnr(b);
-        var alphas = torch.ones_like(b) - b;
-        betas = b.data<float>().ToArray();
-        alphasCumprod = torch.cumprod(alphas, 0).data<float>().ToArray();
+        var schedule = NoiseSchedule.Of(config);
+        betas = schedule.Betas;
+        alphasCumprod = schedule.AlphasCumprod;
         FinalAlphaCumprod = config.SetAlphaToOne ? 1f : alphasCumprod[0];
     }
 
     /// <summary>Reads a scheduler config file (any diffusers scheduler's file with these keys, e.g. SD's PNDM config).</summary>
-    public static DDIMScheduler FromFile(string path) => new(ConfigJson.Read<DDIMSchedulerConfig>(path), path);
+    public static DDIMScheduler FromFile(string path) => new(SchedulerConfig.Read<DDIMSchedulerConfig>(path), path);
 
     /// <summary>
     /// Reads <c>scheduler_config.json</c> from a diffusers scheduler folder (or from its <c>scheduler</c> subfolder when
     /// given a pipeline folder).
     /// </summary>
-    public static DDIMScheduler FromFolder(string schedulerFolder)
-    {
-        if (!Directory.Exists(schedulerFolder)) throw new DirectoryNotFoundException($"{schedulerFolder}: scheduler folder not found");
-        var path = Path.Combine(schedulerFolder, ConfigFileName);
-        var nested = Path.Combine(schedulerFolder, "scheduler", ConfigFileName);
-        if (!File.Exists(path) && File.Exists(nested)) path = nested;
-        if (!File.Exists(path)) throw new FileNotFoundException($"{schedulerFolder}: no {ConfigFileName} in this scheduler folder", path);
-        return FromFile(path);
-    }
+    public static DDIMScheduler FromFolder(string schedulerFolder) => FromFile(SchedulerConfig.FindFile(schedulerFolder));
 
     /// <summary>Writes <c>scheduler_config.json</c> (class name DDIMScheduler) into <paramref name="folder"/>.</summary>
-    public void Save(string folder)
-    {
-        Directory.CreateDirectory(folder);
-        ConfigJson.Write(Path.Combine(folder, ConfigFileName), Config, nameof(DDIMScheduler));
-    }
+    public void Save(string folder) => SchedulerConfig.Write(folder, Config, ClassName);
 
     /// <summary>alpha-bar_t for t = 0..T-1 as a float32 tensor.</summary>
     public Tensor AlphasCumprodTensor(Device? device = null) => torch.tensor(alphasCumprod, dtype: ScalarType.Float32, device: device);
-
-    // diffusers' betas_for_alpha_bar (cosine, max_beta 0.999), in float64 then float32.
-    static double[] CosineBetas(int n)
-    {
-        static double AlphaBar(double t) { var c = Math.Cos((t + 0.008) / 1.008 * Math.PI / 2); return c * c; }
-        var r = new double[n];
-        for (int i = 0; i < n; i++) r[i] = Math.Min(1 - AlphaBar((double)(i + 1) / n) / AlphaBar((double)i / n), 0.999);
-        return r;
-    }
-
-    // diffusers' rescale_zero_terminal_snr (Lin et al. 2023, Algorithm 1).
-    static Tensor RescaleZeroTerminalSnr(Tensor betas)
-    {
-        var abarSqrt = torch.cumprod(torch.ones_like(betas) - betas, 0).sqrt();
-        var first = abarSqrt[0].clone();
-        var last = abarSqrt[-1].clone();
-        abarSqrt = (abarSqrt - last) * (first / (first - last));
-        var abar = abarSqrt.square();
-        var alphas = torch.cat(new[] { abar[..1], abar[1..] / abar[..^1] });
-        return torch.ones_like(alphas) - alphas;
-    }
 
     /// <summary>
     /// The inference timesteps for <paramref name="numInferenceSteps"/> steps, descending (diffusers' <c>set_timesteps</c>):
@@ -196,21 +112,11 @@ public sealed class DDIMScheduler
         switch (Config.TimestepSpacing)
         {
             case "linspace":
-            {
-                // numpy.linspace(0, T-1, n): i * step, the last value exactly T-1 (n = 1: just 0); then round half to even.
-                if (n == 1) return new long[] { 0 };
-                double step = (T - 1) / (double)(n - 1);
-                return Enumerable.Range(0, n).Select(i => i == n - 1 ? T - 1 : (long)Math.Round(i * step, MidpointRounding.ToEven))
-                    .Reverse().ToArray();
-            }
+                // numpy.linspace(0, T-1, n).round() reversed (round half to even).
+                return SchedulerMath.Linspace(T - 1, n).Select(v => (long)Math.Round(v, MidpointRounding.ToEven)).Reverse().ToArray();
             case "trailing":
-            {
-                // numpy.arange(T, 0, -T/n): length ceil(T / (T/n)), values start + i * delta with delta = (start + step) - start.
-                double ratio = T / (double)n;
-                long count = (long)Math.Ceiling((0.0 - T) / -ratio);
-                double delta = (T - ratio) - T;
-                return Enumerable.Range(0, (int)count).Select(i => (long)Math.Round(T + i * delta, MidpointRounding.ToEven) - 1).ToArray();
-            }
+                // numpy.arange(T, 0, -T/n).round() - 1.
+                return SchedulerMath.Trailing(T, T / (double)n).Select(t => t - 1).ToArray();
             default:
             {
                 long ratio = T / n;
@@ -245,7 +151,7 @@ public sealed class DDIMScheduler
         }
     }
 
-    static Tensor Const(float value, Tensor like) => torch.tensor(value, dtype: like.dtype, device: like.device);
+    static Tensor Const(float value, Tensor like) => SchedulerMath.Const(value, like);
 
     /// <summary>alpha-bar at a timestep, or <see cref="FinalAlphaCumprod"/> for a negative one (diffusers' prev-step rule).</summary>
     float AlphaBarOrFinal(long t) => t >= 0 ? alphasCumprod[t] : FinalAlphaCumprod;
@@ -256,12 +162,8 @@ public sealed class DDIMScheduler
         CheckTimesteps(timesteps, like);
         var ac = torch.tensor(alphasCumprod, dtype: ScalarType.Float32, device: like.device).to_type(like.dtype);
         var a = ac.index_select(0, timesteps.flatten().to(ScalarType.Int64).to(like.device));
-        var sqrtA = a.sqrt();
         var sqrtOneMinusA = (torch.ones_like(a) - a).sqrt();
-        var shape = new long[like.dim()];
-        Array.Fill(shape, 1L);
-        shape[0] = -1;
-        return (sqrtA.reshape(shape), sqrtOneMinusA.reshape(shape));
+        return (SchedulerMath.PerItem(a.sqrt(), like), SchedulerMath.PerItem(sqrtOneMinusA, like));
     }
 
     /// <summary>Forward process (Eq. 4 of DDPM): x_t = sqrt(alpha-bar_t) x0 + sqrt(1 - alpha-bar_t) noise; timesteps [B] or [1].</summary>
@@ -337,17 +239,7 @@ public sealed class DDIMScheduler
     Tensor Clip(Tensor x0) =>
         torch.clamp(x0, Const((float)-Config.ClipSampleRange, x0), Const((float)Config.ClipSampleRange, x0));
 
-    // diffusers' _threshold_sample: per-sample quantile s of |x0|, clamped to [1, sample_max_value]; x0 -> clamp(x0, -s, s) / s.
-    Tensor Threshold(Tensor x0)
-    {
-        var dtype = x0.dtype;
-        var x = dtype is ScalarType.Float32 or ScalarType.Float64 ? x0 : x0.to_type(ScalarType.Float32);
-        var flat = x.reshape(x.shape[0], -1);
-        var q = torch.tensor(Config.DynamicThresholdingRatio, dtype: flat.dtype, device: flat.device);
-        var s = torch.quantile(flat.abs(), q, 1);
-        s = torch.clamp(s, Const(1f, s), Const((float)Config.SampleMaxValue, s)).unsqueeze(1);
-        return (torch.clamp(flat, -s, s) / s).reshape(x0.shape).to_type(dtype);
-    }
+    Tensor Threshold(Tensor x0) => SchedulerMath.Threshold(x0, Config.DynamicThresholdingRatio, Config.SampleMaxValue);
 
     /// <summary>
     /// One DDIM step (Eq. 12 of DDIM) from x_t at <paramref name="timestep"/> to x_{t-Δ}, Δ = T / N: predicts x0 (clipped or
@@ -404,7 +296,7 @@ public sealed class DDIMScheduler
     /// calling <paramref name="model"/>(x, t) and <see cref="InvertStep"/> at each, up to and including the last timestep
     /// &lt;= <paramref name="stopAt"/> (all of them when null). Runs without gradients; every latent of the trajectory is returned.
     /// </summary>
-    public DdimInversion Invert(Func<Tensor, long, Tensor> model, Tensor x0Latent, int numInferenceSteps, long? stopAt = null)
+    public InversionTrajectory Invert(Func<Tensor, long, Tensor> model, Tensor x0Latent, int numInferenceSteps, long? stopAt = null)
     {
         CheckSteps(numInferenceSteps);
         using var noGrad = torch.no_grad();
@@ -416,6 +308,42 @@ public sealed class DDIMScheduler
             var output = model(latents[^1], t);
             latents.Add(InvertStep(output, t, latents[^1], numInferenceSteps).MoveToOuterDisposeScope());
         }
-        return new DdimInversion(ascending, latents);
+        return new InversionTrajectory(ascending, latents);
+    }
+
+    /// <inheritdoc />
+    IReadOnlyList<double> IScheduler.Timesteps(int steps) => Timesteps(steps).Select(t => (double)t).ToArray();
+
+    /// <inheritdoc />
+    public ISampler Sampler(int steps) => new DdimSampler(this, steps);
+
+    // DDIM's sampling run (eta 0): no state between steps, the model input is the sample itself.
+    sealed class DdimSampler(DDIMScheduler scheduler, int steps) : ISampler
+    {
+        readonly long[] timesteps = scheduler.Timesteps(steps);
+
+        /// <inheritdoc />
+        public IReadOnlyList<double> Timesteps { get; } = scheduler.Timesteps(steps).Select(t => (double)t).ToArray();
+
+        /// <inheritdoc />
+        public float InitNoiseSigma => 1f;
+
+        /// <inheritdoc />
+        public Tensor ScaleModelInput(Tensor sample, int index) => sample;
+
+        /// <inheritdoc />
+        public Tensor Step(Tensor modelOutput, int index, Tensor sample)
+        {
+            var output = scheduler.Step(modelOutput, timesteps[SchedulerMath.CheckIndex(index, timesteps.Length)], sample, steps);
+            output.PredOriginalSample.Dispose();
+            return output.PrevSample;
+        }
+
+        /// <inheritdoc />
+        public Tensor AddNoise(Tensor originalSamples, Tensor noise, int index) =>
+            scheduler.AddNoise(originalSamples, noise, timesteps[SchedulerMath.CheckIndex(index, timesteps.Length)]);
+
+        /// <inheritdoc />
+        public void Dispose() { }
     }
 }

@@ -134,6 +134,13 @@ public sealed record G4SegOptions
     /// <summary>DDIM inversion: the number of inference steps of the schedule walked up to t_s (50: 20 UNet passes to 400).</summary>
     public int InversionSteps { get; init; } = 50;
 
+    /// <summary>
+    /// The inversion's scheduler, by name (<see cref="GenSeg.Diffusion.Schedulers.Schedulers.Kinds"/>): <c>ddim</c> (DDIM
+    /// inversion, the default), <c>dpm++2m</c> (diffusers' DPMSolverMultistepInverseScheduler, DPM-Solver++ 2M up the
+    /// sigmas) or <c>euler</c> (its first-order form), each built from the pipeline's scheduler config.
+    /// </summary>
+    public string InversionScheduler { get; init; } = GenSeg.Diffusion.Schedulers.Schedulers.Ddim;
+
     /// <summary>Skip the semantic correspondence and mixing (the "+EMI" row of the module ablation: S* = S).</summary>
     public bool Correspondence { get; init; } = true;
 
@@ -199,6 +206,8 @@ public sealed record G4SegOptions
         Injection.Validate();
         if (InversionSteps < 1 || InversionSteps > numTrainTimesteps)
             throw new ArgumentOutOfRangeException(nameof(InversionSteps), InversionSteps, $"inversion steps must lie in [1, {numTrainTimesteps}]");
+        if (!GenSeg.Diffusion.Schedulers.Schedulers.IsKind(InversionScheduler))
+            throw new ArgumentException($"inversion scheduler '{InversionScheduler}': expected one of {string.Join(", ", GenSeg.Diffusion.Schedulers.Schedulers.Kinds)}", nameof(InversionScheduler));
         if (CorrespondenceWindowAt512 is < 0)
             throw new ArgumentOutOfRangeException(nameof(CorrespondenceWindowAt512), CorrespondenceWindowAt512, "correspondence window: expected a half-width >= 0");
         if (Features.Samples < 1) throw new ArgumentOutOfRangeException("Features.Samples", Features.Samples, "feature noise samples: expected >= 1");

@@ -329,7 +329,7 @@ public sealed class G4SegRefiner : IDisposable
         Tensor noisy;
         if (o.Inversion)
         {
-            (noisy, timestep) = G4SegStages.Invert(Pipeline, latents.index_select(0, passImage.to(latents.device)), context, o.Timestep, o.InversionSteps);
+            (noisy, timestep) = G4SegStages.Invert(Pipeline, latents.index_select(0, passImage.to(latents.device)), context, o.Timestep, o.InversionSteps, Pipeline.SchedulerOf(o.InversionScheduler));
         }
         else
         {

@@ -1,5 +1,6 @@
 using GenSeg.Common;
 using GenSeg.Features;
+using GenSeg.Diffusion.Schedulers;
 using static GenSeg.Common.SettingText;
 
 namespace GenSeg.Methods.G4Seg;
@@ -66,6 +67,7 @@ public static class G4SegSettings
     {
         new("start", "noise (one step from x_t) or inversion (DDIM inversion to t_s)", (o, v) => o with { Inversion = OneOf(v, Starts) }, o => NameOf(o.Inversion, Starts)),
         new("inversion-steps", "DDIM inversion schedule length", (o, v) => o with { InversionSteps = Int(v) }, o => Text(o.InversionSteps)),
+        new("inversion-scheduler", "Inversion's scheduler: ddim, dpm++2m (diffusers' inverse DPM-Solver++) or euler", (o, v) => o with { InversionScheduler = Schedulers.Parse(v) }, o => o.InversionScheduler),
         new("direction", "generated (each generated pixel matched to the original, Eq. 8 as stated) or original (the reverse)",
             (o, v) => o with { Direction = OneOf(v, Directions) }, o => NameOf(o.Direction, Directions)),
         new("window", "none, or the correspondence search half-width in px at 512",

@@ -48,13 +48,15 @@ public static class G4SegStages
         NoiseAt(scheduler, latents, timestep, Enumerable.Range(0, (int)latents.shape[0]).Select(i => Pcg32.Derive(seed, (ulong)i)).ToArray());
 
     /// <summary>
-    /// DDIM inversion of clean latents [B, C, h, w] under <paramref name="context"/> [B, L, D] up to the last timestep
-    /// &lt;= <paramref name="timestep"/> of a <paramref name="steps"/>-step schedule. Returns that latent and its timestep.
+    /// Inversion of clean latents [B, C, h, w] under <paramref name="context"/> [B, L, D] up to the last timestep
+    /// &lt;= <paramref name="timestep"/> of a <paramref name="steps"/>-step schedule, by <paramref name="scheduler"/>
+    /// (default the pipeline's DDIM; see <see cref="StableDiffusionPipeline.SchedulerOf"/>). Returns that latent and its timestep.
     /// </summary>
-    public static (Tensor Noisy, long Timestep) Invert(StableDiffusionPipeline pipeline, Tensor latents, Tensor context, long timestep, int steps)
+    public static (Tensor Noisy, long Timestep) Invert(StableDiffusionPipeline pipeline, Tensor latents, Tensor context, long timestep, int steps,
+        IScheduler? scheduler = null)
     {
         using var scope = NewDisposeScope();
-        var inv = pipeline.Scheduler.Invert((x, t) => pipeline.PredictModelOutput(x, t, context), latents, steps, timestep);
+        var inv = (scheduler ?? pipeline.Scheduler).Invert((x, t) => pipeline.PredictModelOutput(x, t, context), latents, steps, timestep);
         if (inv.Timesteps.Count == 0)
             throw new ArgumentOutOfRangeException(nameof(timestep), timestep, $"inversion: a {steps}-step schedule reaches no timestep <= {timestep}");
         var last = inv.Last.MoveToOuterDisposeScope();

@@ -2,6 +2,7 @@ using GenSeg.Common;
 using GenSeg.Methods.Inputs;
 using static GenSeg.Common.SettingText;
 using GenSeg.Methods.DenseCrf;
+using GenSeg.Diffusion.Schedulers;
 
 namespace GenSeg.Methods.PaintSeg;
 
@@ -41,7 +42,8 @@ public static class PaintSegSettings
         new("steps", "T: number of AMCP steps, starting with an I-step (Table 6b)", (o, v) => o with { Steps = Int(v) }, o => Text(o.Steps)),
         new("schedule", "Steps run: alternate, inpaint or outpaint", (o, v) => o with { Schedule = OneOf(v, Schedules) }, o => NameOf(o.Schedule, Schedules)),
         new("paints", "N: paints per step, one batch", (o, v) => o with { Paints = Int(v) }, o => Text(o.Paints)),
-        new("iterations", "DDIM iterations per paint (Table 6c)", (o, v) => o with { PaintIterations = Int(v) }, o => Text(o.PaintIterations)),
+        new("iterations", "Sampler iterations per paint (Table 6c)", (o, v) => o with { PaintIterations = Int(v) }, o => Text(o.PaintIterations)),
+        new("scheduler", "Painter's sampler: ddim (paper), dpm++2m or euler", (o, v) => o with { Scheduler = Schedulers.Parse(v) }, o => o.Scheduler),
         new("paint-prompt", "Text prompt of the painter (paper: empty)", (o, v) => o with { PaintPrompt = v }, o => o.PaintPrompt),
         new("guidance", "Classifier-free guidance (authors 7.5; unused with an empty prompt)", (o, v) => o with { Guidance = Double(v) }, o => Text(o.Guidance)),
         new("painter-form", "What each step paints: paper (mask / background) or authors (dilated mask / background ring)",

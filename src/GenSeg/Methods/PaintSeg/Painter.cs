@@ -1,5 +1,6 @@
 using GenSeg.Common;
 using GenSeg.Diffusion;
+using GenSeg.Diffusion.Schedulers;
 using GenSeg.Imaging;
 using GenSeg.Runtime;
 using GenSeg.Methods.Inputs;
@@ -37,13 +38,15 @@ public interface IPainter
 }
 
 /// <summary>
-/// PaintSeg's painter over an inpainting diffusion model: N paints in one batch with DDIM, an (empty by default) text
-/// prompt and optional guidance. <see cref="Region"/> says what each step masks, in the paper's form or the authors'.
+/// PaintSeg's painter over an inpainting diffusion model: N paints in one batch with the sampler
+/// <see cref="PaintSegOptions.Scheduler"/> names (DDIM by default), an (empty by default) text prompt and optional
+/// guidance. <see cref="Region"/> says what each step masks, in the paper's form or the authors'.
 /// </summary>
 public sealed class Painter : IPainter
 {
     readonly StableDiffusionPipeline _pipeline;
     readonly PaintSegOptions _options;
+    readonly IScheduler _scheduler;
 
     /// <summary>A painter with the inpainting UNet of <paramref name="pipeline"/> (it must have one).</summary>
     public Painter(StableDiffusionPipeline pipeline, PaintSegOptions? options = null)
@@ -53,6 +56,7 @@ public sealed class Painter : IPainter
         _options.Validate();
         if (pipeline.InpaintUnet is null)
             throw new ArgumentException($"{pipeline.Folder}: no inpainting UNet ({StableDiffusionPipeline.InpaintFolder}/ or a 9-channel unet); PaintSeg paints with one", nameof(pipeline));
+        _scheduler = pipeline.InpaintSchedulerOf(_options.Scheduler);
         _workers = SideBySide.DefaultWorkers(pipeline.Device);
     }
 
@@ -71,7 +75,8 @@ public sealed class Painter : IPainter
     readonly int _workers;
 
     /// <inheritdoc />
-    public string Name => $"inpaint({Path.GetFileName(Path.TrimEndingDirectorySeparator(_pipeline.Folder))}, {_options.PaintIterations} it)";
+    public string Name => $"inpaint({Path.GetFileName(Path.TrimEndingDirectorySeparator(_pipeline.Folder))}, {_options.PaintIterations} it"
+        + (_scheduler.Kind == Schedulers.Ddim ? ")" : $" {_scheduler.Kind})");
 
     /// <summary>
     /// The region a step paints, [H, W] float32 0/1. Paper: the mask (I-step) or the background (O-step). Authors' code:
@@ -136,7 +141,7 @@ public sealed class Painter : IPainter
         Tensor paints;
         if (groups.Count == 1)
         {
-            paints = _pipeline.Inpaint(images, masks, prompts, _options.PaintIterations, guidance, generator);
+            paints = _pipeline.Inpaint(images, masks, prompts, _options.PaintIterations, guidance, generator, scheduler: _scheduler);
         }
         else
         {
@@ -145,7 +150,7 @@ public sealed class Painter : IPainter
             {
                 var (gi, gm, gn) = (images[start..end], masks[start..end], noise[start..end]); // sliced in this call's scope
                 var gp = prompts[start..end];
-                return () => _pipeline.Inpaint(gi, gm, gp, _options.PaintIterations, guidance, latents: gn);
+                return () => _pipeline.Inpaint(gi, gm, gp, _options.PaintIterations, guidance, latents: gn, scheduler: _scheduler);
             });
             paints = cat(parts.ToArray(), 0);
             foreach (var part in parts) part.Dispose();
