@@ -53,7 +53,7 @@ public sealed class G4SegEvaluationTests
         {
             ["timestep"] = "300", ["b"] = "0.5", ["confusion"] = "none", ["a"] = "1", ["injection"] = "none", ["inject"] = "cross",
             ["levels"] = "all", ["features"] = "clip", ["feature-model"] = "/m", ["feature-layer"] = "3", ["feature-size"] = "224",
-            ["dift-up-block"] = "2", ["dift-timestep"] = "100", ["dift-samples"] = "2", ["colour-weight"] = "2", ["position-weight"] = "0", ["local-window"] = "7",
+            ["dift-up-block"] = "2", ["dift-timestep"] = "100", ["dift-samples"] = "2", ["colour-weight"] = "2", ["position-weight"] = "0", ["local-window"] = "7", ["inversion-scheduler"] = "dpm++2m",
             ["start"] = "noise", ["inversion-steps"] = "20", ["direction"] = "generated", ["window"] = "none", ["modules"] = "full",
             ["prompt"] = "a {0}", ["seed"] = "3", ["dd-time-factor"] = "off", ["correspondence"] = "on", ["dd-cross-weight"] = "1",
             ["dd-self-weight"] = "0.3", ["dd-size-reg"] = "1", ["dift-prompt"] = "", ["compose"] = "true",
