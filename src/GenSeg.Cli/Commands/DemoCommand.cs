@@ -137,7 +137,7 @@ public static class DemoCommand
         {
             var path = Path.Combine(outDir, name);
             result.Write(path);
-            AnsiConsole.MarkupLineInterpolated($"wrote [green]{path}[/] (rerun: {result.Command})");
+            AnsiConsole.MarkupLineInterpolated($"wrote [green]{path}[/] (its \"command\" reruns it)");
         }
     }
 }
