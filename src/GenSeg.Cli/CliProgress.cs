@@ -13,15 +13,25 @@ public static class CliProgress
     public static T Run<T>(string title, Func<Action<int, int>, T> run)
     {
         ArgumentNullException.ThrowIfNull(run);
+        return Run<T>(title, (Action<int, int, string?> report) => run((done, total) => report(done, total, null)));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="run"/>, which reports (done, total, what is happening: e.g. a training step's loss, or null),
+    /// under a progress display titled <paramref name="title"/>; redirected output gets a line per tenth.
+    /// </summary>
+    public static T Run<T>(string title, Func<Action<int, int, string?>, T> run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
         if (Console.IsOutputRedirected)
         {
             int lastTenth = -1;
-            return run((done, total) =>
+            return run((done, total, what) =>
             {
                 int tenth = total > 0 ? 10 * done / total : 10;
                 if (tenth == lastTenth && done != total) return;
                 lastTenth = tenth;
-                Console.WriteLine($"{title}: {done}/{total}");
+                Console.WriteLine(what ?? $"{title}: {done}/{total}");
             });
         }
         T result = default!;
@@ -29,10 +39,11 @@ public static class CliProgress
             .Start(ctx =>
             {
                 var task = ctx.AddTask(Markup.Escape(title), maxValue: 1);
-                result = run((done, total) =>
+                result = run((done, total, what) =>
                 {
                     task.MaxValue = Math.Max(total, 1);
                     task.Value = done;
+                    if (what is not null) task.Description = Markup.Escape(what);
                 });
             });
         return result;

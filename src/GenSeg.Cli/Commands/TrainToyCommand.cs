@@ -109,29 +109,12 @@ public static class TrainToyCommand
         _ => throw new ArgumentException($"--masks '{value}': expected mixed or paintseg"),
     };
 
-    static void Train(ITrainingTask task, TrainingOptions options)
-    {
-        if (Console.IsOutputRedirected)
+    static void Train(ITrainingTask task, TrainingOptions options) =>
+        CliProgress.Run<bool>($"train {task.Name}", (Action<int, int, string?> report) =>
         {
-            // Logs (background runs): one line every 10 steps.
-            TrainingLoop.Run(task, options, new Progress(p =>
-            {
-                if (p.Step % 10 == 0 || p.Step == p.Steps) Console.WriteLine(Describe(task, p));
-            }));
-            return;
-        }
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                var bar = ctx.AddTask($"train {task.Name}", maxValue: options.Steps);
-                TrainingLoop.Run(task, options, new Progress(p =>
-                {
-                    bar.Value = p.Step;
-                    bar.Description = Markup.Escape(Describe(task, p));
-                }));
-            });
-    }
+            TrainingLoop.Run(task, options, new Progress(p => report(p.Step, p.Steps, Describe(task, p))));
+            return true;
+        });
 
     static string Describe(ITrainingTask task, TrainingProgress p)
     {
