@@ -24,8 +24,11 @@ differently, both are shown as two series.
 
 **Reproduce** (`scale` = `full`; every setting's per-image results are cached in `notebooks/cache/g4seg-val/`, so a
 re-run reads them back and a killed run continues where it stopped):
-`./genseg notebook run notebooks/02-g4seg-ablations.ipynb -p scale=full`. The run time of this copy is printed by
-the last cell. CI runs `scale=ci` (6 scenes per setting, no cache) in the real .NET Interactive kernel.
+`./genseg notebook run notebooks/02-g4seg-ablations.ipynb -p scale=full`. Computing every setting took 41 min 50 s on
+this machine (2 CPU cores shared with a PaintSeg sweep; load 4-14); from the committed caches the same command, and
+this copy's execution in the real .NET Interactive kernel (`scripts/notebooks/execute-full.sh`), take about 25 s (the
+last cell prints it). The parameters cell keeps CI's defaults: CI runs `scale=ci` (6 scenes per setting, no cache) in
+the real kernel.
 """))
 cells.append(code(r"""
 // Parameters (papermill convention)
@@ -57,7 +60,7 @@ using Chart = Plotly.NET.CSharp.Chart;
 if (scale != "ci" && scale != "full") throw new ArgumentException($"scale \"{scale}\": expected \"ci\" or \"full\"");
 int scenes = scale == "full" ? 200 : 6;
 int resamples = scale == "full" ? 2000 : 300;
-string? cache = scale == "full" ? "notebooks/cache/g4seg-val" : null;
+string cache = scale == "full" ? "notebooks/cache/g4seg-val" : null;
 G4SegSettings.Table.Preset(preset); // checks the name
 string[] presets = { "paper", "toyworld" };
 torch.set_num_threads(1);
@@ -89,7 +92,7 @@ string Title(string what, EvaluationResult r) => $"{what} (n = {r.Targets} image
 // A sweep under both presets: its chart (a numeric axis for numeric settings, markers for categories; a zero line),
 // and per preset the table beside the paper's gains and the verdict computed from them.
 Dictionary<string, EvaluationResult> ShowSweep(string what, string setting, string[] values, Func<string, double?> paper, string axis,
-    bool numeric = false, string? paperBestClaim = null)
+    bool numeric = false, string paperBestClaim = null)
 {
     var runs = presets.ToDictionary(p => p, p => Sweep(setting, values, p));
     var x = values.Select(v => double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) ? d : 0).ToArray();

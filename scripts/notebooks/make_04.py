@@ -57,7 +57,7 @@ using Chart = Plotly.NET.CSharp.Chart;
 if (scale != "ci" && scale != "full") throw new ArgumentException($"scale \"{scale}\": expected \"ci\" or \"full\"");
 bool full = scale == "full";
 int objects = full ? 100 : 1;
-string? cache = full ? "notebooks/cache/paintseg-val" : null;
+string cache = full ? "notebooks/cache/paintseg-val" : null;
 torch.set_num_threads(1);
 var pipe = StableDiffusionPipeline.Load(NotebookPaths.ModelFolder(modelFolder), GenSeg.Runtime.TorchRuntime.Device(device));
 var totalWatch = Stopwatch.StartNew();
@@ -74,12 +74,12 @@ PaintSegEvaluationOptions Settings(string onPreset, params string[] flags)
 
 // One setting on the val objects, through its results file at full scale (named as scripts/ablations/paintseg-val.sh names it).
 var pending = new List<string>();
-EvaluationResult? Run(string name, PaintSegEvaluationOptions s)
+EvaluationResult Run(string name, PaintSegEvaluationOptions s)
 {
     var targets = new ToyWorldTargets(Split.Val, null, objects);
     if (full && !compute)
     {
-        var file = System.IO.Path.Combine(NotebookPaths.Resolve(cache!), name + ".jsonl");
+        var file = System.IO.Path.Combine(NotebookPaths.Resolve(cache), name + ".jsonl");
         int done = System.IO.File.Exists(file) ? ResultsLog.Read(file).Count : 0;
         if (done < objects) { pending.Add($"{name} ({done} of {objects} objects)"); return null; }
     }
@@ -162,7 +162,7 @@ def ablation(title, text, name_values, paper, numeric=None, xtitle="setting"):
     global section
     section += 1
     body = ("""var paper_ = new Dictionary<string, double?> { %s };
-var runs_ = new (string Label, string? Name, string[] Flags)[] { %s };
+var runs_ = new (string Label, string Name, string[] Flags)[] { %s };
 var points_ = new List<AblationPoint>();
 foreach (var (label, name, flags) in runs_)
 {
