@@ -1,3 +1,4 @@
+using GenSeg.Tests.Support;
 using System.Text.Json;
 using GenSeg.Diffusion.Schedulers;
 using TorchSharp;
@@ -11,6 +12,7 @@ namespace GenSeg.Tests.Diffusion;
 /// scheduler modules run under torch): timesteps, sigmas, the initial noise sigma and a closed-loop sampling trajectory
 /// under a fake model, for SD's config in three forms, epsilon and v-prediction, 5, 10 and 20 steps, and variants.
 /// </summary>
+[Trait(Categories.Name, Categories.Parity)]
 public class SchedulerParityTests(ITestOutputHelper output)
 {
     /// <summary>

@@ -9,6 +9,7 @@ using static TorchSharp.torch;
 namespace GenSeg.Tests.Diffusion;
 
 /// <summary>The scheduler abstraction: configs and their errors, the factory, DDIM through it, exact denoisers, the pipeline and the painter.</summary>
+[Trait(Categories.Name, Categories.Unit)]
 public class SchedulerTests(TinyPipelineFixture tiny, ITestOutputHelper output) : IClassFixture<TinyPipelineFixture>
 {
     /// <summary>Bit-identical: the same shape and every element equal.</summary>
