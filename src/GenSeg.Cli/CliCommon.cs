@@ -24,9 +24,19 @@ public static class CliCommon
     /// <summary>The parsed <see cref="DType"/>; an error names the flag and the choices.</summary>
     public static TorchSharp.torch.ScalarType DTypeOf(ParseResult parse)
     {
-        try { return GenSeg.Diffusion.StableDiffusionPipeline.ParseDType(parse.GetValue(DType) ?? "float32"); }
+        var name = parse.GetValue(DType) ?? "float32";
+        TorchSharp.torch.ScalarType type;
+        try { type = GenSeg.Diffusion.StableDiffusionPipeline.ParseDType(name); }
         catch (ArgumentException e) { throw new ArgumentException($"--dtype: {PlainMessage(e)}"); }
+        // a reduced type without fast CPU kernels is slow: say so once, with what to set
+        bool onCpu = (parse.GetValue(Device) ?? "cpu").Trim().ToLowerInvariant() is "cpu" or "auto" && !TorchSharp.torch.cuda.is_available();
+        if (GenSeg.Runtime.TorchRuntime.ReducedPrecisionWarning(name, onCpu, GenSeg.Runtime.TorchRuntime.CpuKernels, GenSeg.Runtime.TorchRuntime.CpuFlags()) is { } warning
+            && Interlocked.Exchange(ref warned, 1) == 0)
+            Console.Error.WriteLine($"warning: {warning}");
+        return type;
     }
+
+    static int warned;
 
     /// <summary>Parses and runs; parse errors and user errors print one line each ("error: ...") on stderr and exit 2.</summary>
     public static int Run(RootCommand root, string[] args)

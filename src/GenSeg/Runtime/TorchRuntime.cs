@@ -143,6 +143,40 @@ public static class TorchRuntime
         }
     }
 
+    /// <summary>
+    /// Why a reduced-precision inference type on the CPU will be slow, or null when it will not: the kernels in force
+    /// (<paramref name="cpuKernels"/>) and the processor's flags (<paramref name="cpuFlags"/>, as /proc/cpuinfo lists
+    /// them) decide whether oneDNN has bfloat16 / float16 fast paths. Measured here: SD 2.1's benchmark in bfloat16 with the
+    /// safe kernels did not finish in 590 s where float32 takes about 30 s per stage (docs/performance.md).
+    /// </summary>
+    public static string? ReducedPrecisionWarning(string dtype, bool onCpu, string cpuKernels, IReadOnlySet<string> cpuFlags)
+    {
+        ArgumentNullException.ThrowIfNull(dtype);
+        ArgumentNullException.ThrowIfNull(cpuFlags);
+        var type = dtype.Trim().ToLowerInvariant();
+        if (!onCpu || type is not ("bfloat16" or "float16")) return null;
+        bool fastHardware = type == "bfloat16"
+            ? cpuFlags.Contains("avx512_bf16") || cpuFlags.Contains("amx_bf16")
+            : cpuFlags.Contains("avx512_fp16") || cpuFlags.Contains("amx_fp16");
+        if (cpuKernels == "safe")
+            return $"--dtype {type} on the CPU: the kernels in force ({CpuKernelsVariable}=safe: oneDNN up to AVX) have no {type} fast paths, so it runs far " +
+                   $"slower than float32; use --dtype float32" + (fastHardware ? $", or {CpuKernelsVariable}=native (this CPU has {type} instructions)" : " (this CPU has no " + type + " instructions either)");
+        return fastHardware ? null
+            : $"--dtype {type} on the CPU: this processor has no {type} instructions (AVX512-{(type == "bfloat16" ? "BF16" : "FP16")} or AMX), so it runs slower than float32; use --dtype float32";
+    }
+
+    /// <summary>The processor's feature flags from /proc/cpuinfo (empty where it cannot be read).</summary>
+    public static IReadOnlySet<string> CpuFlags()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal));
+            return line is null ? new HashSet<string>() : line[(line.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        }
+        catch (IOException) { return new HashSet<string>(); }
+        catch (UnauthorizedAccessException) { return new HashSet<string>(); }
+    }
+
     /// <summary>The environment variable that turns <see cref="MallocTuning"/> off (<c>off</c>); default <c>on</c>.</summary>
     public const string MallocTuningVariable = "GENSEG_MALLOC_TUNING";
 
