@@ -77,7 +77,4 @@ public static class DatasetRun
         foreach (var b in Encoding.UTF8.GetBytes(id)) h = (h ^ b) * 0x100000001b3UL;
         return h;
     }
-
-    /// <summary>A finite number as JSON, null for NaN or infinity.</summary>
-    public static JsonNode? Finite(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
 }

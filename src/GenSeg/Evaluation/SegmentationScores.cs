@@ -4,9 +4,6 @@ using static TorchSharp.torch;
 
 namespace GenSeg.Evaluation;
 
-/// <summary>IoU of one class before and after refinement, in points (x100; NaN where the class never occurs).</summary>
-public sealed record ClassIou(string Name, double Before, double After);
-
 /// <summary>The gain in one initial-IoU stratum: the mean per image-class IoU before and after, and their difference.</summary>
 public sealed record StratumGain(string Stratum, int Count, double Before, double After, double Gain);
 
@@ -179,14 +176,7 @@ public sealed class SegmentationScores
     /// </summary>
     public static IReadOnlyList<StratumGain> StrataGains(SegmentationScores before, SegmentationScores after, bool skipBackground = true)
     {
-        var items = new List<(double Before, double After)>();
-        for (int i = 0; i < before.Count; i++)
-            for (int k = skipBackground ? 1 : 0; k < before.NumClasses; k++)
-            {
-                double b = before.ImageClassIou(i, k);
-                if (double.IsNaN(b)) continue;
-                items.Add((b, after.ImageClassIou(i, k)));
-            }
+        var items = StrataItems(before, after, skipBackground);
         var groups = Strata.Group(items, it => it.Before);
         return Strata.All.Select(s =>
         {
