@@ -12,17 +12,28 @@ out="${1:-$here/notebooks/cache/paintseg-val}"
 mkdir -p "$out"
 cli="$here/src/GenSeg.Cli/bin/Release/net10.0/GenSeg.Cli.dll"
 [ -f "$cli" ] || dotnet build "$here/src/GenSeg.Cli" -c Release -v q >/dev/null
-base=(eval paintseg --split val --count 100 --iterations 20 --threads "${THREADS:-0}")
+base=(eval paintseg --split val --count 100 --threads "${THREADS:-0}")
 run() { # name, flags...
   local name=$1; shift
   if [ -f "$out/$name.json" ]; then return; fi
   local lock; exec {lock}>"$out/$name.lock"
   if ! flock -n "$lock"; then exec {lock}>&-; return; fi      # another instance runs this setting
+  local args=" $* "
+  [[ $args == *" --iterations "* ]] || set -- "$@" --iterations 20     # the defaults every setting not sweeping them pins
+  [[ $args == *" --scheduler "* ]] || set -- "$@" --scheduler ddim
   echo "$(date +%T) $name: $*"
   dotnet "$cli" "${base[@]}" "$@" --results "$out/$name.jsonl" --resume --json "$out/$name.json" > "$out/$name.log" 2>&1 \
     || echo "$(date +%T) $name FAILED (see $out/$name.log)"
   exec {lock}>&-
 }
+# Issue #27: IoU against sampler iterations per scheduler (box prompts, toyworld preset; DDIM 20 is Table 5's box-noise0-toyworld)
+run box-noise0-toyworld --prompt box --prompt-noise 0 --preset toyworld
+for it in 5 10 20 50; do
+  for sched in dpm++2m euler ddim; do
+    [ "$sched$it" = ddim20 ] && continue
+    run "box-toyworld-$sched-it$it" --prompt box --preset toyworld --scheduler "$sched" --iterations "$it"
+  done
+done
 # The paper's ablations use coarse-mask prompts (ECSSD, TokenCut masks); under mask prompts both presets are the same.
 run mask-t6          --prompt mask --steps 6                  # base (T = 5 is its 5th step) and Table 6b (T 1-6)
 run mask-modules-i   --prompt mask --modules i                # Table 4
