@@ -10,7 +10,8 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 out="${1:-$here/notebooks/cache/paintseg-val}"
 mkdir -p "$out"
-cli="$here/src/GenSeg.Cli/bin/Release/net10.0/GenSeg.Cli.dll"
+# GENSEG_CLI: a copy of the build to run (so rebuilding the repository during a sweep cannot touch the running binaries)
+cli="${GENSEG_CLI:-$here/src/GenSeg.Cli/bin/Release/net10.0/GenSeg.Cli.dll}"
 [ -f "$cli" ] || dotnet build "$here/src/GenSeg.Cli" -c Release -v q >/dev/null
 base=(eval paintseg --split val --count 100 --threads "${THREADS:-0}")
 run() { # name, flags...
