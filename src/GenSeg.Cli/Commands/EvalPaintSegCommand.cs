@@ -19,6 +19,16 @@ public static class EvalPaintSegCommand
         common.AddTo(cmd);
         var flags = new SettingFlags<PaintSegEvaluationOptions>(PaintSegEvaluationSettings.Table, PaintSegEvaluationSettings.Table.Defaults);
         flags.AddTo(cmd);
+        var objectBatch = new Option<int>("--object-batch")
+        {
+            Description = "Objects segmented in lockstep, their paints in one batch (same results up to float rounding; docs/performance.md)",
+            DefaultValueFactory = _ => PaintSegEvaluation.DefaultObjectBatch,
+        };
+        objectBatch.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1) r.AddError($"--object-batch {r.GetValueOrDefault<int>()}: expected >= 1 (objects painted in one batch)");
+        });
+        cmd.Options.Add(objectBatch);
         cmd.SetAction(parse =>
         {
             var settings = common.Settings(parse, PaintSegEvaluationSettings.Table, flags);
@@ -35,7 +45,7 @@ public static class EvalPaintSegCommand
             using var log = common.OpenLog(parse);
             var started = DateTime.UtcNow;
             var result = CliProgress.Run($"paintseg {settings.Prompt.ToString().ToLowerInvariant()} on {targets.Dataset} {targets.Split}",
-                report => PaintSegEvaluation.Run(targets, rows, pipeline, log, common.ShardOf(parse), report));
+                report => PaintSegEvaluation.Run(targets, rows, pipeline, log, common.ShardOf(parse), report, objectBatch: parse.GetValue(objectBatch)));
             ResultOutput.Print(result, (DateTime.UtcNow - started).TotalSeconds);
             ResultOutput.Write(result, parse.GetValue(common.Json));
             return 0;

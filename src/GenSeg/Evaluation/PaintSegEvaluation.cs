@@ -39,11 +39,14 @@ public sealed class PainterChoice
     /// <summary>The painter of <paramref name="target"/>.</summary>
     public IPainter For(PaintSegTarget target) => painterFor(target);
 
+    /// <summary>The one painter of every target when there is one (then several targets can be painted in one batch), else null.</summary>
+    public IPainter? Shared { get; private init; }
+
     /// <summary>One painter for every target (e.g. your own <see cref="IPainter"/>).</summary>
     public static PainterChoice Of(IPainter painter)
     {
         ArgumentNullException.ThrowIfNull(painter);
-        return new PainterChoice(painter.Name, _ => painter);
+        return new PainterChoice(painter.Name, _ => painter) { Shared = painter };
     }
 
     /// <summary>A painter name from text: diffusion or oracle.</summary>
@@ -67,8 +70,7 @@ public sealed class PainterChoice
                 if (pipeline is null) throw new ArgumentException("painter diffusion: needs the diffusion model (a pipeline)", nameof(pipeline));
                 if (pipeline.InpaintUnet is null)
                     throw new ArgumentException($"model {pipeline.Folder}: no inpainting UNet ({StableDiffusionPipeline.InpaintFolder}/ or a 9-channel unet); PaintSeg paints with one", nameof(pipeline));
-                var shared = new Painter(pipeline, settings.Options);
-                return new PainterChoice(shared.Name, _ => shared);
+                return Of(new Painter(pipeline, settings.Options));
             case Oracle:
                 var scene = settings.Scene;
                 return new PainterChoice("oracle", t => t.Scene is { } s
@@ -96,15 +98,24 @@ public static class PaintSegEvaluation
     static readonly string[] HeaderKeys = { "kind", "dataset", "split", "first_seed", "flags", "prompt", "model", "resamples", "rows" };
 
     /// <summary>
+    /// Objects segmented in lockstep by default, their paints in one batch (<see cref="PaintSegSegmenter.SegmentAll"/>);
+    /// results equal one object at a time up to float rounding. Measured: docs/performance.md, "PaintSeg objects in one batch".
+    /// </summary>
+    public const int DefaultObjectBatch = 1;
+
+    /// <summary>
     /// Runs every setting of <paramref name="rows"/> on the shard's targets not already in <paramref name="log"/>; the
     /// painters and extractors come from each row's settings (<see cref="PainterChoice.Create"/>, <see cref="FeatureExtractors"/>)
     /// unless <paramref name="painters"/> gives a row's painter; <paramref name="progress"/> gets (images done, images).
-    /// Returns the result of all the log's records and this run's.
+    /// Up to <paramref name="objectBatch"/> targets are segmented in lockstep with their paints in one batch when a row
+    /// has one painter for every target (the diffusion painter); each target's record is the same as one at a time's up
+    /// to float rounding, and its seconds are its share of the batch's. Returns the result of all the log's records and this run's.
     /// </summary>
     public static EvaluationResult Run(PaintSegTargets targets, IReadOnlyList<(string Label, PaintSegEvaluationOptions Settings)> rows,
         StableDiffusionPipeline? pipeline, ResultsLog? log = null, Shard? shard = null, Action<int, int>? progress = null,
-        Func<PaintSegEvaluationOptions, PainterChoice>? painters = null)
+        Func<PaintSegEvaluationOptions, PainterChoice>? painters = null, int objectBatch = DefaultObjectBatch)
     {
+        if (objectBatch < 1) throw new ArgumentOutOfRangeException(nameof(objectBatch), objectBatch, "object batch: expected >= 1 (objects segmented in one batch)");
         ArgumentNullException.ThrowIfNull(targets);
         ArgumentNullException.ThrowIfNull(rows);
         if (rows.Count == 0) throw new ArgumentException("rows: expected at least one setting", nameof(rows));
@@ -128,25 +139,39 @@ public static class PaintSegEvaluation
             }
             var records = new List<JsonObject>(done.Values);
             var images = Enumerable.Range(0, targets.ImageIds.Count).Where(shard.Includes).ToArray();
-            int finished = 0;
+            int finished = 0, next = 0;
             progress?.Invoke(0, images.Length);
-            foreach (var i in images)
+            while (next < images.Length)
             {
                 using var scope = NewDisposeScope();
-                // each row draws its own prompts (a sweep of prompt noise or severity changes them)
-                var perRow = rows.Select(row => targets.Load(i, row.Settings)).ToArray();
-                for (int k = 0; k < perRow[0].Count; k++)
+                // load images until a batch of targets to run is ready (at most a batch of images, so resumed targets
+                // are not all held at once); each row draws its own prompts (a sweep of prompt noise or severity changes them)
+                var jobs = new List<(int Image, int Target, PaintSegTarget[] PerRow)>();
+                int loaded = 0;
+                while (next < images.Length && jobs.Count < objectBatch && loaded < objectBatch)
                 {
-                    var target = perRow[0][k];
-                    if (done.ContainsKey(target.Id)) continue;
-                    var record = DatasetRun.NewRecord(header, i, target.Id, targets.ImageIds.Count);
-                    record["target"] = k;
-                    record["class"] = target.ClassName;
-                    record["results"] = new JsonArray(rows.Select((row, r) => (JsonNode)Segment(perRow[r][k], row.Settings, choices[r], extractors[r])).ToArray());
-                    log?.Append(record);
-                    records.Add(record);
+                    int i = images[next++];
+                    loaded++;
+                    var perRow = rows.Select(row => targets.Load(i, row.Settings)).ToArray();
+                    for (int k = 0; k < perRow[0].Count; k++)
+                        if (!done.ContainsKey(perRow[0][k].Id)) jobs.Add((i, k, perRow.Select(p => p[k]).ToArray()));
                 }
-                progress?.Invoke(++finished, images.Length);
+                foreach (var batch in jobs.Chunk(objectBatch))
+                {
+                    var results = rows.Select((row, r) => Segment(batch.Select(j => j.PerRow[r]).ToArray(), row.Settings, choices[r], extractors[r])).ToArray();
+                    for (int b = 0; b < batch.Length; b++)
+                    {
+                        var (i, k, perRow) = batch[b];
+                        var record = DatasetRun.NewRecord(header, i, perRow[0].Id, targets.ImageIds.Count);
+                        record["target"] = k;
+                        record["class"] = perRow[0].ClassName;
+                        record["results"] = new JsonArray(results.Select(r => (JsonNode)r[b]).ToArray());
+                        log?.Append(record);
+                        records.Add(record);
+                    }
+                }
+                finished += loaded;
+                progress?.Invoke(finished, images.Length);
             }
             return Summarise(records);
         }
@@ -160,29 +185,41 @@ public static class PaintSegEvaluation
     /// Runs <paramref name="settings"/> on its ToyWorld objects (its split, count and first seed): the notebooks' one-line call.
     /// </summary>
     public static EvaluationResult Run(PaintSegEvaluationOptions settings, StableDiffusionPipeline? pipeline, ResultsLog? log = null,
-        Action<int, int>? progress = null)
+        Action<int, int>? progress = null, int objectBatch = DefaultObjectBatch)
     {
         ArgumentNullException.ThrowIfNull(settings);
         return Run(new ToyWorldTargets(settings.Split, settings.FirstSeed, settings.Count, settings.Scene), new[] { ("paintseg", settings) }, pipeline, log,
-            null, progress);
+            null, progress, objectBatch: objectBatch);
     }
 
-    /// <summary>Runs one setting of PaintSeg on a target: its IoUs (points) before, after and after each step, the seconds and each step's note.</summary>
-    static JsonObject Segment(PaintSegTarget target, PaintSegEvaluationOptions settings, PainterChoice painter, IFeatureExtractor features)
+    /// <summary>
+    /// Runs one setting of PaintSeg on targets (in one batch when the painter is shared): each target's IoUs (points)
+    /// before, after and after each step, its seconds and each step's note.
+    /// </summary>
+    static JsonObject[] Segment(IReadOnlyList<PaintSegTarget> targets, PaintSegEvaluationOptions settings, PainterChoice painter, IFeatureExtractor features)
     {
         using var scope = NewDisposeScope();
-        var segmenter = new PaintSegSegmenter(painter.For(target), features, settings.Options);
+        if (painter.Shared is null && targets.Count > 1)
+            return targets.SelectMany(t => Segment(new[] { t }, settings, painter, features)).ToArray();
+        var segmenter = new PaintSegSegmenter(painter.Shared ?? painter.For(targets[0]), features, settings.Options);
         var watch = Stopwatch.StartNew();
-        using var result = segmenter.Segment(target.Image, target.Prompt, target.Seed);
-        double seconds = watch.Elapsed.TotalSeconds;
-        return new JsonObject
+        var results = segmenter.SegmentAll(targets.Select(t => new PaintSegInput(t.Image, t.Prompt, t.Seed)).ToArray());
+        double seconds = watch.Elapsed.TotalSeconds / targets.Count;
+        try
         {
-            ["before"] = 100 * target.Iou(result.InitialMask),
-            ["after"] = 100 * target.Iou(result.Mask),
-            ["per_step"] = new JsonArray(result.Steps.Select(s => (JsonNode)(100 * target.Iou(s.MaskAfter))).ToArray()),
-            ["seconds"] = seconds,
-            ["notes"] = new JsonArray(result.Steps.Select(s => (JsonNode?)s.Note).ToArray()),
-        };
+            return targets.Select((target, i) => new JsonObject
+            {
+                ["before"] = 100 * target.Iou(results[i].InitialMask),
+                ["after"] = 100 * target.Iou(results[i].Mask),
+                ["per_step"] = new JsonArray(results[i].Steps.Select(s => (JsonNode)(100 * target.Iou(s.MaskAfter))).ToArray()),
+                ["seconds"] = seconds,
+                ["notes"] = new JsonArray(results[i].Steps.Select(s => (JsonNode?)s.Note).ToArray()),
+            }).ToArray();
+        }
+        finally
+        {
+            foreach (var r in results) r.Dispose();
+        }
     }
 
     /// <summary>The fields every record of a run repeats: kind, dataset, split, first seed, prompt, model, resamples, and each row's label, painter, features and settings.</summary>

@@ -70,6 +70,76 @@ public class PaintSegPipelineTests(TinyPipelineFixture tiny) : IClassFixture<Tin
     }
 
     [Fact]
+    public void PaintingSeveralRequestsInOneBatchGivesEachItsOwnPaints()
+    {
+        using var pipeline = StableDiffusionPipeline.Load(tiny.Model);
+        var painter = new Painter(pipeline, Fast) { Workers = 2 };
+        var a = SceneGenerator.Generate(100_004).ImageTensor();
+        var b = SceneGenerator.Generate(100_005).ImageTensor();
+        var ra = zeros(64, 64);
+        ra[TensorIndex.Slice(16, 40), TensorIndex.Slice(8, 48)] = 1;
+        var rb = 1 - ra;
+        var requests = new[]
+        {
+            new PaintRequest(a, ra, StepKind.Inpaint, 3, 11),
+            new PaintRequest(b, rb, StepKind.Outpaint, 2, 12),
+            new PaintRequest(a, ra, StepKind.Inpaint, 1, 13),
+        };
+        var all = painter.PaintAll(requests);
+        Assert.Equal(3, all.Count);
+        for (int i = 0; i < requests.Length; i++)
+        {
+            var q = requests[i];
+            using var alone = painter.Paint(q.Image, q.Region, q.Kind, q.Count, q.Seed);
+            Assert.Equal(alone.Paints.shape, all[i].Paints.shape);
+            Assert.True(allclose(alone.Paints, all[i].Paints, rtol: 1e-4, atol: 1e-4), $"request {i}: max difference {(alone.Paints - all[i].Paints).abs().max().item<float>()}");
+            Assert.True(alone.Region.SameAs(all[i].Region));
+        }
+        // a request's paints come from its own seed, not from its place in the batch
+        Assert.False(allclose(all[0].Paints[0], all[2].Paints[0], atol: 1e-3));
+        foreach (var p in all) p.Dispose();
+        var bad = new PaintRequest(a, zeros(32, 32), StepKind.Inpaint, 1, 0);
+        Assert.Contains("requests[1].region", Assert.Throws<ArgumentException>(() => painter.PaintAll(new[] { requests[0], bad })).Message);
+    }
+
+    [Fact]
+    public void ObjectsSegmentedInLockstepAreSegmentedAsAlone()
+    {
+        using var pipeline = StableDiffusionPipeline.Load(tiny.Model);
+        var seg = new PaintSegSegmenter(new Painter(pipeline, Fast), new ColourPositionFeatures(1, 0), Fast);
+        var inputs = new[] { 100_004, 100_006, 100_007 }.Select((seed, i) =>
+        {
+            var scene = SceneGenerator.Generate(seed);
+            return new PaintSegInput(scene.ImageTensor(), ScenePrompts.Box(scene.Objects[0], 64), (ulong)(7 + i));
+        }).ToArray();
+        var together = seg.SegmentAll(inputs);
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            using var alone = seg.Segment(inputs[i].Image, inputs[i].Prompt, inputs[i].Seed);
+            Assert.True(alone.Mask.SameAs(together[i].Mask), $"object {i}: the lockstep mask differs");
+            for (int t = 0; t < alone.Steps.Count; t++)
+                Assert.True(allclose(alone.Steps[t].Paints.Paints, together[i].Steps[t].Paints.Paints, rtol: 1e-4, atol: 1e-4), $"object {i} step {t}: paints differ");
+        }
+        foreach (var r in together) r.Dispose();
+    }
+
+    [Fact]
+    public void AnEvaluationInObjectBatchesRecordsWhatOneAtATimeRecords()
+    {
+        using var pipeline = StableDiffusionPipeline.Load(tiny.Model);
+        var settings = new PaintSegEvaluationOptions { Split = Split.Val, Count = 5, Prompt = PromptKind.Box, Options = Fast, Resamples = 50 };
+        var one = PaintSegEvaluation.Run(settings, pipeline, objectBatch: 1);
+        var batched = PaintSegEvaluation.Run(settings, pipeline, objectBatch: 3);
+        Assert.Equal(one.Objects.Select(o => o.Id), batched.Objects.Select(o => o.Id));
+        for (int i = 0; i < one.Objects.Count; i++)
+        {
+            Assert.Equal(one.Objects[i].After, batched.Objects[i].After, 6);
+            Assert.Equal(one.Objects[i].PerStep, batched.Objects[i].PerStep);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => PaintSegEvaluation.Run(settings, pipeline, objectBatch: 0));
+    }
+
+    [Fact]
     public void InpaintStartsFromGivenLatentsAsFromTheGeneratorsDraw()
     {
         using var pipeline = StableDiffusionPipeline.Load(tiny.Model);

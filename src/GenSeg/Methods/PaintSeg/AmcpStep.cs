@@ -72,25 +72,43 @@ public static class OStep
     public static PaintSegStep Run(StepContext context, Tensor mask, int index) => AmcpStep.Run(context, mask, index, StepKind.Outpaint);
 }
 
-/// <summary>The step both kinds share.</summary>
+/// <summary>A step up to its paints: the binary mask it starts from, the region to paint, its settings and its seed.</summary>
+sealed record PreparedStep(int Index, StepKind Kind, Tensor Mask, Tensor Region, PaintSegOptions Options, ulong Seed)
+{
+    /// <summary>The painting job of this step.</summary>
+    public PaintRequest Request(StepContext ctx) => new(ctx.Image, Region, Kind, Options.Paints, Seed);
+}
+
+/// <summary>The step both kinds share: <see cref="Prepare"/> (the region), the paints, then <see cref="Finish"/>.</summary>
 static class AmcpStep
 {
     internal static PaintSegStep Run(StepContext ctx, Tensor mask, int index, StepKind kind)
+    {
+        using var scope = NewDisposeScope();
+        var step = Prepare(ctx, mask, index, kind);
+        var paints = ctx.Painter.Paint(ctx.Image, step.Region, kind, step.Options.Paints, step.Seed);
+        return Finish(ctx, step, paints).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The mask checked and binarised, and the region the step paints (tensors in the caller's dispose scope).</summary>
+    internal static PreparedStep Prepare(StepContext ctx, Tensor mask, int index, StepKind kind)
     {
         ArgumentNullException.ThrowIfNull(ctx);
         Check.Shape(ctx.Image, "image", 3, -1, -1);
         Check.Shape(mask, nameof(mask), ctx.Image.shape[1], ctx.Image.shape[2]);
         if (index < 0) throw new ArgumentOutOfRangeException(nameof(index), index, "step index: expected >= 0");
         var o = ctx.Options.ForPrompt(ctx.Prompt);
-        using var scope = NewDisposeScope();
         var m = Masks.Binarize(mask).to(ctx.Image.device);
         if (Masks.Area(m) == 0) throw new ArgumentException("mask: empty; an AMCP step needs an object mask with at least one pixel", nameof(mask));
+        return new PreparedStep(index, kind, m, Painter.Region(m, kind, o, ctx.Prompt), o, Pcg32.Derive(ctx.Seed, (ulong)index));
+    }
 
-        ulong stepSeed = Pcg32.Derive(ctx.Seed, (ulong)index);
-        var region = Painter.Region(m, kind, o, ctx.Prompt);
-        var paints = ctx.Painter.Paint(ctx.Image, region, kind, o.Paints, stepSeed);
+    /// <summary>The potential of <paramref name="paints"/>, the k-means, the vote and the update (tensors in the caller's dispose scope).</summary>
+    internal static PaintSegStep Finish(StepContext ctx, PreparedStep step, PaintBatch paints)
+    {
+        var (m, kind, o, index) = (step.Mask, step.Kind, step.Options, step.Index);
         var potential = ContrastivePotential.Compute(ctx.Features, ctx.Image, paints.Paints, m, kind, index, ctx.PriorPoints, o);
-        var kmeans = o.KMeans with { Seed = unchecked((long)Pcg32.Derive(stepSeed, 0x4B)) };
+        var kmeans = o.KMeans with { Seed = unchecked((long)Pcg32.Derive(step.Seed, 0x4B)) };
         var clusters = ChangedRegion.Find(potential.Total, potential.Box, o.ClustersAt(index, ctx.Prompt), kind, o.OutpaintObject, kmeans);
 
         string? note = null;
@@ -114,6 +132,6 @@ static class AmcpStep
                 after = m.clone();
             }
         }
-        return new PaintSegStep(index, kind, m, paints, potential, clusters, vote, after) { Note = note }.MoveToOuterDisposeScope();
+        return new PaintSegStep(index, kind, m, paints, potential, clusters, vote, after) { Note = note };
     }
 }

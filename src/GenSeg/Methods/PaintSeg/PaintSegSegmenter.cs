@@ -49,26 +49,54 @@ public sealed class PaintSegSegmenter
     /// Segments the object <paramref name="prompt"/> points at in <paramref name="image"/> [3, H, W] (in [-1, 1]) with
     /// <see cref="PaintSegOptions.Steps"/> AMCP steps. Deterministic for a seed.
     /// </summary>
-    public PaintSegResult Segment(Tensor image, Prompt prompt, ulong seed = 0)
+    public PaintSegResult Segment(Tensor image, Prompt prompt, ulong seed = 0) => SegmentAll(new[] { new PaintSegInput(image, prompt, seed) })[0];
+
+    /// <summary>
+    /// Segments several objects in lockstep: step t of every object is painted in one <see cref="IPainter.PaintAll"/>
+    /// call, so a painter that gains from larger batches shares them across objects. Each object's result equals
+    /// <see cref="Segment"/>'s for its seed (up to the painter's float rounding).
+    /// </summary>
+    public IReadOnlyList<PaintSegResult> SegmentAll(IReadOnlyList<PaintSegInput> inputs)
     {
-        Check.Shape(image, nameof(image), 3, -1, -1);
-        Check.Finite(image, nameof(image));
-        ArgumentNullException.ThrowIfNull(prompt);
-        int h = (int)image.shape[1], w = (int)image.shape[2];
+        ArgumentNullException.ThrowIfNull(inputs);
+        var contexts = new StepContext[inputs.Count];
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            var (image, prompt, seed) = inputs[i] ?? throw new ArgumentException($"inputs[{i}]: null", nameof(inputs));
+            Check.Shape(image, $"inputs[{i}].image", 3, -1, -1);
+            Check.Finite(image, $"inputs[{i}].image");
+            ArgumentNullException.ThrowIfNull(prompt, $"inputs[{i}].prompt");
+            int h = (int)image.shape[1], w = (int)image.shape[2];
+            contexts[i] = new StepContext(image, Painter, Features, Options, prompt.Kind, PromptMask.PriorPoints(prompt, h, w), seed);
+        }
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var initial = PromptMask.Initial(prompt, h, w).to(image.device);
-        var context = new StepContext(image, Painter, Features, Options, prompt.Kind, PromptMask.PriorPoints(prompt, h, w), seed);
-        var steps = new List<PaintSegStep>();
-        var mask = initial;
+        var initial = inputs.Select(x => PromptMask.Initial(x.Prompt, (int)x.Image.shape[1], (int)x.Image.shape[2]).to(x.Image.device)).ToArray();
+        var masks = initial.ToArray();
+        var steps = inputs.Select(_ => new List<PaintSegStep>()).ToArray();
         for (int t = 0; t < Options.Steps; t++)
         {
-            var step = Options.KindAt(t) == StepKind.Inpaint ? IStep.Run(context, mask, t) : OStep.Run(context, mask, t);
-            steps.Add(step);
-            mask = step.MaskAfter;
+            var kind = Options.KindAt(t);
+            var prepared = contexts.Select((c, i) => AmcpStep.Prepare(c, masks[i], t, kind)).ToArray();
+            var paints = Painter.PaintAll(prepared.Select((p, i) => p.Request(contexts[i])).ToArray());
+            if (paints.Count != inputs.Count) throw new InvalidOperationException($"painter {Painter.Name}: {paints.Count} paint batches for {inputs.Count} requests");
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                var step = AmcpStep.Finish(contexts[i], prepared[i], paints[i]);
+                steps[i].Add(step);
+                masks[i] = step.MaskAfter;
+            }
         }
-        var final = mask.clone();
-        foreach (var s in steps) s.MoveToOuterDisposeScope();
-        return new PaintSegResult(initial.MoveToOuterDisposeScope(), steps, final.MoveToOuterDisposeScope());
+        var results = new PaintSegResult[inputs.Count];
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            var final = masks[i].clone();
+            foreach (var s in steps[i]) s.MoveToOuterDisposeScope();
+            results[i] = new PaintSegResult(initial[i].MoveToOuterDisposeScope(), steps[i], final.MoveToOuterDisposeScope());
+        }
+        return results;
     }
 }
+
+/// <summary>One object to segment: the image [3, H, W] in [-1, 1], the prompt and the seed.</summary>
+public sealed record PaintSegInput(Tensor Image, Prompt Prompt, ulong Seed = 0);

@@ -23,6 +23,10 @@ public sealed record PaintBatch(Tensor Region, Tensor Paints) : IDisposable
     }
 }
 
+/// <summary>One painting job: <paramref name="Count"/> versions of <paramref name="Image"/> [3, H, W] painted where
+/// <paramref name="Region"/> [H, W] is 1, for a step of kind <paramref name="Kind"/>, from <paramref name="Seed"/>.</summary>
+public sealed record PaintRequest(Tensor Image, Tensor Region, StepKind Kind, int Count, ulong Seed);
+
 /// <summary>Paints a region of an image N times (PaintSeg's painter; a diffusion inpainter or a test oracle).</summary>
 public interface IPainter
 {
@@ -35,6 +39,17 @@ public interface IPainter
     /// object (I-step) or the background (O-step) is being painted. Deterministic for a seed.
     /// </summary>
     PaintBatch Paint(Tensor image, Tensor region, StepKind kind, int count, ulong seed);
+
+    /// <summary>
+    /// Paints several jobs (e.g. the same step of several objects), each as <see cref="Paint"/> would for its seed. A
+    /// painter whose model gains from larger batches paints them together (results equal up to float rounding); this
+    /// default paints them one after another.
+    /// </summary>
+    IReadOnlyList<PaintBatch> PaintAll(IReadOnlyList<PaintRequest> requests)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        return requests.Select(r => Paint(r.Image, r.Region, r.Kind, r.Count, r.Seed)).ToArray();
+    }
 }
 
 /// <summary>
@@ -122,30 +137,61 @@ public sealed class Painter : IPainter
     }
 
     /// <inheritdoc />
-    public PaintBatch Paint(Tensor image, Tensor region, StepKind kind, int count, ulong seed)
+    public PaintBatch Paint(Tensor image, Tensor region, StepKind kind, int count, ulong seed) =>
+        PaintAll(new[] { new PaintRequest(image, region, kind, count, seed) })[0];
+
+    /// <summary>
+    /// Paints every request's N paints in one batch per image size (cut into <see cref="Workers"/> groups painted side by
+    /// side): each request's starting noise is drawn from its own seed first, as <see cref="Paint"/> draws it, so its paints
+    /// equal those of painting it alone up to float rounding, and the model's batch efficiency is shared across requests.
+    /// </summary>
+    public IReadOnlyList<PaintBatch> PaintAll(IReadOnlyList<PaintRequest> requests)
     {
-        Check.Shape(image, nameof(image), 3, -1, -1);
-        Check.Shape(region, nameof(region), image.shape[1], image.shape[2]);
-        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "count: expected at least one paint");
+        ArgumentNullException.ThrowIfNull(requests);
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var q = requests[i] ?? throw new ArgumentException($"requests[{i}]: null", nameof(requests));
+            Check.Shape(q.Image, $"requests[{i}].image", 3, -1, -1);
+            Check.Shape(q.Region, $"requests[{i}].region", q.Image.shape[1], q.Image.shape[2]);
+            if (q.Count < 1) throw new ArgumentOutOfRangeException(nameof(requests), q.Count, $"requests[{i}].count: expected at least one paint");
+        }
+        var results = new PaintBatch[requests.Count];
+        // one batch per image size: the jobs of a ToyWorld or resized dataset run are one batch
+        foreach (var group in Enumerable.Range(0, requests.Count).GroupBy(i => (requests[i].Image.shape[1], requests[i].Image.shape[2])))
+        {
+            var members = group.ToArray();
+            var painted = PaintSameSize(members.Select(i => requests[i]).ToArray());
+            for (int k = 0; k < members.Length; k++) results[members[k]] = painted[k];
+        }
+        return results;
+    }
+
+    PaintBatch[] PaintSameSize(IReadOnlyList<PaintRequest> requests)
+    {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var r = _options.AlignToLatent ? AlignUp(region, _pipeline.Vae.DownsampleFactor) : Masks.Binarize(region);
-        long h = image.shape[1], w = image.shape[2];
-        var images = image.unsqueeze(0).expand(count, 3, h, w).contiguous();
-        var masks = r.unsqueeze(0).unsqueeze(0).expand(count, 1, h, w).contiguous();
-        var prompts = Enumerable.Repeat(_options.PaintPrompt, count).ToArray();
+        long h = requests[0].Image.shape[1], w = requests[0].Image.shape[2];
+        var regions = requests.Select(q => _options.AlignToLatent ? AlignUp(q.Region, _pipeline.Vae.DownsampleFactor) : Masks.Binarize(q.Region)).ToArray();
+        var images = cat(requests.Select(q => q.Image.unsqueeze(0).expand(q.Count, 3, h, w)).ToArray(), 0).contiguous();
+        var masks = cat(requests.Select((q, i) => regions[i].to(q.Image.device).unsqueeze(0).unsqueeze(0).expand(q.Count, 1, h, w)).ToArray(), 0).contiguous();
+        // each request's noise from its own seed, as one batch of its N paints would draw it
+        var noise = cat(requests.Select(q =>
+        {
+            using var generator = new Generator(q.Seed);
+            return randn(_pipeline.InpaintNoiseShape(q.Count, h, w), generator: generator);
+        }).ToArray(), 0);
+        int total = (int)images.shape[0];
+        var prompts = Enumerable.Repeat(_options.PaintPrompt, total).ToArray();
         // With an empty prompt the conditional and unconditional predictions coincide: guidance changes nothing.
         double guidance = string.IsNullOrEmpty(_options.PaintPrompt) ? 1.0 : _options.Guidance;
-        var generator = new Generator(seed);
-        var groups = SideBySide.EqualGroups(count, Workers);
+        var groups = SideBySide.EqualGroups(total, Workers);
         Tensor paints;
         if (groups.Count == 1)
         {
-            paints = _pipeline.Inpaint(images, masks, prompts, _options.PaintIterations, guidance, generator, scheduler: _scheduler);
+            paints = _pipeline.Inpaint(images, masks, prompts, _options.PaintIterations, guidance, latents: noise, scheduler: _scheduler);
         }
         else
         {
-            var noise = randn(_pipeline.InpaintNoiseShape(count, h, w), generator: generator);
             var parts = SideBySide.Run<Tensor>(groups, (start, end) =>
             {
                 var (gi, gm, gn) = (images[start..end], masks[start..end], noise[start..end]); // sliced in this call's scope
@@ -155,7 +201,15 @@ public sealed class Painter : IPainter
             paints = cat(parts.ToArray(), 0);
             foreach (var part in parts) part.Dispose();
         }
-        paints = paints.to(image.device);
-        return new PaintBatch(r.MoveToOuterDisposeScope(), paints.MoveToOuterDisposeScope());
+        var result = new PaintBatch[requests.Count];
+        int offset = 0;
+        for (int i = 0; i < requests.Count; i++)
+        {
+            var q = requests[i];
+            var own = paints[offset..(offset + q.Count)].to(q.Image.device).contiguous();
+            offset += q.Count;
+            result[i] = new PaintBatch(regions[i].MoveToOuterDisposeScope(), own.MoveToOuterDisposeScope());
+        }
+        return result;
     }
 }
