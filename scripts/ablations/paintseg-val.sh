@@ -13,7 +13,8 @@ mkdir -p "$out"
 # GENSEG_CLI: a copy of the build to run (so rebuilding the repository during a sweep cannot touch the running binaries)
 cli="${GENSEG_CLI:-$here/src/GenSeg.Cli/bin/Release/net10.0/GenSeg.Cli.dll}"
 [ -f "$cli" ] || dotnet build "$here/src/GenSeg.Cli" -c Release -v q >/dev/null
-base=(eval paintseg --split val --count 100 --threads "${THREADS:-0}")
+# OBJECT_BATCH: objects painted in one batch (results identical to one at a time; faster, docs/performance.md)
+base=(eval paintseg --split val --count 100 --threads "${THREADS:-0}" --object-batch "${OBJECT_BATCH:-4}")
 run() { # name, flags...
   local name=$1; shift
   if [ -f "$out/$name.json" ]; then return; fi
