@@ -21,12 +21,12 @@ public static class EvalPaintSegCommand
         flags.AddTo(cmd);
         var objectBatch = new Option<int>("--object-batch")
         {
-            Description = "Objects segmented in lockstep, their paints in one batch (same results up to float rounding; docs/performance.md)",
-            DefaultValueFactory = _ => PaintSegEvaluation.DefaultObjectBatch,
+            Description = "Objects segmented in lockstep, their paints in one batch (0 = auto: 4 for images up to 128 px, else 1); the same results up to float rounding",
+            DefaultValueFactory = _ => 0,
         };
         objectBatch.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int>() < 1) r.AddError($"--object-batch {r.GetValueOrDefault<int>()}: expected >= 1 (objects painted in one batch)");
+            if (r.GetValueOrDefault<int>() < 0) r.AddError($"--object-batch {r.GetValueOrDefault<int>()}: expected >= 1 objects painted in one batch, or 0 for auto");
         });
         cmd.Options.Add(objectBatch);
         cmd.SetAction(parse =>
@@ -45,7 +45,7 @@ public static class EvalPaintSegCommand
             using var log = common.OpenLog(parse);
             var started = DateTime.UtcNow;
             var result = CliProgress.Run($"paintseg {settings.Prompt.ToString().ToLowerInvariant()} on {targets.Dataset} {targets.Split}",
-                report => PaintSegEvaluation.Run(targets, rows, pipeline, log, common.ShardOf(parse), report, objectBatch: parse.GetValue(objectBatch)));
+                report => PaintSegEvaluation.Run(targets, rows, pipeline, log, common.ShardOf(parse), report, objectBatch: parse.GetValue(objectBatch) is > 0 and var b ? b : null));
             ResultOutput.Print(result, (DateTime.UtcNow - started).TotalSeconds);
             ResultOutput.Write(result, parse.GetValue(common.Json));
             return 0;

@@ -46,10 +46,10 @@ public static class PaintSegBenchmark
     /// Times <paramref name="objects"/> box-prompted segmentations of ToyWorld val objects per configuration with
     /// <paramref name="pipeline"/>'s inpainting UNet and colour features, each after a warm-up: the baseline one at a time
     /// and in each of <paramref name="batches"/>, then <paramref name="preset"/> (default: the toyworld preset with T = 5
-    /// and N = 5) in batches of <paramref name="presetBatch"/>.
+    /// and N = 5) in batches of <paramref name="presetBatch"/> (default: the evaluation's for 64 px images).
     /// </summary>
     public static PaintSegBenchmarkResult Run(StableDiffusionPipeline pipeline, int objects = 8, IReadOnlyList<int>? batches = null,
-        PaintSegOptions? preset = null, int presetBatch = Evaluation.PaintSegEvaluation.DefaultObjectBatch, IFeatureExtractor? features = null,
+        PaintSegOptions? preset = null, int presetBatch = Evaluation.PaintSegEvaluation.SmallImageObjectBatch, IFeatureExtractor? features = null,
         Action<string>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(pipeline);

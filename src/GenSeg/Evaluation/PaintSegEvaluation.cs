@@ -98,22 +98,33 @@ public static class PaintSegEvaluation
     static readonly string[] HeaderKeys = { "kind", "dataset", "split", "first_seed", "flags", "prompt", "model", "resamples", "rows" };
 
     /// <summary>
-    /// Objects segmented in lockstep by default, their paints in one batch (<see cref="PaintSegSegmenter.SegmentAll"/>);
-    /// results equal one object at a time up to float rounding. Measured: docs/performance.md, "PaintSeg objects in one batch".
+    /// Objects segmented in lockstep when no batch is given, their paints in one batch
+    /// (<see cref="PaintSegSegmenter.SegmentAll"/>): <see cref="SmallImageObjectBatch"/> for images of at most 128 x 128
+    /// pixels (ToyWorld's scale, where batches gain), else 1 (at 512 px one object's N paints already fill the model's
+    /// batch and memory). Results equal one object at a time up to float rounding. Measured: docs/performance.md,
+    /// "PaintSeg objects in one batch".
     /// </summary>
-    public const int DefaultObjectBatch = 1;
+    public static int AutoObjectBatch(Tensor image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return image.shape[^1] * image.shape[^2] <= 128 * 128 ? SmallImageObjectBatch : 1;
+    }
+
+    /// <summary>The object batch <see cref="AutoObjectBatch"/> gives small images.</summary>
+    public const int SmallImageObjectBatch = 4;
 
     /// <summary>
     /// Runs every setting of <paramref name="rows"/> on the shard's targets not already in <paramref name="log"/>; the
     /// painters and extractors come from each row's settings (<see cref="PainterChoice.Create"/>, <see cref="FeatureExtractors"/>)
     /// unless <paramref name="painters"/> gives a row's painter; <paramref name="progress"/> gets (images done, images).
-    /// Up to <paramref name="objectBatch"/> targets are segmented in lockstep with their paints in one batch when a row
-    /// has one painter for every target (the diffusion painter); each target's record is the same as one at a time's up
-    /// to float rounding, and its seconds are its share of the batch's. Returns the result of all the log's records and this run's.
+    /// Up to <paramref name="objectBatch"/> targets (null: <see cref="AutoObjectBatch"/> of the first image) are
+    /// segmented in lockstep with their paints in one batch when a row has one painter for every target (the diffusion
+    /// painter); each target's record is the same as one at a time's up to float rounding, and its seconds are its share
+    /// of the batch's. Returns the result of all the log's records and this run's.
     /// </summary>
     public static EvaluationResult Run(PaintSegTargets targets, IReadOnlyList<(string Label, PaintSegEvaluationOptions Settings)> rows,
         StableDiffusionPipeline? pipeline, ResultsLog? log = null, Shard? shard = null, Action<int, int>? progress = null,
-        Func<PaintSegEvaluationOptions, PainterChoice>? painters = null, int objectBatch = DefaultObjectBatch)
+        Func<PaintSegEvaluationOptions, PainterChoice>? painters = null, int? objectBatch = null)
     {
         if (objectBatch < 1) throw new ArgumentOutOfRangeException(nameof(objectBatch), objectBatch, "object batch: expected >= 1 (objects segmented in one batch)");
         ArgumentNullException.ThrowIfNull(targets);
@@ -148,15 +159,16 @@ public static class PaintSegEvaluation
                 // are not all held at once); each row draws its own prompts (a sweep of prompt noise or severity changes them)
                 var jobs = new List<(int Image, int Target, PaintSegTarget[] PerRow)>();
                 int loaded = 0;
-                while (next < images.Length && jobs.Count < objectBatch && loaded < objectBatch)
+                while (next < images.Length && jobs.Count < (objectBatch ?? 1) && loaded < (objectBatch ?? 1))
                 {
                     int i = images[next++];
                     loaded++;
                     var perRow = rows.Select(row => targets.Load(i, row.Settings)).ToArray();
+                    if (objectBatch is null && perRow[0].Count > 0) objectBatch = AutoObjectBatch(perRow[0][0].Image);
                     for (int k = 0; k < perRow[0].Count; k++)
                         if (!done.ContainsKey(perRow[0][k].Id)) jobs.Add((i, k, perRow.Select(p => p[k]).ToArray()));
                 }
-                foreach (var batch in jobs.Chunk(objectBatch))
+                foreach (var batch in jobs.Chunk(objectBatch ?? 1))
                 {
                     var results = rows.Select((row, r) => Segment(batch.Select(j => j.PerRow[r]).ToArray(), row.Settings, choices[r], extractors[r])).ToArray();
                     for (int b = 0; b < batch.Length; b++)
@@ -185,7 +197,7 @@ public static class PaintSegEvaluation
     /// Runs <paramref name="settings"/> on its ToyWorld objects (its split, count and first seed): the notebooks' one-line call.
     /// </summary>
     public static EvaluationResult Run(PaintSegEvaluationOptions settings, StableDiffusionPipeline? pipeline, ResultsLog? log = null,
-        Action<int, int>? progress = null, int objectBatch = DefaultObjectBatch)
+        Action<int, int>? progress = null, int? objectBatch = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         return Run(new ToyWorldTargets(settings.Split, settings.FirstSeed, settings.Count, settings.Scene), new[] { ("paintseg", settings) }, pipeline, log,

@@ -137,6 +137,9 @@ public class PaintSegPipelineTests(TinyPipelineFixture tiny) : IClassFixture<Tin
             Assert.Equal(one.Objects[i].PerStep, batched.Objects[i].PerStep);
         }
         Assert.Throws<ArgumentOutOfRangeException>(() => PaintSegEvaluation.Run(settings, pipeline, objectBatch: 0));
+        // without a batch: 4 objects at ToyWorld's 64 px, one at a time at 512 px
+        Assert.Equal(4, PaintSegEvaluation.AutoObjectBatch(zeros(3, 64, 64)));
+        Assert.Equal(1, PaintSegEvaluation.AutoObjectBatch(zeros(3, 512, 512)));
     }
 
     [Fact]
