@@ -30,10 +30,12 @@ run() { # name, flags...
 }
 # Issue #27: IoU against sampler iterations per scheduler (box prompts, toyworld preset; DDIM 20 is Table 5's box-noise0-toyworld)
 run box-noise0-toyworld --prompt box --prompt-noise 0 --preset toyworld
-for it in 5 10 20 50; do
+sampler() { run "box-toyworld-$1-it$2" --prompt box --preset toyworld --scheduler "$1" --iterations "$2"; }
+for sched in dpm++2m euler ddim; do sampler "$sched" 5; done
+sampler ddim 50                                                # the reference: the paper's 50-step DDIM
+for it in 10 20 50; do
   for sched in dpm++2m euler ddim; do
-    [ "$sched$it" = ddim20 ] && continue
-    run "box-toyworld-$sched-it$it" --prompt box --preset toyworld --scheduler "$sched" --iterations "$it"
+    [ "$sched$it" = ddim20 ] || [ "$sched$it" = ddim50 ] || sampler "$sched" "$it"
   done
 done
 # The paper's ablations use coarse-mask prompts (ECSSD, TokenCut masks); under mask prompts both presets are the same.
