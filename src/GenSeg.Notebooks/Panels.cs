@@ -168,8 +168,8 @@ public static class Panels
         return Annotate(grid, headers, centres, colourBars ?? Array.Empty<ColourBar>());
     }
 
-    /// <summary>Height of the header strip above a grid, in pixels.</summary>
-    internal const int HeaderHeight = 20;
+    /// <summary>Height of the header strip above a grid with headers, in pixels (the panels start this far down).</summary>
+    public const int HeaderHeight = 20;
 
     /// <summary>Width of one colour bar beside a grid (margin, bar, tick labels and the rotated label), in pixels.</summary>
     internal const int ColourBarWidth = 92;
