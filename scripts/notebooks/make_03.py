@@ -6,7 +6,7 @@ def code(s, tags=None):
     if tags: m["tags"] = tags
     return {"cell_type": "code", "execution_count": None, "metadata": m, "outputs": [], "source": s.strip("\n").splitlines(True)}
 
-RUNTIME = sys.argv[2] if len(sys.argv) > 2 else "(run time: see the last cell)"
+RUNTIME = "Measured on this machine (2 CPU cores shared with two PaintSeg sweeps and other builds, load average 15-21: contended): computing both studies with the kit's runner took 5 min 17 s; this copy's execution in the kernel from the caches took 33 s, kernel start included. Each cell prints its own time."
 cells = []
 cells.append(md(r"""
 # Correspondence maps (G4Seg Figures 7 and 9) and the discrepancy premise
@@ -552,7 +552,7 @@ var premiseSeries = new[] { (1, "d pixel"), (2, "d feature") }.Select(w => Resea
     coarseRows.Select(m => { var ci = Versus(m, w.Item1); return new Estimate(ci.Estimate, ci.Lower, ci.Upper); }).ToList())).ToList();
 var xs = coarseRows.Select(m => premise.Average(r => Field(r, m, 0)) * 100).ToList();
 display(Chart.Combine(premiseSeries.Append(ResearchFigures.ZeroLine(xs.Min(), xs.Max())))
-    .WithTitle($"The premise: d(coarse) - d(truth) against the coarse mask's IoU (n = {premise.Count} objects of {scenes} val scenes; 95% intervals)")
+    .WithTitle($"Premise: d(coarse) - d(truth) by mask IoU (n = {premise.Count} objects, {scenes} val scenes; 95% CI)")
     .WithAxisTitles("mean IoU of the injected coarse mask, %", "d - d(truth), x 10^3").WithSize(860, 440));
 string Side(ConfidenceInterval ci) => ci.Lower > 0 ? "above 0" : ci.Upper < 0 ? "below 0" : "0 within the interval";
 foreach (var (what, name) in new[] { (1, "pixel"), (2, "feature") })
