@@ -67,15 +67,13 @@ using static TorchSharp.torch;
 
 var totalWatch = Stopwatch.StartNew();
 if (scale != "ci" && scale != "full") throw new ArgumentException($"scale \"{scale}\": expected \"ci\" or \"full\"");
-var overrides = settings.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-    .Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : throw new ArgumentException($"settings: \"{kv[0]}\" has no value"));
-var options = G4SegSettings.Table.ApplyAll(G4SegSettings.Table.Preset(preset), overrides);
+var options = G4SegSettings.Table.Apply(G4SegSettings.Table.Preset(preset), settings);
 torch.set_num_threads(1); // tiny tensors: one thread is fastest on a shared machine
 var model = NotebookPaths.ModelFolder(modelFolder);
 var pipe = StableDiffusionPipeline.Load(model, GenSeg.Runtime.TorchRuntime.Device(device));
 var values = G4SegSettings.Table.Values(options);
 Console.WriteLine($"model: {KitPaths.Portable(model)}; UNet {pipe.Unet.Config.BlockOutChannels.Length} levels, VAE x{pipe.Vae.DownsampleFactor}, images {pipe.Vae.Config.SampleSize} px");
-Console.WriteLine($"{preset} preset" + (overrides.Count > 0 ? $" with {settings}" : "") + ": " +
+Console.WriteLine($"{preset} preset" + (settings.Trim().Length > 0 ? $" with {settings}" : "") + ": " +
                   string.Join(", ", new[] { "timestep", "a", "b", "confusion", "direction", "features" }.Select(k => $"{k} {values[k]}")));
 """))
 cells.append(md(r"""
@@ -243,7 +241,8 @@ cells.append(code(r"""
 watch.Restart();
 int scenes = scale == "full" ? 200 : 4;
 string cache = scale == "full" ? "notebooks/cache/quickstart-val" : null;
-var evaluation = ResearchFigures.Cached(cache, $"{preset}-severity{severity}" + (overrides.Count > 0 ? "-" + string.Join("-", overrides.Select(kv => $"{kv.Key}{kv.Value}")) : ""),
+// the file name says the preset and severity; the file records every setting and the model, and refuses to resume under others
+var evaluation = ResearchFigures.Cached(cache, $"{preset}-severity{severity}" + (settings.Trim().Length > 0 ? "-" + string.Concat(settings.Where(char.IsLetterOrDigit)) : ""),
     log => G4SegEvaluation.Run(pipe, new G4SegEvaluationOptions
     {
         Dataset = new ToyWorldDataset(Split.Val, null, scenes),

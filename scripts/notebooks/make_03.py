@@ -6,7 +6,7 @@ def code(s, tags=None):
     if tags: m["tags"] = tags
     return {"cell_type": "code", "execution_count": None, "metadata": m, "outputs": [], "source": s.strip("\n").splitlines(True)}
 
-RUNTIME = "Measured on this machine (2 CPU cores shared with two PaintSeg sweeps and other builds, load average 15-21: contended): computing both studies with the kit's runner took 5 min 17 s; this copy's execution in the kernel from the caches took 33 s, kernel start included. Each cell prints its own time."
+RUNTIME = "Measured on this machine (2 CPU cores shared with two PaintSeg sweeps and other builds, load average 15-21: contended): computing both studies with the kit's runner took 5 min 17 s; this copy's execution in the kernel from the caches took 30-33 s (two runs), kernel start included. Each cell prints its own time."
 cells = []
 cells.append(md(r"""
 # Correspondence maps (G4Seg Figures 7 and 9) and the discrepancy premise
@@ -78,9 +78,7 @@ int scenes = scale == "full" ? 200 : 4;
 int resamples = scale == "full" ? 2000 : 300;
 string cacheFolder = scale == "full" ? "notebooks/cache/correspondence-val" : null;
 string[] presets = { "paper", "toyworld" };
-var overrides = settings.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-    .Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : throw new ArgumentException($"settings: \"{kv[0]}\" has no value"));
-G4SegOptions OptionsOf(string name) => G4SegSettings.Table.ApplyAll(G4SegSettings.Table.Preset(name), overrides);
+G4SegOptions OptionsOf(string name) => G4SegSettings.Table.Apply(G4SegSettings.Table.Preset(name), settings);
 torch.set_num_threads(1);
 var modelPath = NotebookPaths.ModelFolder(modelFolder);
 var pipe = StableDiffusionPipeline.Load(modelPath, GenSeg.Runtime.TorchRuntime.Device(device));

@@ -77,9 +77,7 @@ using static TorchSharp.torch;
 
 var totalWatch = Stopwatch.StartNew();
 if (scale != "ci" && scale != "full") throw new ArgumentException($"scale \"{scale}\": expected \"ci\" or \"full\"");
-var overrides = settings.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-    .Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv.Length > 1 ? kv[1] : throw new ArgumentException($"settings: \"{kv[0]}\" has no value"));
-var options = G4SegSettings.Table.ApplyAll(G4SegSettings.Table.Preset(preset), overrides);
+var options = G4SegSettings.Table.Apply(G4SegSettings.Table.Preset(preset), settings);
 bool toy = imageFiles.Length == 0;
 if (!toy && classNames.Length == 0)
     throw new ArgumentException("classNames: give the class of the object to segment in each image (or one name for all), e.g. -p classNames=dog");
