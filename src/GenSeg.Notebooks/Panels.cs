@@ -1,5 +1,6 @@
 using GenSeg.Common;
 using GenSeg.Imaging;
+using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -112,24 +113,34 @@ public static class Panels
     }
 
     /// <summary>Panels side by side as one PNG, each enlarged <paramref name="scale"/> times, <paramref name="gap"/>
-    /// pixels apart on white; panels of different sizes are top-aligned.</summary>
-    public static PngImage Row(IEnumerable<Tensor> panels, int scale = 4, int gap = 4) => Grid(panels.ToList(), int.MaxValue, scale, gap);
+    /// pixels apart on white; panels of different sizes are top-aligned. Headers (one per panel) and colour bars as in
+    /// <see cref="Grid"/>.</summary>
+    public static PngImage Row(IEnumerable<Tensor> panels, int scale = 4, int gap = 4, IReadOnlyList<string>? headers = null, IReadOnlyList<ColourBar>? colourBars = null) =>
+        Grid(panels.ToList(), int.MaxValue, scale, gap, headers, colourBars);
 
-    /// <summary>Panels side by side as one PNG (see <see cref="Row(IEnumerable{Tensor}, int, int)"/>).</summary>
+    /// <summary>Panels side by side as one PNG (see <see cref="Row(IEnumerable{Tensor}, int, int, IReadOnlyList{string}, IReadOnlyList{ColourBar})"/>).</summary>
     public static PngImage Row(params Tensor[] panels) => Row(panels, 4, 4);
 
     /// <summary>Panels in rows of <paramref name="columns"/>, as one PNG: each panel enlarged <paramref name="scale"/>
     /// times, <paramref name="gap"/> pixels apart on white. Panels are [3, H, W] in [0, 1] (see the builders) or
-    /// [H, W] maps shown grey.</summary>
-    public static PngImage Grid(IReadOnlyList<Tensor> panels, int columns, int scale = 4, int gap = 4)
+    /// [H, W] maps shown grey. <paramref name="headers"/> (one per column, drawn above the first row of panels, centred
+    /// on its column) name what each column shows; <paramref name="colourBars"/> are drawn right of the panels, one
+    /// beside the other, each the height of the panels with its range's ends and middle marked and its label beside it
+    /// (a <see cref="Heat"/> or <see cref="Signed"/> panel needs the same range given to its builder).</summary>
+    public static PngImage Grid(IReadOnlyList<Tensor> panels, int columns, int scale = 4, int gap = 4,
+        IReadOnlyList<string>? headers = null, IReadOnlyList<ColourBar>? colourBars = null)
     {
+        ArgumentNullException.ThrowIfNull(panels);
         if (panels.Count == 0) throw new ArgumentException("panels: nothing to show", nameof(panels));
         if (columns < 1) throw new ArgumentOutOfRangeException(nameof(columns), columns, "columns: expected at least 1");
         if (scale < 1 || scale > 64) throw new ArgumentOutOfRangeException(nameof(scale), scale, "scale: expected 1..64");
         if (gap < 0) throw new ArgumentOutOfRangeException(nameof(gap), gap, "gap: expected >= 0");
+        int used = Math.Min(columns, panels.Count);
+        if (headers is not null && headers.Count != used)
+            throw new ArgumentException($"headers: {headers.Count} for {used} column(s)", nameof(headers));
         using var scope = NewDisposeScope();
         var rgb = panels.Select((p, i) => Enlarge(ToRgb(p, $"panels[{i}]"), scale)).ToList();
-        var rows = rgb.Chunk(Math.Min(columns, rgb.Count)).ToList();
+        var rows = rgb.Chunk(used).ToList();
         long width = rows.Max(r => r.Sum(p => p.shape[2]) + gap * (r.Length - 1));
         long height = rows.Sum(r => r.Max(p => p.shape[1])) + gap * (rows.Count - 1);
         var canvas = ones(3, height, width);
@@ -144,7 +155,84 @@ public static class Panels
             }
             y += row.Max(p => p.shape[1]) + gap;
         }
-        return PngImage.FromTensor(canvas);
+        var grid = PngImage.FromTensor(canvas);
+        if (headers is null && (colourBars is null || colourBars.Count == 0)) return grid;
+        // the column centres, from the first row's panels
+        var centres = new List<float>();
+        long left = 0;
+        foreach (var p in rows[0])
+        {
+            centres.Add(left + p.shape[2] / 2f);
+            left += p.shape[2] + gap;
+        }
+        return Annotate(grid, headers, centres, colourBars ?? Array.Empty<ColourBar>());
+    }
+
+    /// <summary>Height of the header strip above a grid with headers, in pixels (the panels start this far down).</summary>
+    public const int HeaderHeight = 20;
+
+    /// <summary>Width of one colour bar beside a grid (margin, bar, tick labels and the rotated label), in pixels.</summary>
+    internal const int ColourBarWidth = 92;
+
+    /// <summary>Width of the coloured strip of a colour bar, in pixels (it starts 12 pixels right of the grid).</summary>
+    internal const int ColourBarStrip = 14;
+
+    static PngImage Annotate(PngImage grid, IReadOnlyList<string>? headers, IReadOnlyList<float> centres, IReadOnlyList<ColourBar> bars)
+    {
+        int top = headers is null ? 0 : HeaderHeight;
+        int barHeight = Math.Max(grid.Height, 60);
+        int width = grid.Width + bars.Count * ColourBarWidth, height = top + Math.Max(grid.Height, bars.Count > 0 ? barHeight : 0);
+        using var surface = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        var c = surface.Canvas;
+        c.Clear(SKColors.White);
+        using (var image = SKImage.FromEncodedData(grid.Bytes)) c.DrawImage(image, 0, top);
+        // text centred or left-aligned at (x, y), shrunk (not below 8 px) to fit within room pixels
+        void Text(string text, float x, float y, SKTextAlign align, float room)
+        {
+            using var paint = new SKPaint { Color = SKColors.Black, IsAntialias = true, TextSize = 12, TextAlign = align };
+            while (paint.TextSize > 8 && paint.MeasureText(text) > room) paint.TextSize -= 1;
+            c.DrawText(text, x, y, paint);
+        }
+        if (headers is not null)
+            for (int i = 0; i < headers.Count; i++)
+            {
+                float room = i + 1 < centres.Count ? centres[i + 1] - centres[i] : 2 * (grid.Width - centres[i]);
+                Text(headers[i], centres[i], top - 6, SKTextAlign.Center, room - 2);
+            }
+        using var frame = new SKPaint { Color = SKColors.Gray, Style = SKPaintStyle.Stroke, StrokeWidth = 1 };
+        for (int b = 0; b < bars.Count; b++)
+        {
+            var bar = bars[b];
+            float x0 = grid.Width + b * ColourBarWidth + 12;
+            using (var image = SKImage.FromEncodedData(BarStrip(bar, barHeight).Bytes))
+                c.DrawImage(image, x0, top);
+            c.DrawRect(x0, top, ColourBarStrip, barHeight - 1, frame);
+            var ticks = new[] { (bar.Max, 0f), ((bar.Min + bar.Max) / 2, 0.5f), (bar.Min, 1f) };
+            foreach (var (value, at) in ticks)
+            {
+                float ty = top + at * (barHeight - 1);
+                c.DrawLine(x0 + ColourBarStrip, ty, x0 + ColourBarStrip + 3, ty, frame);
+                float baseline = Math.Clamp(ty + 4, top + 10, top + barHeight - 2);
+                Text(value.ToString("G3", System.Globalization.CultureInfo.InvariantCulture), x0 + ColourBarStrip + 5, baseline, SKTextAlign.Left, 44);
+            }
+            c.Save();
+            c.Translate(grid.Width + (b + 1) * ColourBarWidth - 6, top + barHeight / 2f);
+            c.RotateDegrees(-90);
+            Text(bar.Label, 0, 0, SKTextAlign.Center, barHeight);
+            c.Restore();
+        }
+        using var snapshot = surface.Snapshot();
+        using var data = snapshot.Encode(SKEncodedImageFormat.Png, 100);
+        return PngImage.FromBytes(data.ToArray());
+    }
+
+    /// <summary>The colour bar's strip [3, height, width]: its maximum at the top, its minimum at the bottom.</summary>
+    static PngImage BarStrip(ColourBar bar, int height)
+    {
+        using var scope = NewDisposeScope();
+        var values = linspace(bar.Max, bar.Min, height).view(height, 1).expand(height, ColourBarStrip).contiguous();
+        var strip = bar.Signed ? Signed(values, Math.Max(Math.Abs(bar.Min), Math.Abs(bar.Max))) : Heat(values, bar.Min, bar.Max);
+        return PngImage.FromTensor(strip);
     }
 
     static Tensor ToRgb(Tensor panel, string name) =>
@@ -177,4 +265,21 @@ public static class Panels
             throw new ArgumentException($"{name}: expected a map [H, W] (or with leading dimensions of 1), got {Check.Format(map.shape)}", name);
         return m.to_type(ScalarType.Float32).cpu();
     }
+}
+
+/// <summary>
+/// A colour bar drawn beside a <see cref="Panels.Grid"/>: the scale of its <see cref="Panels.Heat"/> panels (viridis from
+/// <paramref name="Min"/> to <paramref name="Max"/>) or, with <paramref name="Signed"/>, of its <see cref="Panels.Signed"/>
+/// panels (blue at -limit, white at 0, red at +limit, limit the larger magnitude of the two ends), named by <paramref name="Label"/>.
+/// </summary>
+public sealed record ColourBar(string Label, double Min, double Max, bool Signed = false)
+{
+    /// <summary>The label.</summary>
+    public string Label { get; } = Label ?? throw new ArgumentNullException(nameof(Label));
+
+    /// <summary>The bottom end.</summary>
+    public double Min { get; } = double.IsFinite(Min) ? Min : throw new ArgumentOutOfRangeException(nameof(Min), Min, "Min: expected a finite value");
+
+    /// <summary>The top end.</summary>
+    public double Max { get; } = double.IsFinite(Max) && Max > Min ? Max : throw new ArgumentOutOfRangeException(nameof(Max), Max, $"Max: expected a finite value above Min ({Min})");
 }

@@ -108,6 +108,25 @@ public sealed class SettingTable<T> where T : class
         return options;
     }
 
+    /// <summary>
+    /// <paramref name="start"/> with the assignments <paramref name="assignments"/> applied as <see cref="ApplyAll"/>
+    /// does: "name=value" pairs joined by ';' (values may hold commas and '+', as the CLI writes them), e.g.
+    /// "timestep=300;confusion=0.1-0.7"; empty text gives <paramref name="start"/>. A name given twice is an error.
+    /// </summary>
+    public T Apply(T start, string assignments)
+    {
+        ArgumentNullException.ThrowIfNull(assignments);
+        var values = new Dictionary<string, string>();
+        foreach (var pair in assignments.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0) throw new ArgumentException($"settings '{assignments}': '{pair}' is not name=value (pairs are joined by ';')", nameof(assignments));
+            var name = Find(pair[..eq]).Name;
+            if (!values.TryAdd(name, pair[(eq + 1)..])) throw new ArgumentException($"settings '{assignments}': {name} given twice", nameof(assignments));
+        }
+        return ApplyAll(start, values);
+    }
+
     /// <summary>Parses a sweep "name=v1,v2,..." into the entry's name and its values (not yet applied).</summary>
     public (string Name, IReadOnlyList<string> Values) ParseSweep(string spec)
     {

@@ -59,6 +59,47 @@ public static class Bootstrap
         return MeanCi(diff, seed, resamples, confidence);
     }
 
+    /// <summary>
+    /// Percentile bootstrap interval of a pooled rate sum(numerators) / sum(denominators) over items (e.g. pixels counted
+    /// per object), resampling items with their counts together, so pixels of one item are not taken as independent.
+    /// Items with a zero denominator take part in the resampling; a resample whose denominators sum to 0 is drawn again.
+    /// </summary>
+    public static ConfidenceInterval RatioCi(IReadOnlyList<double> numerators, IReadOnlyList<double> denominators, ulong seed = 0,
+        int resamples = DefaultResamples, double confidence = 0.95)
+    {
+        ArgumentNullException.ThrowIfNull(numerators);
+        ArgumentNullException.ThrowIfNull(denominators);
+        if (numerators.Count != denominators.Count)
+            throw new ArgumentException($"numerators ({numerators.Count} items) and denominators ({denominators.Count} items): expected one of each per item");
+        CheckArguments(numerators.Count, resamples, confidence, nameof(numerators));
+        for (int i = 0; i < numerators.Count; i++)
+            if (!double.IsFinite(numerators[i]) || !double.IsFinite(denominators[i]) || denominators[i] < 0)
+                throw new ArgumentException($"item {i}: numerator {numerators[i]}, denominator {denominators[i]}: expected finite counts, denominators >= 0");
+        double total = denominators.Sum();
+        if (!(total > 0)) throw new ArgumentException("denominators: their sum is 0, the rate is undefined", nameof(denominators));
+        var rng = new Pcg32(seed, stream: 0xB0076);
+        int n = numerators.Count;
+        var rates = new double[resamples];
+        for (int r = 0; r < resamples; r++)
+        {
+            double num = 0, den = 0;
+            while (den == 0)
+            {
+                num = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    int k = rng.NextInt(n);
+                    num += numerators[k];
+                    den += denominators[k];
+                }
+            }
+            rates[r] = num / den;
+        }
+        Array.Sort(rates);
+        double alpha = 1 - confidence;
+        return new ConfidenceInterval(numerators.Sum() / total, Quantile(rates, alpha / 2), Quantile(rates, 1 - alpha / 2), n, confidence);
+    }
+
     /// <summary>Linear-interpolation quantile (type 7) of sorted values.</summary>
     internal static double Quantile(double[] sorted, double q)
     {

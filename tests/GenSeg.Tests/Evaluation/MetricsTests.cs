@@ -102,6 +102,28 @@ public class BootstrapAndStrataTests
     }
 
     [Fact]
+    public void RatioCiPoolsCountsAndResamplesItemsNotTheirUnits()
+    {
+        // 100 items of 50 units each; the item's own rate varies (0.2 or 0.8), so units within an item are correlated
+        var rng = new GenSeg.Common.Pcg32(5);
+        var den = Enumerable.Repeat(50.0, 100).ToArray();
+        var num = den.Select(d => rng.NextDouble() < 0.5 ? 0.2 * d : 0.8 * d).ToArray();
+        var ci = Bootstrap.RatioCi(num, den, seed: 2, resamples: 2000);
+        Assert.Equal(num.Sum() / den.Sum(), ci.Estimate, 12);
+        Assert.Equal(ci, Bootstrap.RatioCi(num, den, seed: 2, resamples: 2000));
+        Assert.Equal(100, ci.Count);
+        // items' rates have sd 0.3, so the item-level interval is about 2 * 1.96 * 0.3 / sqrt(100) wide, far wider than
+        // the binomial interval of 5000 independent units (2 * 1.96 * 0.5 / sqrt(5000), about 0.028)
+        Assert.InRange(ci.Upper - ci.Lower, 0.09, 0.15);
+        Assert.True(ci.Lower < ci.Estimate && ci.Estimate < ci.Upper);
+        // the pooled rate weights items by their denominators: one large item dominates
+        var pooled = Bootstrap.RatioCi([1.0, 90.0], [10.0, 100.0], resamples: 100);
+        Assert.Equal(91.0 / 110.0, pooled.Estimate, 12);
+        Assert.Throws<ArgumentException>(() => Bootstrap.RatioCi([1.0], [0.0]));
+        Assert.Throws<ArgumentException>(() => Bootstrap.RatioCi([1.0, 2.0], [1.0]));
+    }
+
+    [Fact]
     public void StrataEdges()
     {
         Assert.Equal(IouStratum.Below40, Strata.Of(0.3999));

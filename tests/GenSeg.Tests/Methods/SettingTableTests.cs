@@ -20,6 +20,21 @@ namespace GenSeg.Tests.Methods;
 public sealed class SettingTableTests
 {
     [Fact]
+    public void AssignmentsJoinedBySemicolonsApplyOnTopOfAPreset()
+    {
+        var table = G4SegSettings.Table;
+        var o = table.Apply(table.Preset("toyworld"), " timestep=300 ; B=0.5;confusion=0.2-0.6@none ");
+        Assert.Equal((300L, 0.5), (o.Timestep, o.B));
+        Assert.Equal("0.2-0.6@none", table.Values(o)["confusion"]);
+        Assert.Equal(CorrespondenceDirection.OriginalToGenerated, o.Direction);          // the rest of the preset kept
+        Assert.Equal(table.Values(table.Preset("paper")), table.Values(table.Apply(table.Preset("paper"), "")));
+        Assert.Contains("not name=value", Assert.Throws<ArgumentException>(() => table.Apply(new G4SegOptions(), "timestep")).Message);
+        Assert.Contains("given twice", Assert.Throws<ArgumentException>(() => table.Apply(new G4SegOptions(), "b=0.1;b=0.2")).Message);
+        Assert.Contains("unknown G4Seg setting", Assert.Throws<ArgumentException>(() => table.Apply(new G4SegOptions(), "bee=0.1")).Message);
+        Assert.Contains("b=2", Assert.Throws<ArgumentException>(() => table.Apply(new G4SegOptions(), "b=2")).Message); // validated
+    }
+
+    [Fact]
     public void G4SegTableCoversG4SegOptions() => Covers(G4SegSettings.Table, new G4SegOptions(), G4SegOptions.ToyWorld);
 
     [Fact]

@@ -30,18 +30,37 @@ public sealed class KitNotebookParameterTests
     });
 
     [Fact]
-    public async Task OwnFilesNotebookWithoutParametersSaysWhatToPassAndRunsNothingElse()
+    public async Task OwnFilesNotebookWithoutFilesRefinesToyWorldScenesAndScoresThemAgainstTheTruth()
     {
         var dir = Directory.CreateTempSubdirectory("genseg-nb-");
         try
         {
             var job = await RunKitNotebook(OwnFiles, dir, []);
             Assert.True(job.Result.Succeeded, job.Result.FailureMessage);
-            var code = job.Result.Notebook.Cells.Where(c => c.IsCode).ToList();
-            var check = code.FindIndex(c => Texts(c).Any(t => t.Contains("Nothing to run yet")));
-            Assert.True(check >= 0, "no cell says what to pass");
-            Assert.All(new[] { "modelFolder", "imageFiles", "classNames" }, p => Assert.Contains(p, string.Concat(Texts(code[check]))));
-            Assert.All(code.Skip(check + 1), c => Assert.Empty(c.Outputs)); // every later cell returned at once
+            var texts = job.Result.Notebook.Cells.Where(c => c.IsCode).SelectMany(Texts).ToList();
+            Assert.Contains(texts, t => t.Contains("2 image(s) (ToyWorld val scenes: no imageFiles given)"));
+            Assert.Contains(texts, t => t.Contains("n = 2 image-classes: mean IoU"));   // scored against the truth, with intervals
+            Assert.DoesNotContain(texts, t => t.Contains("<null>"));                    // no cell returns nothing as a result
+            var table = job.Result.Notebook.Cells.Last().Outputs.OfType<DisplayDataOutput>().Single().Data["text/html"];
+            Assert.Contains("refined IoU, %", table);
+            Assert.Equal(2, table.Split("<tr><td><i>").Length - 1);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task OwnFilesNotebookWithImagesButNoClassNamesSaysWhatToPass()
+    {
+        var dir = Directory.CreateTempSubdirectory("genseg-nb-");
+        try
+        {
+            var job = await RunKitNotebook(OwnFiles, dir, new Dictionary<string, string> { ["imageFiles"] = "my/photo.png" });
+            Assert.False(job.Result.Succeeded);
+            var error = Assert.IsType<ArgumentException>(job.Result.Exception);
+            Assert.Contains("classNames", error.Message);
         }
         finally
         {

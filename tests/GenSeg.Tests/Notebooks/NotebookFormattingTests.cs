@@ -39,6 +39,15 @@ public sealed class NotebookFormattingTests
     }
 
     [Fact]
+    public void HtmlFragmentIsWrittenAsItIsAsHtmlOnly()
+    {
+        var bundle = OutputFormatter.Format(new HtmlFragment("<p>a &amp; <b>b</b></p>"));
+        Assert.Equal(["text/html"], bundle.Keys);
+        Assert.Equal("<p>a &amp; <b>b</b></p>", bundle["text/html"]);
+        Assert.Throws<ArgumentNullException>(() => new HtmlFragment(null!));
+    }
+
+    [Fact]
     public void SkiaImagesArePngAndOtherValuesArePlainText()
     {
         using var bitmap = new SKBitmap(4, 3);
