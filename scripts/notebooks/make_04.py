@@ -66,7 +66,8 @@ var totalWatch = Stopwatch.StartNew();
 PaintSegEvaluationOptions Settings(string onPreset, params string[] flags)
 {
     var s = PaintSegEvaluationSettings.Table.Preset(onPreset) with { Split = Split.Val, Count = objects };
-    s = PaintSegEvaluationSettings.Table.Set(s, "iterations", full ? "20" : "4");
+    // 20 DDIM iterations (4 at ci scale) unless a setting sweeps them, as scripts/ablations/paintseg-val.sh pins them
+    s = PaintSegEvaluationSettings.Table.Set(PaintSegEvaluationSettings.Table.Set(s, "iterations", full ? "20" : "4"), "scheduler", "ddim");
     if (!full) s = PaintSegEvaluationSettings.Table.Set(s, "paints", "2");
     foreach (var f in flags) s = PaintSegEvaluationSettings.Table.Set(s, f[..f.IndexOf('=')], f[(f.IndexOf('=') + 1)..]);
     return s;
@@ -113,7 +114,9 @@ var watch = Stopwatch.StartNew();
 var result = segmenter.Segment(image, objectPrompt, seed: (ulong)sceneSeed);
 Console.WriteLine($"{obj.ColourName} {obj.ClassName}, {objectPrompt.Kind} prompt, {preset} preset: {watch.Elapsed.TotalSeconds:F1} s; " +
                   $"IoU {Metrics.Iou(result.InitialMask, truth):P1} (initial) -> {Metrics.Iou(result.Mask, truth):P1}");
-Console.WriteLine("columns: mask before | painted region | paint 1 | paint 2 | potential of paint 1 | k-means object of paint 1 | vote of the N paints | mask after (red over-, blue under-segmented)");
+// one colour range for every step's potential, so the colour bar reads the same on every row
+double potentialMin = result.Steps.Min(s => s.Potential.Total[0].min().item<float>());
+double potentialMax = result.Steps.Max(s => s.Potential.Total[0].max().item<float>());
 var rows = new List<Tensor>();
 foreach (var step in result.Steps)
 {
@@ -122,13 +125,15 @@ foreach (var step in result.Steps)
     {
         Panels.Overlay(image, step.MaskBefore, new Rgb(0, 200, 255), 0.5), Panels.Grey(step.Paints.Region),
         Panels.Image(p[0]), Panels.Image(p[Math.Min(1, (int)p.shape[0] - 1)]),
-        Panels.Heat(step.Potential.Total[0]), Panels.Grey(step.Clustering.Object[0]), Panels.Grey(step.Vote),
+        Panels.Heat(step.Potential.Total[0], potentialMin, potentialMax), Panels.Grey(step.Clustering.Object[0]), Panels.Grey(step.Vote),
         Panels.Errors(step.MaskAfter, truth, image),
     });
     Console.WriteLine($"step {step.Index} ({step.Kind}): K = {step.Clustering.Clusters}, box {step.Potential.Box}, " +
                       $"IoU {Metrics.Iou(step.MaskAfter, truth):P1}{(step.Note is null ? "" : $" ({step.Note})")}");
 }
-display(Panels.Grid(rows, 8, scale: 3));
+display(Panels.Grid(rows, 8, scale: 3,
+    headers: new[] { "mask before", "painted region", "paint 1", "paint 2", "potential (paint 1)", "k-means object", "vote of N", "after: red over, blue under" },
+    colourBars: new[] { new ColourBar("potential", potentialMin, potentialMax) }));
 """))
 cells.append(md(src(6)))
 cells.append(code(src(7)))

@@ -26,7 +26,7 @@ public static class DemoCommand
     static readonly Option<int> Objects = new("--objects") { Description = "Objects measured for the coarse-mask statistics", DefaultValueFactory = _ => 500 };
     static readonly Option<string> SeverityOption = new("--severity") { Description = "Coarse-mask severity: low, medium, high or a number in [0, 1]", DefaultValueFactory = _ => "medium" };
     static readonly Option<int> G4SegScenes = new("--g4seg-scenes") { Description = "Test scenes G4Seg refines at the end", DefaultValueFactory = _ => 24 };
-    static readonly Option<int> PaintSegObjects = new("--paintseg-objects") { Description = "Test objects PaintSeg segments at the end (box prompts, 20 painting iterations)", DefaultValueFactory = _ => 3 };
+    static readonly Option<int> PaintSegObjects = new("--paintseg-objects") { Description = "Test objects PaintSeg segments at the end (box prompts, toyworld preset: 5 Euler iterations per paint)", DefaultValueFactory = _ => 3 };
     static readonly Option<bool> SkipNotebook = new("--skip-notebook") { Description = "Leave out the quickstart notebook" };
 
     public static Command Create()
@@ -108,7 +108,7 @@ public static class DemoCommand
 
     /// <summary>
     /// The main job on the embedded model: G4Seg (toyworld preset, perturbed coarse masks) on the first test scenes and
-    /// PaintSeg (toyworld preset, box prompts, 20 painting iterations) on the first test objects; prints both results
+    /// PaintSeg (toyworld preset, box prompts) on the first test objects; prints both results
     /// and writes them as g4seg.json and paintseg.json.
     /// </summary>
     static void RunBothMethods(string model, string outDir, int scenes, int objects)
@@ -122,7 +122,6 @@ public static class DemoCommand
             Requested = scenes,
         }, progress: report));
         var paintSettings = PaintSegEvaluationSettings.Table.Preset("toyworld") with { Split = Split.Test, Count = objects };
-        paintSettings = PaintSegEvaluationSettings.Table.Set(paintSettings, "iterations", "20");
         var paint = CliProgress.Run("paintseg", report => PaintSegEvaluation.Run(new ToyWorldTargets(Split.Test, null, objects), new[] { ("paintseg", paintSettings) },
             pipeline, progress: report));
         var table = new Table().Title($"The main job on the embedded model ({watch.Elapsed.TotalSeconds:F0} s; IoU points, 95% intervals)")

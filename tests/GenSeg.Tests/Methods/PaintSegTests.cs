@@ -366,7 +366,7 @@ public class PaintSegStageTests
     {
         Assert.Equal(new PaintSegOptions(), PaintSegSettings.Table.Preset("paper"));
         var toy = PaintSegSettings.Table.Preset(" ToyWorld ");
-        Assert.Equal(new PaintSegOptions() with { EarlySteps = 0, PromptComponents = true, PointBandWidthAt512 = 128 }, toy);
+        Assert.Equal(new PaintSegOptions() with { EarlySteps = 0, PromptComponents = true, PointBandWidthAt512 = 128, Scheduler = "euler", PaintIterations = 5 }, toy);
         Assert.Equal(toy.BandWidthAt512, toy.ForPrompt(PromptKind.Box).BandWidthAt512); // box and mask prompts keep the paper's band
         Assert.Equal(new[] { 2, 2, 2, 2, 2 }, Enumerable.Range(0, 5).Select(t => toy.ClustersAt(t, PromptKind.Box)));
         Assert.Contains("expected paper or toyworld", Assert.Throws<ArgumentException>(() => PaintSegSettings.Table.Preset("best")).Message);
