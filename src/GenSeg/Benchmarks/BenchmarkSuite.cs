@@ -126,11 +126,17 @@ public static class BenchmarkSuite
                 figures.Add(new($"{s.Name}: peak rise", s.PeakRiseGiB, "GiB", null, null));
             }
             string Label(PaintSegCost c) => $"PaintSeg per object, T = 5, N = 5, {c.Scheduler} {c.Iterations} iterations ({c.UNetPasses} UNet passes per paint)";
-            figures.Add(new(Label(r.PaintSegChosen), r.PaintSegChosen.Seconds, "s", null, null));
-            figures.Add(new(Label(r.PaintSegPaper), r.PaintSegPaper.Seconds, "s", null, null));
+            foreach (var c in new[] { r.PaintSegChosen, r.PaintSegPaper })
+            {
+                figures.Add(new(Label(c), c.Seconds, "s", null, null));
+                figures.Add(new($"{Label(c)}: work", c.Gflop, "GFLOP", null, null));
+            }
             figures.Add(new("PaintSeg per object: chosen / 50-step DDIM", r.PaintSegRatio, "ratio", "<= 0.5", r.PaintSegRatio <= 0.5));
+            figures.Add(new("PaintSeg per object: chosen / 50-step DDIM, counted work", r.PaintSegWorkRatio, "ratio", null, null));
             if (r.ComposedRatio is { } composed) figures.Add(new("G4Seg 2 classes: composed / per class", composed, "ratio", "<= 0.6", composed <= 0.6));
+            if (r.ComposedWorkRatio is { } composedWork) figures.Add(new("G4Seg 2 classes: composed / per class, counted work", composedWork, "ratio", null, null));
             if (r.ComposedWindowRatio is { } window) figures.Add(new("G4Seg 2 classes: composed with decode window / per class", window, "ratio", null, null));
+            if (r.ComposedWindowWorkRatio is { } windowWork) figures.Add(new("G4Seg 2 classes: composed with decode window / per class, counted work", windowWork, "ratio", null, null));
             return figures;
         }, ByDefault: false),
     };

@@ -54,8 +54,9 @@ public sealed record Sd21Stage(string Name, double Seconds, double PeakRssGiB, d
 /// <param name="Scheduler">The sampler.</param>
 /// <param name="Iterations">Its iterations per paint.</param>
 /// <param name="UNetPasses">UNet evaluations per paint (the schedule's timesteps, times 2 with guidance).</param>
-/// <param name="Seconds">Seconds per object.</param>
-public sealed record PaintSegCost(string Scheduler, int Iterations, int UNetPasses, double Seconds);
+/// <param name="Seconds">Seconds per object, from the passes' measured seconds.</param>
+/// <param name="Gflop">Work per object (GFLOP), from the passes' counted work: a cost the machine's load does not change.</param>
+public sealed record PaintSegCost(string Scheduler, int Iterations, int UNetPasses, double Seconds, double Gflop);
 
 /// <summary>What <see cref="Sd21Benchmark.Run"/> measured.</summary>
 /// <param name="Stages">Every stage in order.</param>
@@ -72,14 +73,26 @@ public sealed record Sd21BenchmarkResult(IReadOnlyList<Sd21Stage> Stages, long U
     /// <summary>The stage named <paramref name="name"/>, or null.</summary>
     public Sd21Stage? Stage(string name) => Stages.FirstOrDefault(s => s.Name == name);
 
-    /// <summary>The chosen PaintSeg cost over the paper's (target at most 0.5).</summary>
+    /// <summary>The chosen PaintSeg cost over the paper's in seconds (target at most 0.5).</summary>
     public double PaintSegRatio => PaintSegChosen.Seconds / PaintSegPaper.Seconds;
 
-    /// <summary>G4Seg, 2 classes: composed over per class (target at most 0.6), or null when not run.</summary>
-    public double? ComposedRatio => Stage(Sd21Benchmark.G4SegComposed)?.Seconds / Stage(Sd21Benchmark.G4SegPerClass)?.Seconds;
+    /// <summary>The chosen PaintSeg cost over the paper's in counted work.</summary>
+    public double PaintSegWorkRatio => PaintSegChosen.Gflop / PaintSegPaper.Gflop;
 
-    /// <summary>G4Seg, 2 classes: composed with the decode window over per class, or null when not run.</summary>
-    public double? ComposedWindowRatio => Stage(Sd21Benchmark.G4SegComposedWindow)?.Seconds / Stage(Sd21Benchmark.G4SegPerClass)?.Seconds;
+    /// <summary>G4Seg, 2 classes: composed over per class in seconds (target at most 0.6), or null when not run.</summary>
+    public double? ComposedRatio => Ratio(Sd21Benchmark.G4SegComposed, s => s.Seconds);
+
+    /// <summary>G4Seg, 2 classes: composed over per class in counted work, or null when not run.</summary>
+    public double? ComposedWorkRatio => Ratio(Sd21Benchmark.G4SegComposed, s => s.Gflop);
+
+    /// <summary>G4Seg, 2 classes: composed with the decode window over per class in seconds, or null when not run.</summary>
+    public double? ComposedWindowRatio => Ratio(Sd21Benchmark.G4SegComposedWindow, s => s.Seconds);
+
+    /// <summary>G4Seg, 2 classes: composed with the decode window over per class in counted work, or null when not run.</summary>
+    public double? ComposedWindowWorkRatio => Ratio(Sd21Benchmark.G4SegComposedWindow, s => s.Gflop);
+
+    double? Ratio(string stage, Func<Sd21Stage, double?> value) =>
+        Stage(stage) is { } a && Stage(Sd21Benchmark.G4SegPerClass) is { } b ? value(a) / value(b) : null;
 }
 
 /// <summary>
@@ -119,16 +132,17 @@ public static class Sd21Benchmark
     };
 
     /// <summary>
-    /// PaintSeg's seconds per object from per-pass seconds: <paramref name="steps"/> T x <paramref name="paints"/> N x
-    /// (UNet evaluations per paint x <paramref name="unet"/> + <paramref name="encode"/> + <paramref name="decode"/> +
-    /// <paramref name="text"/>), the UNet evaluations being the sampler's timesteps for <paramref name="iterations"/>,
-    /// doubled with guidance (<paramref name="guided"/>), as <c>StableDiffusionPipeline.Inpaint</c> runs them.
+    /// PaintSeg's cost per object from per-pass costs (seconds, and GFLOP in the same order):
+    /// <paramref name="steps"/> T x <paramref name="paints"/> N x (UNet evaluations per paint x one UNet pass + one
+    /// encode + one decode + one prompt encoding), the UNet evaluations being the sampler's timesteps for
+    /// <paramref name="iterations"/>, doubled with guidance (<paramref name="guided"/>), as <c>StableDiffusionPipeline.Inpaint</c> runs them.
     /// </summary>
     public static PaintSegCost PaintSegPerObject(IScheduler scheduler, int iterations, int steps, int paints, bool guided,
-        double unet, double encode, double decode, double text)
+        (double Unet, double Encode, double Decode, double Text) seconds, (double Unet, double Encode, double Decode, double Text) gflop)
     {
         int passes = scheduler.Timesteps(iterations).Count * (guided ? 2 : 1);
-        return new PaintSegCost(scheduler.Kind, iterations, passes, (double)steps * paints * (passes * unet + encode + decode + text));
+        double PerObject((double Unet, double Encode, double Decode, double Text) c) => (double)steps * paints * (passes * c.Unet + c.Encode + c.Decode + c.Text);
+        return new PaintSegCost(scheduler.Kind, iterations, passes, PerObject(seconds), PerObject(gflop));
     }
 
     /// <summary>Builds the random SD 2.1 components and times each stage; see the class summary.</summary>
@@ -217,10 +231,11 @@ public static class Sd21Benchmark
                 stages.Add(Measure(inpaintName, o, () => u.Forward(x, t, context).Dispose(), models: new nn.Module[] { u }));
                 Matmul();
             }
-            double Sec(string prefix) => stages.First(s => s.Name.StartsWith(prefix, StringComparison.Ordinal)).Seconds;
+            Sd21Stage At(string prefix) => stages.First(s => s.Name.StartsWith(prefix, StringComparison.Ordinal));
+            (double, double, double, double) Per(Func<Sd21Stage, double> v) => (v(At(inpaintName)), v(At("VAE encode")), v(At("VAE decode (")), v(At(TextEncoder)));
             bool guided = !string.IsNullOrEmpty(paint.PaintPrompt) && paint.Guidance != 1.0;
             PaintSegCost Cost(string kind, int iterations) => PaintSegPerObject(Schedulers.Create(kind, scheduler.Config), iterations, paint.Steps, paint.Paints, guided,
-                Sec(inpaintName), Sec("VAE encode"), Sec("VAE decode ("), Sec(TextEncoder));
+                Per(s => s.Seconds), Per(s => s.Gflop ?? double.NaN));
             var sorted = matmul.Order().ToArray();
             return new Sd21BenchmarkResult(stages, unetParams, vaeParams, textParams, sorted[sorted.Length / 2],
                 Cost(paint.Scheduler, paint.PaintIterations), Cost(Schedulers.Ddim, 50), ProcessMemory.Description);
