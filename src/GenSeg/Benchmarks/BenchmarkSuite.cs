@@ -115,7 +115,7 @@ public static class BenchmarkSuite
             };
             foreach (var s in r.Stages)
             {
-                figures.Add(new(s.Name, s.Seconds, "s", null, null));
+                figures.Add(new(s.Runs == 1 ? s.Name : $"{s.Name}, mean of {s.Runs} runs", s.Seconds, "s", null, null));
                 if (s.Gflop is { } gflop && s.Gflops is { } rate)
                 {
                     figures.Add(new($"{s.Name}: work", gflop, "GFLOP", null, null));
