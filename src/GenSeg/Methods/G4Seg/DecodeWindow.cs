@@ -10,9 +10,6 @@ public readonly record struct LatentWindow(long Top, long Left, long Height, lon
 {
     /// <summary>Whether the window holds no cell.</summary>
     public bool IsEmpty => Height <= 0 || Width <= 0;
-
-    /// <summary>The window's share of an <paramref name="height"/> x <paramref name="width"/> latent.</summary>
-    public double ShareOf(long height, long width) => IsEmpty ? 0 : (double)Height * Width / (height * width);
 }
 
 /// <summary>
