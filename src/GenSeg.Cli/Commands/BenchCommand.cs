@@ -26,6 +26,8 @@ public static class BenchCommand
     static readonly Option<int> Workers = new("--workers") { Description = "G4Seg: groups of images refined side by side, one torch thread each (0 = the refiner's default, the core count)", DefaultValueFactory = _ => 0 };
     static readonly Option<string?> Json = new("--json") { Description = "Also write the figures as JSON" };
     static readonly Option<bool> Sd21 = new("--sd21") { Description = "Run the SD 2.1-scale benchmark (random weights in SD 2.1's configuration, 512 px; slow on a CPU): the same as --only sd21" };
+    static readonly Option<string?> Scheduler = new("--scheduler") { Description = "sd21: PaintSeg's painting sampler for the per-object cost (ddim, dpm++2m, euler; default the toyworld preset's)" };
+    static readonly Option<int?> Iterations = new("--iterations") { Description = "sd21: PaintSeg's painting iterations for the per-object cost (default the toyworld preset's)" };
     static readonly Option<string?> Model = new("--model") { Description = $"Model folder for the method benchmarks (default {KitPaths.EmbeddedModel})" };
 
     public static Command Create()
@@ -37,6 +39,8 @@ public static class BenchCommand
         cmd.Options.Add(Json);
         cmd.Options.Add(Model);
         cmd.Options.Add(Sd21);
+        cmd.Options.Add(Scheduler);
+        cmd.Options.Add(Iterations);
         cmd.SetAction(parse =>
         {
             var device = TorchRuntime.Device(parse.GetValue(CliCommon.Device)!);
@@ -47,7 +51,11 @@ public static class BenchCommand
                 throw new ArgumentException($"--only {string.Join(",", unknown)}: unknown; benchmarks are {string.Join(", ", BenchmarkSuite.All.Select(b => b.Name))}");
             int workers = parse.GetValue(Workers);
             if (workers < 0) throw new ArgumentException($"--workers {workers}: expected 0 (default) or more");
-            var ctx = new BenchContext(device, parse.GetValue(Model) ?? KitPaths.EmbeddedModel, workers > 0 ? workers : null, CliCommon.DTypeOf(parse));
+            var ctx = new BenchContext(device, parse.GetValue(Model) ?? KitPaths.EmbeddedModel, workers > 0 ? workers : null, CliCommon.DTypeOf(parse))
+            {
+                Scheduler = parse.GetValue(Scheduler) is { } kind ? GenSeg.Diffusion.Schedulers.Schedulers.Parse(kind) : null,
+                Iterations = parse.GetValue(Iterations),
+            };
             var table = new Table().AddColumns("benchmark", "figure", "value", "target", "met");
             var results = new Dictionary<string, object>();
             foreach (var b in BenchmarkSuite.All.Where(b => only.Length == 0 ? b.ByDefault : only.Contains(b.Name)))

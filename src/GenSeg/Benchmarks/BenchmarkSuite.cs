@@ -17,6 +17,12 @@ public sealed record BenchContext(torch.Device Device, string ModelFolder, int? 
 {
     /// <summary>Told the name of each stage of a long benchmark as it starts.</summary>
     public Action<string>? Progress { get; init; }
+
+    /// <summary>The painting sampler a benchmark costs PaintSeg with (null: the toyworld preset's).</summary>
+    public string? Scheduler { get; init; }
+
+    /// <summary>The painting iterations a benchmark costs PaintSeg with (null: the toyworld preset's).</summary>
+    public int? Iterations { get; init; }
 }
 
 /// <summary>
@@ -99,21 +105,43 @@ public static class BenchmarkSuite
             figures.AddRange(c.Composed.StageShares.Select(kv => new BenchFigure($"composed share: {kv.Key}", kv.Value * 100, "%", null, null)));
             return figures;
         }),
-        new("sd21", "SD 2.1 scale, random weights, 512 px: UNet pass, VAE encode/decode, G4Seg per image-class, PaintSeg I-step (N = 2, 2 DDIM iterations), each with its peak memory", ctx =>
+        new("sd21", "SD 2.1 scale, random weights, 512 px: each stage's time, peak memory, counted GFLOP and GFLOP/s against the same-run matmul; PaintSeg per object (T = 5, N = 5) with the chosen sampler against 50-step DDIM; G4Seg with 2 classes per class, composed and with the decode window", ctx =>
         {
-            var r = Sd21Benchmark.Run(new Sd21BenchmarkOptions { Device = ctx.Device, DType = ctx.DType, Progress = ctx.Progress });
+            var r = Sd21Benchmark.Run(new Sd21BenchmarkOptions
+            {
+                Device = ctx.Device, DType = ctx.DType, Progress = ctx.Progress, Scheduler = ctx.Scheduler, Iterations = ctx.Iterations,
+            });
             var figures = new List<BenchFigure>
             {
                 new("UNet parameters", r.UNetParameters / 1e6, "M", null, null),
                 new("VAE parameters", r.VaeParameters / 1e6, "M", null, null),
                 new("text encoder parameters", r.TextParameters / 1e6, "M", null, null),
+                new("matmul 2048^2 (median, same run)", r.MatmulGflops, "GFLOP/s", null, null),
             };
             foreach (var s in r.Stages)
             {
-                figures.Add(new(s.Name, s.Seconds, "s", null, null));
+                figures.Add(new(s.Runs == 1 ? s.Name : $"{s.Name}, mean of {s.Runs} runs", s.Seconds, "s", null, null));
+                if (s.Gflop is { } gflop && s.Gflops is { } rate)
+                {
+                    figures.Add(new($"{s.Name}: work", gflop, "GFLOP", null, null));
+                    figures.Add(new($"{s.Name}: throughput", rate, "GFLOP/s", null, null));
+                    figures.Add(new($"{s.Name}: / matmul", rate / r.MatmulGflops, "ratio", null, null));
+                }
                 figures.Add(new($"{s.Name}: peak RSS", s.PeakRssGiB, "GiB", null, null));
                 figures.Add(new($"{s.Name}: peak rise", s.PeakRiseGiB, "GiB", null, null));
             }
+            string Label(PaintSegCost c) => $"PaintSeg per object, T = 5, N = 5, {c.Scheduler} {c.Iterations} iterations ({c.UNetPasses} UNet passes per paint)";
+            foreach (var c in new[] { r.PaintSegChosen, r.PaintSegPaper })
+            {
+                figures.Add(new(Label(c), c.Seconds, "s", null, null));
+                figures.Add(new($"{Label(c)}: work", c.Gflop, "GFLOP", null, null));
+            }
+            figures.Add(new("PaintSeg per object: chosen / 50-step DDIM", r.PaintSegRatio, "ratio", "<= 0.5", r.PaintSegRatio <= 0.5));
+            figures.Add(new("PaintSeg per object: chosen / 50-step DDIM, counted work", r.PaintSegWorkRatio, "ratio", null, null));
+            if (r.ComposedRatio is { } composed) figures.Add(new("G4Seg 2 classes: composed / per class", composed, "ratio", "<= 0.6", composed <= 0.6));
+            if (r.ComposedWorkRatio is { } composedWork) figures.Add(new("G4Seg 2 classes: composed / per class, counted work", composedWork, "ratio", null, null));
+            if (r.ComposedWindowRatio is { } window) figures.Add(new("G4Seg 2 classes: composed with decode window / per class", window, "ratio", null, null));
+            if (r.ComposedWindowWorkRatio is { } windowWork) figures.Add(new("G4Seg 2 classes: composed with decode window / per class, counted work", windowWork, "ratio", null, null));
             return figures;
         }, ByDefault: false),
     };

@@ -1,9 +1,7 @@
 using System.Diagnostics;
-using GenSeg.Diffusion.Attention;
 using GenSeg.Diffusion.Models;
 using GenSeg.Diffusion.Models.Layers;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace GenSeg.Benchmarks;
@@ -125,47 +123,16 @@ public static class UNetBenchmark
     }
 
     /// <summary>
-    /// FLOPs of one forward pass: every convolution and linear layer as run (2 x weight elements x output positions,
-    /// read from the actual output shapes through forward hooks), plus the two attention matmuls of every attention
-    /// layer (2 x 2 x B x Nq x Nk x inner width). Normalisations, activations and additions are not counted.
+    /// FLOPs of one forward pass as run, counted by <see cref="FlopCount.Counter"/>: every convolution (the upsampling
+    /// convolutions in their phase form), linear layer and attention matrix product. Normalisations, activations and
+    /// additions are not counted.
     /// </summary>
     public static double CountFlops(UNet2DConditionModel model, Tensor sample, Tensor timestep, Tensor context)
     {
-        double flops = 0;
-        var removers = new List<Action>();
-        foreach (var m in model.modules())
-        {
-            Func<Tensor, double>? perCall = m switch
-            {
-                GemmConv2d conv => output => 2.0 * conv.Weight.numel() * output.shape[0] * output.shape[2] * output.shape[3],
-                Conv2d conv => output => 2.0 * conv.weight!.numel() * output.shape[0] * output.shape[2] * output.shape[3],
-                Linear linear => output => 2.0 * linear.weight!.numel() * (output.numel() / output.shape[^1]),
-                _ => null,
-            };
-            if (perCall is null || m is not nn.Module<Tensor, Tensor> layer) continue;
-            var hook = layer.register_forward_hook((_, _, output) =>
-            {
-                flops += perCall(output);
-                return output;
-            });
-            removers.Add(hook.remove);
-        }
-        try
-        {
-            using var scope = torch.NewDisposeScope();
-            long tokens = context.shape[1], batch = sample.shape[0];
-            foreach (var site in model.AttentionSites(sample.shape[2], sample.shape[3]))
-            {
-                long keys = site.Kind == AttentionKind.Cross ? tokens : site.QueryLength;
-                flops += 2.0 * 2 * batch * site.QueryLength * keys * site.Heads * site.HeadDim;
-            }
-            model.Forward(sample, timestep, context);
-        }
-        finally
-        {
-            foreach (var remove in removers) remove();
-        }
-        return flops;
+        using var scope = torch.NewDisposeScope();
+        using var counter = new FlopCount.Counter(model);
+        model.Forward(sample, timestep, context);
+        return counter.Flops;
     }
 
     static double Time(Func<Tensor> run)

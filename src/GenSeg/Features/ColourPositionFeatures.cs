@@ -27,6 +27,9 @@ public sealed class ColourPositionFeatures : IFeatureExtractor
     public string Name => $"colour-position(c={ColourWeight},p={PositionWeight})";
 
     /// <inheritdoc />
+    public int? Reach => 0; // each pixel's own colour and position
+
+    /// <inheritdoc />
     public Tensor Extract(Tensor images)
     {
         Check.Shape(images, nameof(images), -1, 3, -1, -1);

@@ -14,4 +14,12 @@ public interface IFeatureExtractor
 
     /// <summary>Feature maps [B, C, h, w] of <paramref name="images"/> [B, 3, H, W] in [-1, 1].</summary>
     Tensor Extract(Tensor images);
+
+    /// <summary>
+    /// How far a pixel's feature reaches in the image: the feature of pixel j, brought to image size by
+    /// <see cref="FeatureMaps.ToPixels"/>, depends only on the pixels within this many pixels of j along each axis; null
+    /// when it may depend on the whole image (ViT and UNet features). G4Seg's decode window
+    /// (<c>G4SegOptions.DecodeWindow</c>) decodes the generated image only as far as the correspondence reads it.
+    /// </summary>
+    int? Reach => null;
 }

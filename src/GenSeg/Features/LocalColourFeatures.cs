@@ -26,6 +26,9 @@ public sealed class LocalColourFeatures : IFeatureExtractor
     public string Name => $"local-colour(w={Window})";
 
     /// <inheritdoc />
+    public int? Reach => Window / 2; // the mean over a window centred on the pixel
+
+    /// <inheritdoc />
     public Tensor Extract(Tensor images)
     {
         Check.Shape(images, nameof(images), -1, 3, -1, -1);

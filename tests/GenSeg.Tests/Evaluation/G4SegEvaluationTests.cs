@@ -56,7 +56,7 @@ public sealed class G4SegEvaluationTests
             ["dift-up-block"] = "2", ["dift-timestep"] = "100", ["dift-samples"] = "2", ["colour-weight"] = "2", ["position-weight"] = "0", ["local-window"] = "7", ["inversion-scheduler"] = "dpm++2m",
             ["start"] = "noise", ["inversion-steps"] = "20", ["direction"] = "generated", ["window"] = "none", ["modules"] = "full",
             ["prompt"] = "a {0}", ["seed"] = "3", ["dd-time-factor"] = "off", ["correspondence"] = "on", ["dd-cross-weight"] = "1",
-            ["dd-self-weight"] = "0.3", ["dd-size-reg"] = "1", ["dift-prompt"] = "", ["compose"] = "true",
+            ["dd-self-weight"] = "0.3", ["dd-size-reg"] = "1", ["dift-prompt"] = "", ["compose"] = "true", ["decode-window"] = "true", ["decode-margin"] = "3",
         };
         Assert.Equal(G4SegSettings.Table.All.Select(s => s.Name).Order(), values.Keys.Order());
         foreach (var (name, value) in values) G4SegSettings.Table.Set(new G4SegOptions(), name, value);

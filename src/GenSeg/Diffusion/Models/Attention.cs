@@ -71,6 +71,7 @@ public sealed class Attention : nn.Module
             throw new ArgumentException($"{Site.Name}: context must be [B={x.shape[0]}, L, {ContextDim}], got {Check.Format(ctx.shape)}");
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0];
+        Layers.FlopCount.Add(Layers.FlopCount.Attention(b, Site.Heads, x.shape[1], ctx.shape[1], Site.HeadDim));
         var q = to_q.call(x).view(b, -1, Site.Heads, Site.HeadDim).transpose(1, 2);
         var k = to_k.call(ctx).view(b, -1, Site.Heads, Site.HeadDim).transpose(1, 2);
         var v = to_v.call(ctx).view(b, -1, Site.Heads, Site.HeadDim).transpose(1, 2);

@@ -35,6 +35,7 @@ public sealed class ClipAttention : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], l = x.shape[1], c = x.shape[2];
+        Layers.FlopCount.Add(Layers.FlopCount.Attention(b, heads, l, l, c / heads));
         Tensor Split(Linear proj) => proj.call(x).view(b, l, heads, c / heads).transpose(1, 2);
         var o = nn.functional.scaled_dot_product_attention(Split(q_proj), Split(k_proj), Split(v_proj), is_casual: causal);
         return out_proj.call(o.transpose(1, 2).reshape(b, l, c)).MoveToOuterDisposeScope();

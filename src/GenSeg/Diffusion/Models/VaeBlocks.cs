@@ -62,6 +62,7 @@ public sealed class SpatialSelfAttention : nn.Module<Tensor, Tensor>
         var k = to_k.call(h);
         var v = to_v.call(h);
         long headDim = k.shape[^1] / heads;
+        FlopCount.Add(FlopCount.Attention(b, heads, hgt * wid, hgt * wid, headDim));
         q = q.view(b, -1, heads, headDim).transpose(1, 2);
         k = k.view(b, -1, heads, headDim).transpose(1, 2);
         v = v.view(b, -1, heads, headDim).transpose(1, 2);

@@ -122,6 +122,22 @@ public sealed record G4SegOptions
     /// </summary>
     public bool Compose { get; init; }
 
+    /// <summary>
+    /// Decode only the latent cells whose pixels the correspondence (Eq. 8) reads (issue #27): per pass, the bounding
+    /// box of its confusion areas, widened by the features' reach (<see cref="GenSeg.Features.IFeatureExtractor.Reach"/>)
+    /// and, when original pixels are matched to generated ones, by the search window, plus
+    /// <see cref="DecodeWindowMargin"/> cells (<see cref="G4SegStages.DecodeWindowOf"/>); x~ is 0 outside it. The whole
+    /// latent is decoded when the correspondence may read any generated pixel (features without a bounded reach, such as
+    /// CLIP, DINO or DIFT, or <see cref="CorrespondenceDirection.OriginalToGenerated"/> without a search window). Off by
+    /// default: the VAE decoder's GroupNorm statistics and mid-block attention span the whole latent, so a window's pixels
+    /// differ slightly from the full decode's (docs/performance.md, "Decode window").
+    /// </summary>
+    public bool DecodeWindow { get; init; }
+
+    /// <summary>Latent cells added on each side of the decode window (<see cref="DecodeWindow"/>) for the VAE decoder's
+    /// receptive field.</summary>
+    public int DecodeWindowMargin { get; init; } = 2;
+
     /// <summary>The correspondence features E.</summary>
     public FeatureOptions Features { get; init; } = new();
 
@@ -208,6 +224,8 @@ public sealed record G4SegOptions
             throw new ArgumentOutOfRangeException(nameof(InversionSteps), InversionSteps, $"inversion steps must lie in [1, {numTrainTimesteps}]");
         if (!GenSeg.Diffusion.Schedulers.Schedulers.IsKind(InversionScheduler))
             throw new ArgumentException($"inversion scheduler '{InversionScheduler}': expected one of {string.Join(", ", GenSeg.Diffusion.Schedulers.Schedulers.Kinds)}", nameof(InversionScheduler));
+        if (DecodeWindowMargin < 0)
+            throw new ArgumentOutOfRangeException(nameof(DecodeWindowMargin), DecodeWindowMargin, "decode margin: expected >= 0 latent cells");
         if (CorrespondenceWindowAt512 is < 0)
             throw new ArgumentOutOfRangeException(nameof(CorrespondenceWindowAt512), CorrespondenceWindowAt512, "correspondence window: expected a half-width >= 0");
         if (Features.Samples < 1) throw new ArgumentOutOfRangeException("Features.Samples", Features.Samples, "feature noise samples: expected >= 1");

@@ -57,7 +57,7 @@ public sealed class G4SegResult : IDisposable
     /// <summary>The predicted clean latent [N, C, h, w] (Eq. 2).</summary>
     public Tensor? X0 { get; }
 
-    /// <summary>The generated image x~ [N, 3, H, W] in [-1, 1].</summary>
+    /// <summary>The generated image x~ [N, 3, H, W] in [-1, 1]; with <see cref="G4SegOptions.DecodeWindow"/> 0 outside each pass's decode window.</summary>
     public Tensor? Generated { get; }
 
     /// <summary>E(x): the original images' feature maps [B, C, h', w'] at the extractor's own resolution (null without correspondence).</summary>
@@ -353,10 +353,28 @@ public sealed class G4SegRefiner : IDisposable
         }
         var x0 = x0Parts.Count == 1 ? x0Parts[0] : cat(x0Parts, 0);
         Lap("unet");
-        var generated = G4SegStages.Decode(Pipeline, x0);
+
+        // 7. the confusion area of each image-class, and each pass's query pixels (the union of its classes' areas)
+        Tensor? area = null, queries = null;
+        if (o.Correspondence)
+        {
+            area = G4SegStages.ConfusionAreaOf(sItems, o.Confusion);
+            queries = G4SegStages.UnionPerPass(area, itemPass, passes.Count);
+            Lap("confusion");
+        }
+        Tensor generated;
+        if (o.DecodeWindow)
+        {
+            // only the latent cells whose pixels the correspondence reads (none without correspondence)
+            var windows = queries is null
+                ? passes.Select(_ => new LatentWindow(0, 0, 0, 0)).ToArray()
+                : G4SegStages.DecodeWindowOf(queries, G4SegStages.GeneratedReach(o, Features, w), o.DecodeWindowMargin, Pipeline.Vae.DownsampleFactor, x0.shape[2], x0.shape[3]);
+            generated = G4SegStages.DecodeWindowed(Pipeline, x0, windows);
+        }
+        else generated = G4SegStages.Decode(Pipeline, x0);
         Lap("decode");
 
-        Tensor? originalFeatures = null, generatedFeatures = null, index = null, similarity = null, area = null;
+        Tensor? originalFeatures = null, generatedFeatures = null, index = null, similarity = null;
         Tensor refinedItems = sItems;
         if (o.Correspondence)
         {
@@ -365,13 +383,11 @@ public sealed class G4SegRefiner : IDisposable
             generatedFeatures = Features.Extract(generated);
             var fx = FeatureMaps.ToPixels(originalFeatures, h, w).index_select(0, passImage.to(originalFeatures.device));
             var fg = FeatureMaps.ToPixels(generatedFeatures, h, w);
+            area = area!.to(fg.device);
+            queries = queries!.to(fg.device);
             Lap("features");
-            // 7. the confusion area of each image-class
-            area = G4SegStages.ConfusionAreaOf(sItems, o.Confusion).to(fg.device);
-            Lap("confusion");
             // 5. d_j for the pixels in a pass's confusion areas (Eq. 8), then each image-class's own area
-            int? window = o.CorrespondenceWindowAt512 is { } win ? Math.Max(1, (int)Math.Round(win * w / 512.0)) : null;
-            var queries = G4SegStages.UnionPerPass(area, itemPass, passes.Count);
+            int? window = G4SegStages.CorrespondenceWindow(o, w);
             var match = o.Direction == CorrespondenceDirection.GeneratedToOriginal
                 ? G4SegStages.Correspond(fg, fx, queries, window)
                 : G4SegStages.Correspond(fx, fg, queries, window);

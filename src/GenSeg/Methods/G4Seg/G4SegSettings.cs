@@ -75,6 +75,9 @@ public static class G4SegSettings
             o => o.CorrespondenceWindowAt512 is { } w ? Text(w) : "none"),
         new("prompt", "prompt template with {0} for the class name", (o, v) => o with { PromptTemplate = v }, o => o.PromptTemplate),
         new("compose", "all classes of an image in one UNet pass, decode and correspondence (composed injection): true, or false (one pass per class)", (o, v) => o with { Compose = Bool(v) }, o => Text(o.Compose)),
+        new("decode-window", "decode only the latent cells whose generated pixels the correspondence reads (the confusion areas' box plus the margin; the whole latent when it may read any): true, or false (the whole latent)",
+            (o, v) => o with { DecodeWindow = Bool(v) }, o => Text(o.DecodeWindow)),
+        new("decode-margin", "decode window: latent cells added on each side for the VAE decoder's receptive field", (o, v) => o with { DecodeWindowMargin = Int(v) }, o => Text(o.DecodeWindowMargin)),
         new("seed", "noise seed", (o, v) => o with { Seed = ULong(v) }, o => o.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture)),
     }).ToArray();
 

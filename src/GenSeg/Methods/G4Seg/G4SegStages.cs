@@ -15,7 +15,7 @@ namespace GenSeg.Methods.G4Seg;
 /// G4Seg's stages as separate calls (each can be run and inspected on its own in a notebook):
 /// <see cref="NoiseAt(DDIMScheduler, Tensor, long, IReadOnlyList{ulong})"/> (x_t), <see cref="Invert"/> (the inversion alternative), <see cref="BuildInjection(UNet2DConditionModel, Tensor, IReadOnlyList{int[]}, long, long, long, long, InjectionOptions)"/> (EMI,
 /// Eq. 3-5), <see cref="PredictX0"/> (Eq. 2), <see cref="Decode"/>, <see cref="ExtractFeatures"/>,
-/// <see cref="Correspond"/> (Eq. 8), <see cref="ConfusionAreaOf"/> (Sec. 3.3), <see cref="Mix"/> (Eq. 9),
+/// <see cref="DecodeWindowed"/> (the decode window, <see cref="DecodeWindowOf"/>), <see cref="Correspond"/> (Eq. 8), <see cref="ConfusionAreaOf"/> (Sec. 3.3), <see cref="Mix"/> (Eq. 9),
 /// <see cref="Combine"/> (multi-class normalisation and argmax), and for the composed injection
 /// (<see cref="G4SegOptions.Compose"/>) <see cref="ComposeMasks"/>, <see cref="UnionPerPass"/> and <see cref="RestrictMatches"/>.
 /// <see cref="G4SegRefiner"/> chains them.
@@ -216,6 +216,45 @@ public static class G4SegStages
 
     /// <summary>Decodes x0 latents to images [B, 3, H, W] in [-1, 1] (the generated image x~).</summary>
     public static Tensor Decode(StableDiffusionPipeline pipeline, Tensor x0) => pipeline.Decode(x0);
+
+    /// <summary>
+    /// The correspondence search's half-width in pixels for images <paramref name="width"/> pixels wide
+    /// (<see cref="G4SegOptions.CorrespondenceWindowAt512"/> scaled from 512 px, at least 1), or null for the whole image.
+    /// </summary>
+    public static int? CorrespondenceWindow(G4SegOptions options, long width) =>
+        options.CorrespondenceWindowAt512 is { } win ? Math.Max(1, (int)Math.Round(win * width / 512.0)) : null;
+
+    /// <summary>
+    /// How far from its query pixels the correspondence (Eq. 8) reads the generated image, in pixels, or null when it
+    /// may read any generated pixel: generated-to-original matching reads the query pixels' own features (the
+    /// extractor's reach); original-to-generated matching reads every candidate, so the search window widens it, and
+    /// without one every pixel is a candidate.
+    /// </summary>
+    public static int? GeneratedReach(G4SegOptions options, IFeatureExtractor features, long width)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(features);
+        if (features.Reach is not int reach) return null;
+        if (options.Direction == CorrespondenceDirection.GeneratedToOriginal) return reach;
+        return CorrespondenceWindow(options, width) is int window ? window + reach : null;
+    }
+
+    /// <summary>
+    /// The decode window (<see cref="G4SegOptions.DecodeWindow"/>) of each pass: the latent cells over the generated
+    /// pixels the correspondence reads around the pass's query pixels <paramref name="queries"/> [P, H, W]
+    /// (<paramref name="reach"/> from <see cref="GeneratedReach"/>; null: the whole latent) plus
+    /// <paramref name="margin"/> cells; see <see cref="DecodeWindow.Of"/>.
+    /// </summary>
+    public static IReadOnlyList<LatentWindow> DecodeWindowOf(Tensor queries, int? reach, int margin, int factor, long latentHeight, long latentWidth)
+    {
+        Check.Rank(queries, nameof(queries), 3, "[P, H, W]");
+        var full = new LatentWindow(0, 0, latentHeight, latentWidth);
+        return Enumerable.Range(0, (int)queries.shape[0])
+            .Select(i => reach is int r ? DecodeWindow.Of(queries[i], r, margin, factor, latentHeight, latentWidth) : full).ToArray();
+    }
+
+    /// <summary>Decodes each x0 latent [P, C, h, w] only inside its window, 0 elsewhere; see <see cref="DecodeWindow.Decode"/>.</summary>
+    public static Tensor DecodeWindowed(StableDiffusionPipeline pipeline, Tensor x0, IReadOnlyList<LatentWindow> windows) => DecodeWindow.Decode(pipeline, x0, windows);
 
     /// <summary>
     /// Per-pixel features of images [B, 3, H, W]: the extractor's maps upsampled bilinearly to H x W and L2-normalised

@@ -76,6 +76,7 @@ public sealed class GemmConv2d : nn.Module<Tensor, Tensor>
         long b = x.shape[0], oh = OutputSize(x.shape[2]), ow = OutputSize(x.shape[3]);
         bool pointwise = KernelSize == 1 && Stride == 1 && Padding == 0;
         bool gemm = pointwise || (weight.numel() >= GemmMinWeightElements && b * oh * ow <= GemmMaxPositions);
+        FlopCount.Add(FlopCount.Conv2d(b, InChannels, OutChannels, KernelSize, KernelSize, oh, ow));
         if (!gemm)
             return Convolve(x, weight, bias, Stride, Padding);
 
@@ -139,6 +140,7 @@ public sealed class GemmConv2d : nn.Module<Tensor, Tensor>
         if (!HasPhaseForm)
             return forward(nn.functional.interpolate(x, scale_factor: new[] { 2.0, 2.0 }, mode: InterpolationMode.Nearest)).MoveToOuterDisposeScope();
         long b = x.shape[0], h = x.shape[2], w = x.shape[3], o = OutChannels;
+        FlopCount.Add(FlopCount.Conv2d(b, InChannels, 4 * o, 2, 2, h + 1, w + 1)); // the work as run: four 2x2 phase kernels
         var y = Convolve(x, PhaseWeights(weight), bias?.repeat(4), 1, 1); // [B, 4 out, H + 1, W + 1]
         var phases = y.view(b, 2, 2, o, h + 1, w + 1);
         // phase (a, b)'s output pixel (i, j) is at (i + a, j + b) of its padded map
