@@ -1,10 +1,7 @@
 # Writes notebooks/04-paintseg.ipynb (unexecuted) from the previous copy's figure cells and the ablation cells below.
-import json, sys
-def md(s): return {"cell_type": "markdown", "metadata": {}, "source": s.strip("\n").splitlines(True)}
-def code(s, tags=None):
-    m = {"dotnet_interactive": {"language": "csharp"}, "polyglot_notebook": {"kernelName": "csharp"}}
-    if tags: m["tags"] = tags
-    return {"cell_type": "code", "execution_count": None, "metadata": m, "outputs": [], "source": s.strip("\n").splitlines(True)}
+import json, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nbcells import md, code
 old = json.load(open(sys.argv[1]))
 src = lambda i: ''.join(old["cells"][i]["source"])
 

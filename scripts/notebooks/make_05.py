@@ -1,10 +1,7 @@
 # Writes notebooks/05-your-own-model-and-images.ipynb (unexecuted). Kept so the notebook's cells can be reviewed as code.
-import json, sys
-def md(s): return {"cell_type": "markdown", "metadata": {}, "source": s.strip("\n").splitlines(True)}
-def code(s, tags=None):
-    m = {"dotnet_interactive": {"language": "csharp"}, "polyglot_notebook": {"kernelName": "csharp"}}
-    if tags: m["tags"] = tags
-    return {"cell_type": "code", "execution_count": None, "metadata": m, "outputs": [], "source": s.strip("\n").splitlines(True)}
+import json, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nbcells import md, code
 
 RUNTIME = "Measured on this machine (2 CPU cores shared with two PaintSeg sweeps and other builds, load average 15-21: contended): this copy's execution in the kernel (100 scenes, nothing cached) took 45 s, kernel start included; the last cell prints the notebook's own time."
 cells = []
