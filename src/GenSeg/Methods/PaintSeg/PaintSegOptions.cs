@@ -195,9 +195,9 @@ public sealed record PaintSegOptions
     /// most, which drops object pixels the embedded painter changes moderately), and for point and scribble prompts the
     /// components that hold the prompt (<see cref="PromptComponents"/>) within a band of 128 px at 512
     /// (<see cref="PointBandWidthAt512"/>; docs/findings.md, "PaintSeg's painter" and "Point and scribble prompts"); and
-    /// 5 Euler iterations per paint: on 100 val objects (box prompts) every sampler at 5 iterations matched 20 DDIM
-    /// iterations, Euler with the highest mean (+1.4 [-0.4, 3.4] points, paired), at a quarter of the passes
-    /// (docs/performance.md, "PaintSeg: sampler and iterations"; notebook 04, "Samplers").
+    /// 5 Euler iterations per paint: on 100 val objects (box prompts) every sampler at 5 iterations matched 20 and 50
+    /// DDIM iterations, Euler with the highest mean (+2.3 [0.5, 4.5] points against 50-step DDIM, paired), at a tenth
+    /// of the passes (docs/performance.md, "PaintSeg: sampler, iterations and object batches"; notebook 04, "Samplers").
     /// </summary>
     public static PaintSegOptions ToyWorld => new()
     {
