@@ -435,17 +435,17 @@ var rateTable = new DataFrame(new DataFrameColumn[] {
     tableRows.Select(r => Applies(r.Kind, i) ? rates[r][i].Format(100) : "-")))));
 display(rateTable);
 int objectsN = study[presets[0]].Count;
+// one category per (kind, preset), so the presets' markers stand side by side instead of on top of each other
 var series = new List<GenericChart>();
-foreach (var p in presets)
-    for (int i = 0; i < 2; i++)
-    {
-        var present = kinds.Where(k => rates.ContainsKey((p, k))).ToList();
-        series.Add(ResearchFigures.Categories($"{p}: {rateNames[i]}", present,
-            present.Select(k => new Estimate(rates[(p, k)][i].Estimate * 100, rates[(p, k)][i].Lower * 100, rates[(p, k)][i].Upper * 100)).ToList()));
-    }
+for (int i = 0; i < 2; i++)
+{
+    var present = kinds.SelectMany(k => presets.Where(p => rates.ContainsKey((p, k))).Select(p => (Kind: k, Preset: p))).ToList();
+    series.Add(ResearchFigures.Categories(rateNames[i], present.Select(x => $"{x.Kind}, {x.Preset}").ToList(),
+        present.Select(x => new Estimate(rates[(x.Preset, x.Kind)][i].Estimate * 100, rates[(x.Preset, x.Kind)][i].Lower * 100, rates[(x.Preset, x.Kind)][i].Upper * 100)).ToList()));
+}
 display(Chart.Combine(series)
     .WithTitle($"Confusion-area pixels by kind (n = {objectsN} objects of {scenes} val scenes; pixels per kind in the table; 95% intervals)")
-    .WithAxisTitles("kind of pixel (coarse mask against the truth)", "% of the kind's pixels").WithSize(860, 460));
+    .WithAxisTitles("kind of pixel (coarse mask against the truth), preset", "% of the kind's pixels").WithSize(860, 460));
 foreach (var p in presets)
 {
     var gain = Bootstrap.PairedDifferenceCi(study[p].Select(c => c.RefinedIou * 100).ToList(), study[p].Select(c => c.CoarseIou * 100).ToList(), resamples: resamples);
