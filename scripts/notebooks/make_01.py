@@ -1,7 +1,7 @@
 # Writes notebooks/01-quickstart.ipynb (unexecuted). Kept so the notebook's cells can be reviewed as code.
 import json, os, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nbcells import md, code
+from nbcells import md, code, kit_cell, write
 
 RUNTIME = "Measured on this machine (2 CPU cores shared with two PaintSeg sweeps and other builds, load average 15-21: contended): filling the cache with the kit's runner took 62 s; this copy's execution in the kernel from the cache took 19 s, kernel start included. Each cell prints its own time."
 cells = []
@@ -39,13 +39,10 @@ var objectIndex = 0;         // which object of the scene gets the coarse mask
 var severity = 0.5;          // coarse-mask damage in [0, 1]: 0.25 low, 0.5 medium, 0.8 high
 var seed = -1;               // noise seed; -1: the scene's seed, as the evaluations (and notebooks 02, 03) use
 """, ["parameters"]))
-cells.append(code(r"""
+cells.append(kit_cell(r"""
 // The kit and everything it needs, from the build (`dotnet build Research.sln -c Release` writes
 // src/GenSeg.Notebooks/bin/Release/kernel: TorchSharp with its native libraries, Plotly.NET, SkiaSharp, Microsoft.Data.Analysis).
 // Start() runs the kit's native set-up before the first tensor, as the CLI does, and registers its output formatters.
-#r "../src/GenSeg.Notebooks/bin/Release/kernel/GenSeg.dll"
-#r "../src/GenSeg.Notebooks/bin/Release/kernel/GenSeg.Notebooks.dll"
-GenSeg.Notebooks.NotebookKit.Start()
 """))
 cells.append(code(r"""
 using System.Diagnostics;
@@ -254,11 +251,5 @@ Console.WriteLine($"{evaluation.Images} val scenes, n = {evaluation.Targets} ima
 Console.WriteLine($"cell: {watch.Elapsed.TotalSeconds:F1} s; notebook total: {totalWatch.Elapsed.TotalSeconds:F0} s (kernel start not included)");
 """))
 
-nb = {"cells": cells, "metadata": {
-    "kernelspec": {"display_name": ".NET (C#)", "language": "C#", "name": ".net-csharp"},
-    "language_info": {"name": "C#", "file_extension": ".cs", "mimetype": "text/x-csharp", "pygments_lexer": "csharp"},
-    "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "csharp", "items": [{"aliases": [], "name": "csharp"}]}}},
-    "nbformat": 4, "nbformat_minor": 5}
 out = sys.argv[1] if len(sys.argv) > 1 else "notebooks/01-quickstart.ipynb"
-json.dump(nb, open(out, "w"), indent=1, ensure_ascii=False)
-open(out, "a").write("\n")
+write(cells, out)

@@ -1,7 +1,7 @@
 # Writes notebooks/02-g4seg-ablations.ipynb (unexecuted). Kept so the notebook's cells can be reviewed as code.
 import json, os, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nbcells import md, code
+from nbcells import md, code, kit_cell, write
 
 cells = []
 cells.append(md(r"""
@@ -34,12 +34,9 @@ var preset = "toyworld";     // the preset of the single-series sections (featur
 var modelFolder = "data/models/toyworld-sd"; // a diffusers SD folder; relative paths are taken from the repository root
 var device = "cpu";          // cpu, cuda, cuda:N or auto
 """, ["parameters"]))
-cells.append(code(r"""
+cells.append(kit_cell(r"""
 // The kit and everything it needs, from the build (`dotnet build Research.sln -c Release` writes
 // src/GenSeg.Notebooks/bin/Release/kernel). Start() runs the kit's native set-up and registers its output formatters.
-#r "../src/GenSeg.Notebooks/bin/Release/kernel/GenSeg.dll"
-#r "../src/GenSeg.Notebooks/bin/Release/kernel/GenSeg.Notebooks.dll"
-GenSeg.Notebooks.NotebookKit.Start()
 """))
 cells.append(code(r"""
 using System.Diagnostics;
@@ -252,6 +249,4 @@ Console.WriteLine($"all sections: {totalWatch.Elapsed.TotalSeconds:F0} s at scal
 """))
 
 src = json.load(open(sys.argv[1]))
-nb = {"cells": cells, "metadata": src["metadata"], "nbformat": 4, "nbformat_minor": 5}
-json.dump(nb, open(sys.argv[2], "w"), indent=1, ensure_ascii=False)
-open(sys.argv[2], "a").write("\n")
+write(cells, sys.argv[2], src["metadata"])

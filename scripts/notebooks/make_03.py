@@ -1,7 +1,7 @@
 # Writes notebooks/03-correspondence-maps.ipynb (unexecuted). Kept so the notebook's cells can be reviewed as code.
 import json, os, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nbcells import md, code
+from nbcells import md, code, kit_cell, write
 
 RUNTIME = "Measured on this machine (2 CPU cores shared with two PaintSeg sweeps and other builds, load average 15-21: contended): computing both studies with the kit's runner took 5 min 17 s; this copy's execution in the kernel from the caches took 30-33 s (two runs), kernel start included. Each cell prints its own time."
 cells = []
@@ -42,12 +42,9 @@ var matchSeed = 1;           // which matches are drawn
 var pixelX = -1;             // the query pixel of the interactive heatmap; -1: an over-segmented pixel of the confusion area
 var pixelY = -1;
 """, ["parameters"]))
-cells.append(code(r"""
+cells.append(kit_cell(r"""
 // The kit and everything it needs, from the build (`dotnet build Research.sln -c Release` writes
 // src/GenSeg.Notebooks/bin/Release/kernel). Start() runs the kit's native set-up and registers its output formatters.
-#r "../src/GenSeg.Notebooks/bin/Release/kernel/GenSeg.dll"
-#r "../src/GenSeg.Notebooks/bin/Release/kernel/GenSeg.Notebooks.dll"
-GenSeg.Notebooks.NotebookKit.Start()
 """))
 cells.append(code(r"""
 using System.Diagnostics;
@@ -562,11 +559,5 @@ foreach (var (what, name) in new[] { (1, "pixel"), (2, "feature") })
 Console.WriteLine($"notebook total: {totalWatch.Elapsed.TotalSeconds:F0} s (model loading and kernel start not included)");
 """))
 
-nb = {"cells": cells, "metadata": {
-    "kernelspec": {"display_name": ".NET (C#)", "language": "C#", "name": ".net-csharp"},
-    "language_info": {"name": "C#", "file_extension": ".cs", "mimetype": "text/x-csharp", "pygments_lexer": "csharp"},
-    "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "csharp", "items": [{"aliases": [], "name": "csharp"}]}}},
-    "nbformat": 4, "nbformat_minor": 5}
 out = sys.argv[1] if len(sys.argv) > 1 else "notebooks/03-correspondence-maps.ipynb"
-json.dump(nb, open(out, "w"), indent=1, ensure_ascii=False)
-open(out, "a").write("\n")
+write(cells, out)

@@ -1,7 +1,7 @@
 # Writes notebooks/04-paintseg.ipynb (unexecuted) from the previous copy's figure cells and the ablation cells below.
 import json, os, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nbcells import md, code
+from nbcells import md, code, kit_cell, write
 old = json.load(open(sys.argv[1]))
 src = lambda i: ''.join(old["cells"][i]["source"])
 
@@ -309,6 +309,4 @@ Pending();
 Console.WriteLine($"all sections: {totalWatch.Elapsed.TotalSeconds:F0} s at scale {scale}" + (full && !compute ? " (cached settings read back, nothing computed)" : ""));
 """))
 
-nb = {"cells": cells, "metadata": old["metadata"], "nbformat": 4, "nbformat_minor": 5}
-json.dump(nb, open(sys.argv[2], "w"), indent=1, ensure_ascii=False)
-open(sys.argv[2], "a").write("\n")
+write(cells, sys.argv[2], old["metadata"])

@@ -1,7 +1,7 @@
 # Writes notebooks/05-your-own-model-and-images.ipynb (unexecuted). Kept so the notebook's cells can be reviewed as code.
 import json, os, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from nbcells import md, code
+from nbcells import md, code, kit_cell, write
 
 RUNTIME = "Measured on this machine (2 CPU cores shared with two PaintSeg sweeps and other builds, load average 15-21: contended): this copy's execution in the kernel (100 scenes, nothing cached) took 45 s, kernel start included; the last cell prints the notebook's own time."
 cells = []
@@ -43,13 +43,10 @@ string[] maskFiles = [];     // optional coarse masks, one per image: grey PNG =
 var imageSide = 0;           // images are resized to imageSide x imageSide; 0: the model's native size (its VAE sample_size)
 var outputFolder = "";       // optional: refined masks are written here as grey PNGs (relative: from the repository root)
 """, ["parameters"]))
-cells.append(code(r"""
+cells.append(kit_cell(r"""
 // The kit and everything it needs, from the build (`dotnet build Research.sln -c Release` writes
 // src/GenSeg.Notebooks/bin/Release/kernel: TorchSharp with its native libraries, Plotly.NET, SkiaSharp, Microsoft.Data.Analysis).
 // Start() runs the kit's native set-up before the first tensor, as the CLI does, and registers its output formatters.
-#r "../src/GenSeg.Notebooks/bin/Release/kernel/GenSeg.dll"
-#r "../src/GenSeg.Notebooks/bin/Release/kernel/GenSeg.Notebooks.dll"
-GenSeg.Notebooks.NotebookKit.Start()
 """))
 cells.append(md(r"""
 ## The model and the images
@@ -201,11 +198,5 @@ Console.WriteLine($"notebook total: {totalWatch.Elapsed.TotalSeconds:F0} s (kern
 display(table);
 """))
 
-nb = {"cells": cells, "metadata": {
-    "kernelspec": {"display_name": ".NET (C#)", "language": "C#", "name": ".net-csharp"},
-    "language_info": {"name": "C#", "file_extension": ".cs", "mimetype": "text/x-csharp", "pygments_lexer": "csharp"},
-    "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "csharp", "items": [{"aliases": [], "name": "csharp"}]}}},
-    "nbformat": 4, "nbformat_minor": 5}
 out = sys.argv[1] if len(sys.argv) > 1 else "notebooks/05-your-own-model-and-images.ipynb"
-json.dump(nb, open(out, "w"), indent=1, ensure_ascii=False)
-open(out, "a").write("\n")
+write(cells, out)
