@@ -12,7 +12,12 @@ namespace GenSeg.Runtime;
 /// </summary>
 public static class TorchRuntime
 {
-    static readonly Lazy<string> Loaded = new(LoadNative, LazyThreadSafetyMode.ExecutionAndPublication);
+    static readonly Lazy<string> Loaded = new(() =>
+    {
+        var shim = LoadNative();
+        ApplyNnpack();
+        return shim;
+    }, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>Where the native shim was loaded from (or "default" where TorchSharp loaded it by itself).</summary>
     public static string EnsureNativeLoaded() => Loaded.Value;
@@ -213,6 +218,54 @@ public static class TorchRuntime
         {
             MallocTuning = false; // not glibc
         }
+    }
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate int NnpInitialize();
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate IntPtr GlobalContext();
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate void SetUserEnabledNnpack(IntPtr context, [MarshalAs(UnmanagedType.I1)] bool enabled);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] [return: MarshalAs(UnmanagedType.I1)] delegate bool UserEnabledNnpack(IntPtr context);
+
+    /// <summary>
+    /// NNPACK as libtorch sees it: whether this processor supports it (<c>nnp_initialize</c> succeeds) and whether libtorch
+    /// will try it for a convolution (<c>at::Context::userEnabledNNPACK</c>); null where libtorch_cpu's symbols cannot be
+    /// found (another build of libtorch).
+    /// </summary>
+    public static (bool Supported, bool Enabled)? Nnpack()
+    {
+        EnsureNativeLoaded();
+        return NnpackState();
+    }
+
+    static (bool Supported, bool Enabled)? NnpackState()
+    {
+        if (!TryTorchCpuExport("nnp_initialize", out var init) || !TryTorchCpuExport("_ZN2at13globalContextEv", out var context)
+            || !TryTorchCpuExport("_ZNK2at7Context17userEnabledNNPACKEv", out var enabled)) return null;
+        bool supported = Marshal.GetDelegateForFunctionPointer<NnpInitialize>(init)() == 0; // nnp_status_success
+        var ctx = Marshal.GetDelegateForFunctionPointer<GlobalContext>(context)();
+        return (supported, Marshal.GetDelegateForFunctionPointer<UserEnabledNnpack>(enabled)(ctx));
+    }
+
+    /// <summary>
+    /// libtorch asks NNPACK for every convolution it might serve and, on a processor NNPACK does not support, logs
+    /// "Could not initialize NNPACK! Reason: Unsupported hardware." each time (2602 lines in one 100-object PaintSeg
+    /// evaluation here) while computing the convolution another way. Where NNPACK is unsupported it is switched off, as
+    /// <c>torch.backends.nnpack.set_flags(False)</c> would: the same kernels run, without the noise. Where it is supported
+    /// nothing changes.
+    /// </summary>
+    static void ApplyNnpack()
+    {
+        torch.InitializeDeviceType(DeviceType.CPU); // loads libtorch
+        if (NnpackState() is not { Supported: false, Enabled: true }) return;
+        if (!TryTorchCpuExport("_ZN2at13globalContextEv", out var context) || !TryTorchCpuExport("_ZN2at7Context20setUserEnabledNNPACKEb", out var set)) return;
+        Marshal.GetDelegateForFunctionPointer<SetUserEnabledNnpack>(set)(Marshal.GetDelegateForFunctionPointer<GlobalContext>(context)(), false);
+    }
+
+    static bool TryTorchCpuExport(string name, out IntPtr address)
+    {
+        address = IntPtr.Zero;
+        // already loaded by TorchSharp (a dependency of libtorch), so this finds that copy by its soname
+        return RuntimeInformation.IsOSPlatform(OSPlatform.Linux) && NativeLibrary.TryLoad("libtorch_cpu.so", out var lib)
+               && NativeLibrary.TryGetExport(lib, name, out address);
     }
 
     /// <summary>Version strings for diagnostics (TorchSharp assembly and the libtorch it wraps).</summary>
