@@ -263,7 +263,8 @@ cells.append(md(r"""
 
 Boxes move each side, points and scribbles move as a whole, by up to this fraction of half the box diagonal. The
 presets differ for box, point and scribble prompts (the toyworld preset: K = 2 from the first step, and prompt
-components with a 128 px band for points and scribbles), so both are shown. The paper (ECSSD): point 60.8 / 60.4 /
+components with a 128 px band for points and scribbles), so both are shown, both painting with 20 DDIM iterations as
+every setting here (the toyworld preset's own 5 Euler iterations are the samplers section's subject). The paper (ECSSD): point 60.8 / 60.4 /
 58.9, scribble 64.3 / 63.7 / 62.7, box 71.0 / 70.7 / 70.1, coarse mask 80.6 / 80.0 / 79.3 at 0 / 15 / 30%. The kit's
 coarse-mask prompt takes no shift, so its row has the 0% figure only (the base run).
 """))
