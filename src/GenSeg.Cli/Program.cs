@@ -12,6 +12,9 @@ catch (ArgumentException e)
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
 }
+// Written to a file or pipe (a sweep's log, CI), Spectre.Console lays tables out for 80 columns, which splits intervals
+// over lines; lay them out as wide as they need instead (COLUMNS, where set, still decides).
+if (Console.IsOutputRedirected && Environment.GetEnvironmentVariable("COLUMNS") is null) Spectre.Console.AnsiConsole.Profile.Width = 200;
 var root = new RootCommand("GenSeg: training-free segmentation with a diffusion model's generations (G4Seg, PaintSeg).");
 root.Options.Add(CliCommon.Device);
 root.Options.Add(CliCommon.DType);
