@@ -6,8 +6,19 @@ old = json.load(open(sys.argv[1]))
 src = lambda i: ''.join(old["cells"][i]["source"])
 
 cells = []
-cells.append(md(src(0).replace("This notebook shows one object's steps (the paper's Figure 4), the potential's terms, then the paper's ablations (K,\nT, painting iterations, box rate, modules, prompt type, prompt noise) through the library's evaluation.",
-r"""This notebook shows one object's steps (the paper's Figure 4), the potential's terms, then the paper's ablations
+cells.append(md(r"""# PaintSeg step by step, and its ablations
+
+PaintSeg (*Training-free Segmentation via Painting*) segments the object a prompt points at by *adversarial masked
+contrastive painting* (AMCP): from the prompt's initial mask it alternates
+
+- **I-steps**: inpaint the object region N times; where the paint changed the image most (the potential's largest
+  k-means cluster) is object, and the mask may only shrink inside a band at its edge;
+- **O-steps**: outpaint the background N times; what stayed is object, and the mask may only grow inside a band.
+
+The potential (Eq. 2) has three terms: lambda_paint ||E(I) - E(I_paint)||^2, lambda_color times a DenseCRF probability
+of the painted side, and +/- lambda_prompt times a Gaussian prior around the prompt's points.
+
+This notebook shows one object's steps (the paper's Figure 4), the potential's terms, then the paper's ablations
 beside the paper's own figures: Table 4 (modules), Table 5 (prompt x noise), Table 6 (K, T, painting iterations, box
 rate), Table A (paints N) and Table B (the feature extractors the kit has), each with a verdict computed from the data.
 
@@ -21,7 +32,15 @@ every cell runs, not a figure. `scale=full`: 100 val objects per setting at the 
 iterations (50 where iterations are swept), each setting's per-object results in `notebooks/cache/paintseg-val/`;
 `scripts/ablations/paintseg-val.sh` fills the same files from the command line. With `compute=false` a full-scale run
 shows only the settings whose cache is complete and lists the others as pending, so the committed copy never shows a
-partial figure.""")))
+partial figure.
+
+**Reproduce**: fill the caches with `THREADS=1 scripts/ablations/paintseg-val.sh`, started twice (two single-threaded
+processes share the settings, one lock each; kill and rerun at will), or `./genseg notebook run
+notebooks/04-paintseg.ipynb -p scale=full -p compute=true`; then execute this copy in the real .NET Interactive kernel
+with `scripts/notebooks/execute-full.sh notebooks/04-paintseg.ipynb`. Measured on this machine (2 CPU cores, two sweep
+processes side by side, contended by builds): per setting of 100 objects 14-16 min at 5 painting iterations, 25-37 min
+at 20, 25-60 min at 50; this copy's execution from the caches took 47 s in the kernel, kernel start included (the last
+cell prints the notebook's own time). The parameters cell keeps CI's defaults (`scale=ci`)."""))
 cells.append(code(r"""
 // Parameters (papermill convention)
 var scale = "ci";            // ci: 1 object per setting, 4 painting iterations, no cache (CI); full: 100 objects, T = 5, N = 5, 20 iterations, cached
