@@ -69,16 +69,19 @@ public static class PaperComparison
         {
             bool same = paperBest == kitBest;
             bool within = tied.Contains(paperBest);
-            parts.Add(same ? $"same best setting ({kitBest})"
+            parts.Add(same ? $"same best setting ({kitBest})" + NotSeparated(tied, kitBest)
                 : within ? $"best: paper {paperBest}, kit {kitBest}, but the kit's intervals do not separate {paperBest} from it"
                 : $"different best setting: paper {paperBest}, kit {kitBest} (its interval excludes {paperBest})");
         }
-        else parts.Add($"kit best: {kitBest}" + (tied.Count > 1 ? $" (not separated from {string.Join(", ", tied.Where(t => t != kitBest))})" : ""));
+        else parts.Add($"kit best: {kitBest}" + NotSeparated(tied, kitBest));
         if (KendallTau(points) is { } tau)
             parts.Add(tau.ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture) + " Kendall tau with the paper's ordering" +
                       (tau >= 0.6 ? " (the same trend)" : tau <= -0.6 ? " (the opposite trend)" : " (no clear common ordering)"));
         return string.Join("; ", parts);
     }
+
+    static string NotSeparated(IReadOnlyList<string> tied, string best) =>
+        tied.Count > 1 ? $" (not separated from {string.Join(", ", tied.Where(t => t != best))})" : "";
 
     /// <summary>"+5.97 [5.57, 6.37]: above 0" for a gain, saying whether its interval excludes 0.</summary>
     public static string GainVerdict(Estimate gain)
