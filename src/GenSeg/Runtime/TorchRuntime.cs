@@ -233,16 +233,19 @@ public static class TorchRuntime
     public static (bool Supported, bool Enabled)? Nnpack()
     {
         EnsureNativeLoaded();
-        return NnpackState();
+        return NnpackState(TorchContext());
     }
 
-    static (bool Supported, bool Enabled)? NnpackState()
+    /// <summary>libtorch's <c>at::globalContext()</c>, or zero where libtorch_cpu's symbols cannot be found.</summary>
+    static IntPtr TorchContext() =>
+        TryTorchCpuExport("_ZN2at13globalContextEv", out var context) ? Marshal.GetDelegateForFunctionPointer<GlobalContext>(context)() : IntPtr.Zero;
+
+    static (bool Supported, bool Enabled)? NnpackState(IntPtr context)
     {
-        if (!TryTorchCpuExport("nnp_initialize", out var init) || !TryTorchCpuExport("_ZN2at13globalContextEv", out var context)
+        if (context == IntPtr.Zero || !TryTorchCpuExport("nnp_initialize", out var init)
             || !TryTorchCpuExport("_ZNK2at7Context17userEnabledNNPACKEv", out var enabled)) return null;
         bool supported = Marshal.GetDelegateForFunctionPointer<NnpInitialize>(init)() == 0; // nnp_status_success
-        var ctx = Marshal.GetDelegateForFunctionPointer<GlobalContext>(context)();
-        return (supported, Marshal.GetDelegateForFunctionPointer<UserEnabledNnpack>(enabled)(ctx));
+        return (supported, Marshal.GetDelegateForFunctionPointer<UserEnabledNnpack>(enabled)(context));
     }
 
     /// <summary>
@@ -255,9 +258,10 @@ public static class TorchRuntime
     static void ApplyNnpack()
     {
         torch.InitializeDeviceType(DeviceType.CPU); // loads libtorch
-        if (NnpackState() is not { Supported: false, Enabled: true }) return;
-        if (!TryTorchCpuExport("_ZN2at13globalContextEv", out var context) || !TryTorchCpuExport("_ZN2at7Context20setUserEnabledNNPACKEb", out var set)) return;
-        Marshal.GetDelegateForFunctionPointer<SetUserEnabledNnpack>(set)(Marshal.GetDelegateForFunctionPointer<GlobalContext>(context)(), false);
+        var context = TorchContext();
+        if (NnpackState(context) is not { Supported: false, Enabled: true }
+            || !TryTorchCpuExport("_ZN2at7Context20setUserEnabledNNPACKEb", out var set)) return;
+        Marshal.GetDelegateForFunctionPointer<SetUserEnabledNnpack>(set)(context, false);
     }
 
     static bool TryTorchCpuExport(string name, out IntPtr address)
