@@ -91,6 +91,7 @@ PaintSegEvaluationOptions Settings(string onPreset, params string[] flags)
 
 // One setting on the val objects, through its results file at full scale (named as scripts/ablations/paintseg-val.sh names it).
 var pending = new List<string>();
+var computed = new Dictionary<string, (double Seconds, int Objects)>(); // per setting drawn: the compute its results record
 EvaluationResult Run(string name, PaintSegEvaluationOptions s)
 {
     var targets = new ToyWorldTargets(Split.Val, null, objects);
@@ -100,7 +101,9 @@ EvaluationResult Run(string name, PaintSegEvaluationOptions s)
         int done = System.IO.File.Exists(file) ? ResultsLog.Read(file).Count : 0;
         if (done < objects) { pending.Add($"{name} ({done} of {objects} objects)"); return null; }
     }
-    return ResearchFigures.Cached(cache, name, log => PaintSegEvaluation.Run(targets, new[] { ("paintseg", s) }, pipe, log));
+    var r = ResearchFigures.Cached(cache, name, log => PaintSegEvaluation.Run(targets, new[] { ("paintseg", s) }, pipe, log));
+    computed[name] = (r.Main.Seconds, r.Objects.Count);
+    return r;
 }
 
 // The mean IoU after step t (0-based) over a run's objects, with its bootstrap interval: T = t + 1 of the same run.
@@ -327,6 +330,9 @@ if (table5.Count > 0)
 }
 Pending();
 Console.WriteLine($"all sections: {totalWatch.Elapsed.TotalSeconds:F0} s at scale {scale}" + (full && !compute ? " (cached settings read back, nothing computed)" : ""));
+double computeMinutes = computed.Values.Sum(c => c.Seconds) / 60;
+Console.WriteLine($"the {computed.Count} settings drawn hold {computed.Values.Sum(c => c.Objects)} object runs, which took " +
+    (computeMinutes >= 60 ? $"{computeMinutes / 60:F1} h" : $"{computeMinutes:F1} min") + " as their results record it (each object's seconds, summed; single-threaded)");
 """))
 
 write(cells, sys.argv[2], old["metadata"])
