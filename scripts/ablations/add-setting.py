@@ -5,7 +5,7 @@ computed with (a new setting's default reproduces the old behaviour: e.g. schedu
 
     scripts/ablations/add-setting.py --after iterations --key scheduler --value ddim notebooks/cache/paintseg-val/*.jsonl
 """
-import argparse, json, os, tempfile
+import argparse, json, os, shutil, tempfile
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--after", required=True)
@@ -31,5 +31,6 @@ for path in a.files:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".")
     with os.fdopen(fd, "w") as f:
         f.writelines(out)
+    shutil.copymode(path, tmp)  # mkstemp creates 0600; keep the file's own mode
     os.replace(tmp, path)
     print(f"{path}: {changed} rows given {a.key}={a.value}")

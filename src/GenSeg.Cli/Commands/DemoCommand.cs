@@ -115,14 +115,14 @@ public static class DemoCommand
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         using var pipeline = StableDiffusionPipeline.Load(model);
-        var g4 = CliProgress.Run("g4seg", report => G4SegEvaluation.Run(pipeline, new G4SegEvaluationOptions
+        var g4 = CliProgress.Run("g4seg, scenes", report => G4SegEvaluation.Run(pipeline, new G4SegEvaluationOptions
         {
             Dataset = new ToyWorldDataset(Split.Test, null, scenes),
             Settings = new[] { ("g4seg", G4SegSettings.Table.Preset("toyworld")) },
             Requested = scenes,
         }, progress: report));
         var paintSettings = PaintSegEvaluationSettings.Table.Preset("toyworld") with { Split = Split.Test, Count = objects };
-        var paint = CliProgress.Run("paintseg", report => PaintSegEvaluation.Run(new ToyWorldTargets(Split.Test, null, objects), new[] { ("paintseg", paintSettings) },
+        var paint = CliProgress.Run("paintseg, scenes", report => PaintSegEvaluation.Run(new ToyWorldTargets(Split.Test, null, objects), new[] { ("paintseg", paintSettings) },
             pipeline, progress: report));
         var table = new Table().Title($"The main job on the embedded model ({watch.Elapsed.TotalSeconds:F0} s; IoU points, 95% intervals)")
             .AddColumns("method", "on", "before", "after", "gain");

@@ -30,7 +30,7 @@ public static class EvalAttentionCommand
             using var threads = common.UseThreads(parse);
             using var pipeline = common.LoadModel(parse);
             var started = DateTime.UtcNow;
-            var rows = CliProgress.Run($"attention on {split.ToString().ToLowerInvariant()}",
+            var rows = CliProgress.Run($"attention on {split.ToString().ToLowerInvariant()}, scenes",
                 report => AttentionEvaluation.Run(pipeline, split, seeds[0], count, settings, parse.GetValue(batch), progress: report));
             double wall = (DateTime.UtcNow - started).TotalSeconds;
             var table = new Table().AddColumns("setting", "mIoU", "95% CI", "scenes/s");

@@ -61,7 +61,7 @@ public static class EvalG4SegCommand
             using var pipeline = common.LoadModel(parse);
             using var log = common.OpenLog(parse);
             var started = DateTime.UtcNow;
-            var result = CliProgress.Run($"g4seg on {options.Dataset.Spec} {options.Dataset.Split}", report => G4SegEvaluation.Run(pipeline, options, log, report));
+            var result = CliProgress.Run($"g4seg on {options.Dataset.Spec} {options.Dataset.Split}, images", report => G4SegEvaluation.Run(pipeline, options, log, report));
             ResultOutput.Print(result, (DateTime.UtcNow - started).TotalSeconds);
             ResultOutput.Write(result, parse.GetValue(common.Json));
             return 0;

@@ -44,7 +44,7 @@ public static class EvalPaintSegCommand
                 : new DatasetTargets(common.Images(parse, 0), pipeline?.Vae.Config.SampleSize ?? 512, common.ExplicitCount(parse));
             using var log = common.OpenLog(parse);
             var started = DateTime.UtcNow;
-            var result = CliProgress.Run($"paintseg {settings.Prompt.ToString().ToLowerInvariant()} on {targets.Dataset} {targets.Split}",
+            var result = CliProgress.Run($"paintseg {settings.Prompt.ToString().ToLowerInvariant()} on {targets.Dataset} {targets.Split}, images",
                 report => PaintSegEvaluation.Run(targets, rows, pipeline, log, common.ShardOf(parse), report, objectBatch: parse.GetValue(objectBatch) is > 0 and var b ? b : null));
             ResultOutput.Print(result, (DateTime.UtcNow - started).TotalSeconds);
             ResultOutput.Write(result, parse.GetValue(common.Json));
