@@ -92,4 +92,21 @@ public static class PaperComparison
         var side = gain.Lower > 0 ? "above 0" : gain.Upper < 0 ? "below 0" : "0 within the interval";
         return $"{f(gain.Value)} [{f(gain.Lower)}, {f(gain.Upper)}]: {side}";
     }
+
+    /// <summary>
+    /// Where a kit figure's interval lies against the range a paper reports (e.g. G4Seg's +0.4 to +0.9 mIoU over its
+    /// baselines): "below the paper's +0.4 to +0.9 (its interval ends below +0.4)", "above ...", or "consistent with
+    /// ... (its interval overlaps it)".
+    /// </summary>
+    public static string RangeVerdict(Estimate kit, double paperLow, double paperHigh)
+    {
+        ArgumentNullException.ThrowIfNull(kit);
+        if (!(paperLow <= paperHigh)) throw new ArgumentException($"paper range [{paperLow}, {paperHigh}]: expected low <= high", nameof(paperLow));
+        string f(double v) => v.ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
+        var range = paperLow == paperHigh ? $"the paper's {f(paperLow)}" : $"the paper's {f(paperLow)} to {f(paperHigh)}";
+        if (double.IsNaN(kit.Lower)) return $"{f(kit.Value)} against {range} (no interval)";
+        return kit.Upper < paperLow ? $"below {range} (its interval ends below {f(paperLow)})"
+            : kit.Lower > paperHigh ? $"above {range} (its interval starts above {f(paperHigh)})"
+            : $"consistent with {range} (its interval overlaps it)";
+    }
 }

@@ -50,4 +50,16 @@ public sealed class PaperComparisonTests
         Assert.Equal("+0.85 [-0.55, +2.31]: 0 within the interval", PaperComparison.GainVerdict(new Estimate(0.85, -0.55, 2.31)));
         Assert.Equal("+1.00 (no interval)", PaperComparison.GainVerdict(Estimate.Plain(1.0)));
     }
+    [Fact]
+    public void AGainIsPlacedAgainstThePapersRange()
+    {
+        // G4Seg's +0.4 to +0.9 (Tables 2-3) against the kit's two presets on ToyWorld val (notebook 01)
+        Assert.Equal("below the paper's +0.4 to +0.9 (its interval ends below +0.4)",
+            PaperComparison.RangeVerdict(new Estimate(-0.23, -0.42, -0.06), 0.4, 0.9));
+        Assert.Equal("above the paper's +0.4 to +0.9 (its interval starts above +0.9)",
+            PaperComparison.RangeVerdict(new Estimate(6.08, 5.42, 6.81), 0.4, 0.9));
+        Assert.Equal("consistent with the paper's +0.4 to +0.9 (its interval overlaps it)",
+            PaperComparison.RangeVerdict(new Estimate(0.08, -0.24, 0.41), 0.4, 0.9));
+        Assert.Throws<ArgumentException>(() => PaperComparison.RangeVerdict(new Estimate(0, -1, 1), 0.9, 0.4));
+    }
 }
