@@ -38,9 +38,9 @@ partial figure.
 processes share the settings, one lock each; kill and rerun at will), or `./genseg notebook run
 notebooks/04-paintseg.ipynb -p scale=full -p compute=true`; then execute this copy in the real .NET Interactive kernel
 with `scripts/notebooks/execute-full.sh notebooks/04-paintseg.ipynb`. Measured on this machine (2 CPU cores, two sweep
-processes side by side, contended by builds): per setting of 100 objects 14-16 min at 5 painting iterations, 25-37 min
-at 20, 25-60 min at 50; this copy's execution from the caches took 47 s in the kernel, kernel start included (the last
-cell prints the notebook's own time). The parameters cell keeps CI's defaults (`scale=ci`)."""))
+processes side by side, contended by builds): per setting of 100 objects 14-16 min at 5 painting iterations, 11-37 min
+at 20, 25-60 min at 50 (the last cell sums the compute the results record: 16.8 h for the 49 cached runs); this copy's
+execution from the caches took 55 s in the kernel, kernel start included (the last cell prints the notebook's own time). The parameters cell keeps CI's defaults (`scale=ci`)."""))
 cells.append(code(r"""
 // Parameters (papermill convention)
 var scale = "ci";            // ci: 1 object per setting, 4 painting iterations, no cache (CI); full: 100 objects, T = 5, N = 5, 20 iterations, cached
@@ -288,7 +288,8 @@ presets differ for box, point and scribble prompts (the toyworld preset: K = 2 f
 components with a 128 px band for points and scribbles), so both are shown, both painting with 20 DDIM iterations as
 every setting here (the toyworld preset's own 5 Euler iterations are the samplers section's subject). The paper (ECSSD): point 60.8 / 60.4 /
 58.9, scribble 64.3 / 63.7 / 62.7, box 71.0 / 70.7 / 70.1, coarse mask 80.6 / 80.0 / 79.3 at 0 / 15 / 30%. The kit's
-coarse-mask prompt takes no shift, so its row has the 0% figure only (the base run).
+coarse-mask prompt takes no shift, so its row has the 0% figure only (the base run). The noise verdicts are paired:
+the same 100 objects at 0% and 30%, their IoU differences bootstrapped.
 """))
 cells.append(code(r"""
 var paperTable5 = new Dictionary<string, double[]>
@@ -297,12 +298,15 @@ var paperTable5 = new Dictionary<string, double[]>
 };
 string[] noises = { "0", "0.15", "0.3" };
 var table5 = new List<(string Preset, string Prompt, string Noise, AblationPoint Point)>();
+var runs5 = new Dictionary<string, EvaluationResult>(); // "preset/prompt/noise": the run, for paired differences over its objects
 foreach (var p in new[] { "toyworld", "paper" })
     foreach (var prompt in new[] { "point", "scribble", "box" })
         for (int i = 0; i < noises.Length; i++)
         {
             var r = Run($"{prompt}-noise{noises[i]}-{p}", Settings(p, $"prompt={prompt}", $"prompt-noise={noises[i]}"));
-            if (r is not null) table5.Add((p, prompt, noises[i], new AblationPoint($"{prompt} {noises[i]}", paperTable5[prompt][i], r.Main.After, r.Targets)));
+            if (r is null) continue;
+            table5.Add((p, prompt, noises[i], new AblationPoint($"{prompt} {noises[i]}", paperTable5[prompt][i], r.Main.After, r.Targets)));
+            runs5[$"{p}/{prompt}/{noises[i]}"] = r;
         }
 if (baseT6 is not null) table5.Add(("both", "mask", "0", new AblationPoint("mask 0", 80.6, AfterStep(baseT6, 4), baseT6.Targets)));
 if (table5.Count > 0)
@@ -323,8 +327,12 @@ if (table5.Count > 0)
         if (atZero.Count >= 2) Console.WriteLine($"{p} preset, prompts at 0% noise: {PaperComparison.Verdict(atZero)}");
         foreach (var g in table5.Where(x => x.Preset == p).GroupBy(x => x.Prompt).Where(g => g.Count() == 3))
         {
-            var first = g.First().Point.Kit; var last = g.Last().Point.Kit;
-            Console.WriteLine($"{p} preset, {g.Key}: 0% -> 30% noise {last.Value - first.Value:+0.0;-0.0} points (paper {paperTable5[g.Key][2] - paperTable5[g.Key][0]:+0.0;-0.0}); intervals {(last.Upper < first.Lower ? "apart: noise hurts" : "overlap")}");
+            // the same objects at 0% and 30% noise: the paired difference of their IoUs (bootstrap over objects)
+            var clean = runs5[$"{p}/{g.Key}/0"].Objects.ToDictionary(o => o.Id, o => o.After);
+            var noisy = runs5[$"{p}/{g.Key}/0.3"].Objects.Where(o => clean.ContainsKey(o.Id)).ToList();
+            var d = Bootstrap.PairedDifferenceCi(noisy.Select(o => o.After).ToList(), noisy.Select(o => clean[o.Id]).ToList(), resamples: 2000);
+            Console.WriteLine($"{p} preset, {g.Key}, 0% -> 30% noise: {PaperComparison.GainVerdict(new Estimate(d.Estimate, d.Lower, d.Upper))} " +
+                              $"(IoU points, paired over {noisy.Count} objects; paper {paperTable5[g.Key][2] - paperTable5[g.Key][0]:+0.0;-0.0})");
         }
     }
 }
