@@ -50,6 +50,7 @@ public sealed class PaperComparisonTests
         Assert.Equal("+0.85 [-0.55, +2.31]: 0 within the interval", PaperComparison.GainVerdict(new Estimate(0.85, -0.55, 2.31)));
         Assert.Equal("+1.00 (no interval)", PaperComparison.GainVerdict(Estimate.Plain(1.0)));
     }
+
     [Fact]
     public void AGainIsPlacedAgainstThePapersRange()
     {
